@@ -1,0 +1,263 @@
+"""The `dunning` command: parses options, calls the library, prints."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dunning import config, present, tokens
+from dunning.errors import InputError
+from dunning.money import format_amount
+from dunning.overdue import Filters, OverdueResult, find
+from dunning.sources import loader, profiles, rejects
+
+app = typer.Typer(
+    help="Find overdue subscription and installment payments and remind the customers.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+token_app = typer.Typer(help="Sign and verify per-order manage tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Settings file (default: ./dunning.toml).")]
+
+
+def handles_input_errors(command):
+    """Bad input ends in one sentence on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _parse_as_of(value: Optional[str]) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of {value!r} is not a date (write it as YYYY-MM-DD)") from None
+
+
+def _parse_amount(value: Optional[str]) -> Optional[Decimal]:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise InputError(f"--min-amount {value!r} is not an amount (write it like 50 or 49.90)") from None
+
+
+@app.command()
+@handles_input_errors
+def init(folder: Annotated[Path, typer.Argument(help="Workspace folder.")] = Path(".")) -> None:
+    """Write a commented dunning.toml with every setting and its default, plus the workspace folders."""
+    created = config.init(folder)
+    for path in created:
+        out.print(f"created {path}")
+    if not created:
+        out.print(f"{folder} is already a dunning workspace; nothing changed")
+
+
+@app.command("profiles")
+def list_profiles(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the built-in export profiles."""
+    rows = [(name, profiles.load(name).description) for name in profiles.builtin_names()]
+    if as_json:
+        out.print_json(json.dumps([{"name": n, "description": d} for n, d in rows]))
+        return
+    table = Table("profile", "reads")
+    for name, description in rows:
+        table.add_row(name, description)
+    out.print(table)
+
+
+@app.command()
+@handles_input_errors
+def overdue(
+    file: Annotated[Path, typer.Argument(help="Order export: CSV, XLSX or Parquet.")],
+    payments: Annotated[Optional[Path], typer.Option(help="Payments file (order_id, paid_at, amount).")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Profile name or TOML path for the export.")] = None,
+    payments_profile: Annotated[Optional[str], typer.Option(help="Profile for the payments file.")] = None,
+    as_of: Annotated[Optional[str], typer.Option(help="Date to judge by, YYYY-MM-DD (default: today).")] = None,
+    grace: Annotated[Optional[int], typer.Option(help="Grace days (default: policy.grace_days).")] = None,
+    kind: Annotated[Optional[list[str]], typer.Option(help="Only this kind: subscription, installment, one_time.")] = None,
+    method: Annotated[Optional[list[str]], typer.Option(help="Only this payment method.")] = None,
+    product: Annotated[Optional[list[str]], typer.Option(help="Only products whose name contains this.")] = None,
+    currency: Annotated[Optional[list[str]], typer.Option(help="Only this currency.")] = None,
+    stage: Annotated[Optional[list[str]], typer.Option(help="Only this stage (e.g. friendly, second, final).")] = None,
+    min_days: Annotated[int, typer.Option(help="Only orders at least this many days overdue.")] = 0,
+    min_amount: Annotated[Optional[str], typer.Option(help="Only open amounts of at least this much (major units).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.")] = None,
+    rejects_out: Annotated[Optional[Path], typer.Option("--rejects", help="Where to write rejected rows.")] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Who owes what, since when, and which reminder stage they have reached."""
+    settings = config.load(config_path)
+    policy = settings.policy
+    if grace is not None:
+        if grace < 0:
+            raise InputError("--grace must be 0 or more days")
+        policy = type(policy)(**{**vars(policy), "grace_days": grace})
+    when = _parse_as_of(as_of)
+    filters = Filters(
+        kinds=tuple(kind or ()), payment_methods=tuple(method or ()), products=tuple(product or ()),
+        currencies=tuple(c.upper() for c in currency or ()), stages=tuple(stage or ()),
+        min_days=min_days, min_amount=_parse_amount(min_amount),
+    )
+    inputs = settings.section("input")
+    order_profile = profiles.load(profile or inputs.get("profile", "generic"))
+    with _progress() as progress:
+        step = progress.add_task(f"reading {file.name}", total=None)
+        export = loader.read_orders(file, order_profile)
+        paid = None
+        if payments is not None:
+            progress.update(step, description=f"reading {payments.name}")
+            paid = loader.read_payments(payments, profiles.load(payments_profile or inputs.get("payments_profile", "generic")))
+        progress.update(step, description="allocating payments and finding what is overdue")
+        result = find(
+            export.orders, export.receivables_until(when), when, policy,
+            payments=paid.payments if paid else None, filters=filters,
+        )
+        progress.update(step, description="signing manage links")
+        frame = _with_links(result.orders, settings)
+    _report_rejects(export, paid, rejects_out, csv_out, settings, when)
+    if csv_out is not None:
+        present.write_csv(frame, csv_out)
+        err.print(f"wrote {len(frame)} rows to {csv_out}")
+    if as_json:
+        records = present.records(frame)
+        rows = [{k: present.json_ready(v) for k, v in r.items()} for r in records.to_dict("records")]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_overdue(frame, result, settings)
+
+
+def _with_links(frame: pd.DataFrame, settings: config.Settings) -> pd.DataFrame:
+    keys = tokens.keys_from_env()
+    if not keys:
+        err.print(f"note: {tokens.KEYS_VARIABLE} is not set, so token and manage_url are left empty")
+        return frame
+    links = settings.section("links")
+    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(links.get("token_max_age_days", 45))))
+    return tokens.add_links(frame, signer, str(links.get("manage_url")))
+
+
+def _report_rejects(export, paid, rejects_out, csv_out, settings, when) -> None:
+    frames = [export.rejects] + ([paid.rejects] if paid else [])
+    problems = pd.concat([f for f in frames if not f.empty]) if any(not f.empty for f in frames) else None
+    err.print(
+        f"{export.path.name}: {export.rows_in} rows, {export.rows_accepted} accepted, {export.rows_rejected} rejected"
+        + (f"; {paid.path.name}: {paid.rows_in} rows, {paid.rows_in - paid.rows_rejected} accepted, {paid.rows_rejected} rejected" if paid else "")
+    )
+    if problems is None:
+        return
+    if rejects_out is None:
+        base = csv_out.with_suffix("") if csv_out else settings.exports_dir / f"{export.path.stem}-{when.isoformat()}"
+        rejects_out = Path(f"{base}.rejects.csv")
+    rejects.write(problems, rejects_out)
+    for row in problems.head(10).itertuples():
+        err.print(f"  {Path(row.file).name} row {row.row}, {row.column}: {row.reason}" + (f" ({row.value!r})" if row.value else ""), highlight=False)
+    if len(problems) > 10:
+        err.print(f"  ... and {len(problems) - 10} more")
+    err.print(f"rejected rows written to {rejects_out}")
+
+
+def _print_overdue(frame: pd.DataFrame, result: OverdueResult, settings: config.Settings) -> None:
+    locale = settings.fallback_language
+    table = Table(title=f"Overdue as of {result.as_of.isoformat()}")
+    for name in ("order", "customer", "product", "open", "paid", "oldest due", "days", "stage", "reason"):
+        table.add_column(name, justify="right" if name in ("open", "paid", "days") else "left")
+    for row in frame.itertuples():
+        table.add_row(
+            row.order_id, f"{row.first_name} {row.last_name}".strip() + f"\n{row.email}", row.product_name,
+            format_amount(row.open_amount, row.currency, locale), format_amount(row.paid_amount, row.currency, locale),
+            row.oldest_due_date.isoformat(), str(row.days_overdue), row.stage or "-", row.reason,
+        )
+    out.print(table)
+    for total in result.totals().itertuples():
+        out.print(f"{total.currency}: {total.orders} orders, {format_amount(total.open_amount, total.currency, locale)} open"
+                  + (f", fees {format_amount(total.fees, total.currency, locale)}" if total.fees else ""))
+    if not result.excluded.empty:
+        counts = result.excluded["why"].value_counts()
+        out.print("not dunned: " + "; ".join(f"{n} {why}" for why, n in counts.items()))
+    if not result.unmatched_payments.empty:
+        out.print(f"payments not applied: {len(result.unmatched_payments)} (no such order or another currency)")
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
+
+
+@token_app.command("sign")
+@handles_input_errors
+def token_sign(
+    order_id: Annotated[str, typer.Argument(help="The order to sign a token for.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Print a manage token and link for one order."""
+    settings = config.load(config_path)
+    links = settings.section("links")
+    keys = tokens.keys_from_env()
+    tokens.require_keys(keys)
+    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(links.get("token_max_age_days", 45))))
+    issued = datetime.now(timezone.utc).replace(microsecond=0)
+    token = signer.sign(order_id, issued)
+    url = tokens.manage_url(str(links.get("manage_url")), token)
+    result = {"order_id": order_id, "token": token, "manage_url": url, "expires_at": signer.expires_at(issued).isoformat()}
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(f"token      {token}\nmanage_url {url}\nexpires    {result['expires_at']}", highlight=False)
+
+
+@token_app.command("verify")
+@handles_input_errors
+def token_verify(
+    token: Annotated[str, typer.Argument(help="The token to check.")],
+    order_id: Annotated[Optional[str], typer.Option("--order", help="Also check it belongs to this order.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Tell which order a token opens, or why it opens nothing (exit code 1)."""
+    settings = config.load(config_path)
+    keys = tokens.keys_from_env()
+    tokens.require_keys(keys)
+    days = int(settings.section("links").get("token_max_age_days", 45))
+    signer = tokens.TokenSigner(keys, max_age=timedelta(days=days))
+    try:
+        found = signer.verify(token, order_id)
+        result = {"valid": True, "order_id": found}
+    except tokens.TokenExpired as exc:
+        result = {"valid": False, "problem": "expired", "order_id": exc.order_id, "signed_at": exc.signed_at.isoformat()}
+    except tokens.TokenForeign as exc:
+        result = {"valid": False, "problem": "foreign", "detail": str(exc)}
+    except tokens.TokenTampered:
+        result = {"valid": False, "problem": "tampered"}
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    elif result["valid"]:
+        out.print(f"valid: opens order {result['order_id']}", highlight=False)
+    else:
+        out.print(f"invalid: {result['problem']}" + (f" ({result.get('detail')})" if result.get("detail") else ""), highlight=False)
+    if not result["valid"]:
+        raise typer.Exit(1)

@@ -1,0 +1,86 @@
+"""Settings from dunning.toml over the shipped defaults; `init` writes a commented workspace."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from dunning.errors import InputError
+from dunning.policy import Policy, from_settings
+
+FILE_NAME = "dunning.toml"
+WORKSPACE_FOLDERS = ("exports", "campaigns", "templates")
+
+
+def default_text() -> str:
+    """The commented default dunning.toml shipped with the package."""
+    return (resources.files("dunning") / "defaults" / FILE_NAME).read_text("utf-8")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings, with the folder they are relative to."""
+
+    data: dict
+    root: Path
+    source: Path | None
+
+    def section(self, name: str) -> dict:
+        return self.data.get(name, {})
+
+    @property
+    def policy(self) -> Policy:
+        return from_settings(self.section("policy"), origin=str(self.source or "defaults"))
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / self.section("paths").get("exports", "exports")
+
+    @property
+    def fallback_language(self) -> str:
+        return str(self.section("shop").get("fallback_language", "en"))
+
+
+def load(path: Path | None = None, cwd: Path | None = None) -> Settings:
+    """`path` if given, else ./dunning.toml if present, else the defaults alone."""
+    defaults = tomllib.loads(default_text())
+    if path is None:
+        candidate = (cwd or Path.cwd()) / FILE_NAME
+        path = candidate if candidate.is_file() else None
+    elif not path.is_file():
+        raise InputError(f"{path}: no such settings file")
+    if path is None:
+        return Settings(defaults, cwd or Path.cwd(), None)
+    try:
+        user = tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    return Settings(_merge(defaults, user), path.parent.resolve(), path)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Tables merge key by key; anything else (including lists such as stages) is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merge(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def init(folder: Path) -> list[Path]:
+    """Write dunning.toml (if absent) and the workspace folders; returns what was created."""
+    created: list[Path] = []
+    folder.mkdir(parents=True, exist_ok=True)
+    settings_file = folder / FILE_NAME
+    if not settings_file.exists():
+        settings_file.write_text(default_text(), "utf-8")
+        created.append(settings_file)
+    for name in WORKSPACE_FOLDERS:
+        sub = folder / name
+        if not sub.exists():
+            sub.mkdir()
+            created.append(sub)
+    return created

@@ -1,0 +1,105 @@
+"""The dunning policy: grace days, stages with optional fees, minimum amounts, cooldown, holds."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from dunning.errors import InputError
+from dunning.money import known_currencies, parse_major
+
+CONSEQUENCES = ("", "cancellation", "collection")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A reminder stage reached after `days` overdue; `fees` in minor units per currency."""
+
+    name: str
+    label: str
+    days: int
+    fees: dict[str, int] = field(default_factory=dict)
+    consequence: str = ""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Do not dun this order or customer (by e-mail) until `until` (inclusive), or for good."""
+
+    reason: str
+    order_id: str = ""
+    email: str = ""
+    until: date | None = None
+
+    def active(self, as_of: date) -> bool:
+        return self.until is None or as_of <= self.until
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How overdue amounts become reminders."""
+
+    grace_days: int = 0
+    cooldown_days: int = 7
+    stages: tuple[Stage, ...] = ()
+    minimum_amount: dict[str, int] = field(default_factory=dict)
+    holds: tuple[Hold, ...] = ()
+
+    def stage_for(self, days_overdue: int) -> Stage | None:
+        """The furthest stage reached after this many days overdue, or None before the first."""
+        reached = [s for s in self.stages if days_overdue >= s.days]
+        return reached[-1] if reached else None
+
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+
+def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
+    """Build the policy from the [policy] table; errors name the setting."""
+    try:
+        stages = tuple(sorted((_stage(s) for s in section.get("stages", [])), key=lambda s: s.days))
+        minimum = {c.upper(): parse_major(v, c.upper()) for c, v in section.get("minimum_amount", {}).items()}
+        holds = tuple(_hold(h) for h in section.get("holds", []))
+        policy = Policy(
+            grace_days=_non_negative(section.get("grace_days", 0), "grace_days"),
+            cooldown_days=_non_negative(section.get("cooldown_days", 7), "cooldown_days"),
+            stages=stages, minimum_amount=minimum, holds=holds,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{origin}: [policy] {exc}") from None
+    names = policy.stage_names()
+    if len(set(names)) != len(names):
+        raise InputError(f"{origin}: [policy] stage names must differ, got {', '.join(names)}")
+    unknown = set(policy.minimum_amount) - known_currencies()
+    if unknown:
+        raise InputError(f"{origin}: [policy.minimum_amount] unknown currency {', '.join(sorted(unknown))}")
+    return policy
+
+
+def _stage(data: dict) -> Stage:
+    name = str(data["name"])
+    consequence = str(data.get("consequence", ""))
+    if consequence not in CONSEQUENCES:
+        raise ValueError(f"stage {name}: consequence must be one of {', '.join(repr(c) for c in CONSEQUENCES)}")
+    fees = {c.upper(): parse_major(v, c.upper()) for c, v in data.get("fee", {}).items()}
+    return Stage(
+        name=name, label=str(data.get("label", name)), days=_non_negative(data["days"], f"stage {name} days"),
+        fees=fees, consequence=consequence,
+    )
+
+
+def _hold(data: dict) -> Hold:
+    if not data.get("order_id") and not data.get("email"):
+        raise ValueError("a hold needs order_id or email")
+    until = data.get("until")
+    if until is not None and not isinstance(until, date):
+        until = date.fromisoformat(str(until))
+    return Hold(
+        reason=str(data.get("reason", "on hold")), order_id=str(data.get("order_id", "")),
+        email=str(data.get("email", "")).lower(), until=until,
+    )
+
+
+def _non_negative(value: object, name: str) -> int:
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a whole number of days, 0 or more (got {value!r})")
+    return value

@@ -1,0 +1,64 @@
+"""Overdue rows as plain records: money as decimal strings in major units, dates in ISO form."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from dunning.money import to_major_string
+
+MONEY_COLUMNS = ("open_amount", "paid_amount", "fee")
+RECORD_COLUMNS = [
+    "order_id", "email", "first_name", "last_name", "product_name", "kind", "payment_method",
+    "currency", "open_amount", "paid_amount", "fee", "oldest_due_date", "days_overdue",
+    "open_installments", "stage", "reason", "language", "token", "manage_url",
+]
+
+
+def money_text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A money column as decimal strings in each row's currency ('149.70')."""
+    return pd.Series(
+        [to_major_string(int(v), c) for v, c in zip(frame[column], frame["currency"])],
+        index=frame.index, dtype="string",
+    )
+
+
+def records(frame: pd.DataFrame) -> pd.DataFrame:
+    """The overdue frame with money as decimal strings and dates as ISO text; token columns kept when present."""
+    out = frame.copy()
+    for column in MONEY_COLUMNS:
+        out[column] = money_text(frame, column)
+    out["oldest_due_date"] = [d.isoformat() for d in frame["oldest_due_date"]]
+    for column in ("token", "manage_url"):
+        if column not in out:
+            out[column] = ""
+    return out[RECORD_COLUMNS]
+
+
+def totals_records(totals: pd.DataFrame) -> list[dict]:
+    """Totals per currency with decimal-string amounts."""
+    return [
+        {"currency": row.currency, "orders": int(row.orders),
+         "open_amount": to_major_string(int(row.open_amount), row.currency),
+         "fees": to_major_string(int(row.fees), row.currency)}
+        for row in totals.itertuples()
+    ]
+
+
+def json_ready(value: object) -> object:
+    """A value json.dumps can write."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if pd.isna(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """The overdue records as UTF-8 CSV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records(frame).to_csv(path, index=False)
+    return path

@@ -1,0 +1,71 @@
+"""Vectorised parsing of export text: dates, e-mail addresses, intervals, whole numbers."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+EMAIL_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$"
+_OFFSET_PATTERN = r"\s*(?:[+-]\d{2}:?\d{2}|Z|UTC)$"
+
+_INTERVAL_RE = re.compile(r"^\s*(\d+)?\s*([a-zA-Z]+)\s*$")
+_UNIT_MONTHS_DAYS = {
+    "day": (0, 1), "days": (0, 1), "daily": (0, 1),
+    "week": (0, 7), "weeks": (0, 7), "weekly": (0, 7),
+    "fortnight": (0, 14), "fortnights": (0, 14), "fortnightly": (0, 14),
+    "month": (1, 0), "months": (1, 0), "monthly": (1, 0),
+    "quarter": (3, 0), "quarters": (3, 0), "quarterly": (3, 0),
+    "year": (12, 0), "years": (12, 0), "yearly": (12, 0), "annual": (12, 0), "annually": (12, 0),
+}
+
+
+def parse_dates(text: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series]:
+    """Dates (datetime64 at midnight) and a reason per row ("" where fine or empty).
+
+    A time of day and a UTC offset are dropped: the date is the one the shop wrote.
+    """
+    fmt = date_format
+    values = text
+    if "%z" in fmt or "%Z" in fmt:
+        fmt = re.sub(r"\s*%[zZ]", "", fmt)
+        values = text.str.replace(_OFFSET_PATTERN, "", regex=True)
+    parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+    reason = pd.Series("", index=text.index, dtype="string")
+    reason[(text != "") & parsed.isna()] = f"not a date in the format {date_format}"
+    return parsed.dt.normalize(), reason
+
+
+def email_problems(email: pd.Series) -> pd.Series:
+    """True where a non-empty e-mail address is malformed."""
+    return (email != "") & ~email.str.match(EMAIL_PATTERN)
+
+
+def parse_interval(text: str) -> tuple[int, int] | None:
+    """'1 month' -> (1, 0), '2 weeks' -> (0, 14), 'fortnightly' -> (0, 14); None if not an interval."""
+    match = _INTERVAL_RE.match(text)
+    if not match:
+        return None
+    count = int(match.group(1) or 1)
+    unit = _UNIT_MONTHS_DAYS.get(match.group(2).lower())
+    if unit is None or count <= 0:
+        return None
+    return unit[0] * count, unit[1] * count
+
+
+def parse_intervals(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Months and days per row (Int64) and a reason where the text is not an interval."""
+    lookup = {value: parse_interval(value) for value in text.unique()}
+    months = text.map(lambda v: lookup[v][0] if lookup[v] else pd.NA).astype("Int64")
+    days = text.map(lambda v: lookup[v][1] if lookup[v] else pd.NA).astype("Int64")
+    reason = pd.Series("", index=text.index, dtype="string")
+    reason[(text != "") & months.isna()] = "not an interval (write e.g. '1 month', '3 months', '2 weeks', '1 year')"
+    return months, days, reason
+
+
+def parse_counts(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Whole non-negative numbers (Int64; <NA> where empty) and a reason where the text is not one."""
+    ok = text.str.fullmatch(r"\d+")
+    counts = pd.to_numeric(text.where(ok, None), errors="coerce").astype("Int64")
+    reason = pd.Series("", index=text.index, dtype="string")
+    reason[(text != "") & ~ok] = "not a whole number"
+    return counts, reason

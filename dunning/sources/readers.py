@@ -1,0 +1,94 @@
+"""Read CSV (UTF-8, UTF-8 with BOM, Windows-1252), XLSX and Parquet into frames of text."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from dunning.errors import InputError
+
+ENCODINGS = ("utf-8-sig", "cp1252")
+SPREADSHEET_ROW_OFFSET = 2  # header is row 1, so data row 0 is row 2 as a spreadsheet shows it
+
+
+def read_table(path: Path, *, delimiter: str = "auto", encoding: str = "auto") -> pd.DataFrame:
+    """All cells as text ("" for empty), headers stripped; raises InputError with one clear sentence."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        frame = _read_xlsx(path)
+    elif suffix == ".parquet":
+        frame = _read_parquet(path)
+    else:
+        frame = _read_csv(path, delimiter=delimiter, encoding=encoding)
+    frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
+    if frame.empty:
+        raise InputError(f"{path}: the file has a header but no rows")
+    return frame
+
+
+def _read_csv(path: Path, *, delimiter: str, encoding: str) -> pd.DataFrame:
+    enc = _detect_encoding(path) if encoding == "auto" else encoding
+    with path.open(encoding=enc, newline="") as handle:
+        head = handle.read(64 * 1024)
+    sep = _sniff_delimiter(head) if delimiter == "auto" else delimiter
+    try:
+        frame = pd.read_csv(
+            path, sep=sep, encoding=enc, dtype="string", keep_default_na=False,
+            engine="pyarrow" if len(sep) == 1 else "python",
+        )
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the file is not readable as {enc}; save it as UTF-8 or set [format] encoding") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a readable CSV with delimiter {sep!r} ({first})") from None
+    if frame.shape[1] == 1:
+        other = _sniff_delimiter(head)
+        hint = f"; the header looks {other!r}-separated" if other != sep else ""
+        raise InputError(f"{path}: only one column found with delimiter {sep!r}{hint}")
+    return frame.fillna("")
+
+
+def _detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the bytes decode as such, else Windows-1252 as Excel writes it."""
+    data = path.read_bytes()
+    for enc in ENCODINGS:
+        try:
+            data.decode(enc)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{path}: unknown encoding (neither UTF-8 nor Windows-1252)")
+
+
+def _sniff_delimiter(head: str) -> str:
+    """The delimiter of the header line: the most frequent of , ; tab |."""
+    first_line = head.splitlines()[0] if head else ""
+    try:
+        return csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: first_line.count(d) for d in ",;\t|"}
+        return max(counts, key=counts.get)
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+    return frame.astype("string").fillna("")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a broken file
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
+    return frame.astype("string").fillna("")
