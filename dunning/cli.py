@@ -194,7 +194,7 @@ def _print_overdue(frame: pd.DataFrame, result: OverdueResult, settings: config.
         )
     out.print(table)
     for total in result.totals().itertuples():
-        out.print(f"{total.currency}: {total.orders} orders, {format_amount(total.open_amount, total.currency, locale)} open"
+        out.print(f"{total.currency}: {total.orders} order{'' if total.orders == 1 else 's'}, {format_amount(total.open_amount, total.currency, locale)} open"
                   + (f", fees {format_amount(total.fees, total.currency, locale)}" if total.fees else ""))
     if not result.excluded.empty:
         counts = result.excluded["why"].value_counts()

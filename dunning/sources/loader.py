@@ -71,9 +71,11 @@ class _Mapped:
     def __init__(self, raw: pd.DataFrame, profile: Profile, path: Path):
         self.profile = profile
         self.path = path
-        self.rows = pd.Series(range(SPREADSHEET_ROW_OFFSET, SPREADSHEET_ROW_OFFSET + len(raw)), index=raw.index)
+        self.rows = pd.Series(raw.index.to_numpy() + SPREADSHEET_ROW_OFFSET, index=raw.index)
         self.log = RejectLog(str(path), self.rows)
-        self._apply_rules(raw)
+        self.log.add_rows(raw.attrs.get("bad_rows", []), "(row)")
+        self.rows_in = len(raw) + len(raw.attrs.get("bad_rows", []))
+        self.raw = raw
         empties = set(str(v) for v in profile.fmt("empty_values"))
         self.data = pd.DataFrame(index=raw.index)
         self.present: set[str] = set()
@@ -94,7 +96,9 @@ class _Mapped:
                 extracted = self.data[canonical].str.extract(pattern, expand=False)
                 self.data[canonical] = extracted.fillna(self.data[canonical]).str.strip()
 
-    def _apply_rules(self, raw: pd.DataFrame) -> None:
+    def apply_rules(self) -> None:
+        """Reject the rows the profile's [[rules]] leave out."""
+        raw = self.raw
         for rule in self.profile.rules:
             if rule.column not in raw.columns:
                 raise InputError(f"{self.path}: the profile {self.profile.name} filters on column {rule.column!r}, which the file lacks")
@@ -156,7 +160,9 @@ class _Mapped:
         return currency
 
     def missing(self, series: pd.Series, name: str, reason: str, where: pd.Series | None = None) -> None:
+        """Reject rows where a required value is absent (a value that failed to parse is reported already)."""
         empty = series.isna() if series.dtype.kind == "M" or str(series.dtype) == "Int64" else series == ""
+        empty &= self.text(name) == ""
         if where is not None:
             empty &= where
         self.log.add(empty, name, reason)
@@ -166,8 +172,8 @@ def read_orders(path: str | Path, profile: Profile) -> OrderExport:
     """Read an order export through a profile; rows that cannot be used are rejected with reasons."""
     path = Path(path)
     raw = read_table(path, delimiter=str(profile.fmt("delimiter")), encoding=str(profile.fmt("encoding")))
-    rows_in = len(raw)
     m = _Mapped(raw, profile, path)
+    rows_in = m.rows_in
     template = str(profile.fmt("order_id_template"))
     if template and "order_id" not in m.present:
         m.data["order_id"] = m.rows.map(lambda r: template.format(row=r)).astype("string")
@@ -183,6 +189,7 @@ def read_orders(path: str | Path, profile: Profile) -> OrderExport:
             m.require(["due_date"], "orders with open amounts")
         if "open_amount" not in m.present and not {"total_amount", "paid_amount"} <= m.present:
             m.require(["open_amount"], "orders with open amounts")
+    m.apply_rules()
     if not is_plan and profile.fmt("line_items"):
         m = _merge_line_items(m)
 
@@ -236,6 +243,7 @@ def read_payments(path: str | Path, profile: Profile) -> PaymentExport:
     raw = read_table(path, delimiter=str(profile.fmt("delimiter")), encoding=str(profile.fmt("encoding")))
     m = _Mapped(raw, profile, path)
     m.require(["order_id", "paid_at", "amount"], "payments")
+    m.apply_rules()
     order_id = m.text("order_id")
     m.missing(order_id, "order_id", "missing order id")
     currency = m.text("currency").str.upper()
@@ -252,15 +260,16 @@ def read_payments(path: str | Path, profile: Profile) -> PaymentExport:
         "order_id": order_id, "paid_at": paid_at, "amount": amount,
         "currency": currency, "payment_id": m.text("payment_id"), "row": m.rows,
     })
-    keep = ~payments.index.isin(m.log.rejected_index())
-    with_id = keep & (payments["payment_id"] != "")
-    signature = payments[["payment_id", "order_id", "paid_at", "amount", "currency"]].astype("string").agg("|".join, axis=1)
-    conflicting = with_id & payments.assign(sig=signature)[with_id].groupby("payment_id")["sig"].transform("nunique").reindex(payments.index).fillna(1).gt(1)
-    m.log.add(conflicting, "payment_id", "payment id appears with different data")
+    keep = pd.Series(~payments.index.isin(m.log.rejected_index()), index=payments.index)
+    with_id = payments[keep & (payments["payment_id"] != "")]
+    variants = with_id.drop_duplicates(subset=["payment_id", "order_id", "paid_at", "amount", "currency"])
+    conflicting_ids = variants.loc[variants["payment_id"].duplicated(), "payment_id"]
+    conflicting = keep & payments["payment_id"].isin(conflicting_ids) & (payments["payment_id"] != "")
+    m.log.add(conflicting, "payment_id", "payment id appears with different data", payments["payment_id"])
     keep &= ~conflicting
-    keep &= ~(with_id & payments["payment_id"].duplicated())
+    keep &= ~(keep & (payments["payment_id"] != "") & payments["payment_id"].where(keep).duplicated())
     result = payments[keep].drop(columns="row").reset_index(drop=True)
-    return PaymentExport(path, result, m.log.frame(), len(raw))
+    return PaymentExport(path, result, m.log.frame(), m.rows_in)
 
 
 def _status(m: _Mapped) -> pd.Series:
@@ -274,7 +283,7 @@ def _names(m: _Mapped, frame: pd.DataFrame) -> None:
     """first_name/last_name, split from full_name where only that is given."""
     first, last = m.text("first_name"), m.text("last_name")
     full = m.text("full_name")
-    split = full.str.split(" ", n=1, expand=True).reindex(columns=[0, 1]).fillna("")
+    split = full.str.split(" ", n=1, expand=True).reindex(columns=[0, 1]).astype("string").fillna("")
     only_full = (first == "") & (last == "")
     frame["first_name"] = first.where(~only_full, split[0])
     frame["last_name"] = last.where(~only_full, split[1])
@@ -386,9 +395,9 @@ def _conflicting_duplicates(frame: pd.DataFrame, amounts: pd.DataFrame, m: _Mapp
     if not dup.any():
         return pd.Index([])
     both = pd.concat([frame[dup], amounts[dup].drop(columns="order_id")], axis=1)
-    signature = both.astype("string").fillna("").agg("|".join, axis=1)
-    variants = signature.groupby(both["order_id"]).transform("nunique")
-    conflicting = variants > 1
+    variants = both.drop_duplicates()
+    conflicting_ids = variants.loc[variants["order_id"].duplicated(), "order_id"]
+    conflicting = both["order_id"].isin(conflicting_ids)
     first_row = m.rows[both.index].groupby(both["order_id"]).transform("min")
     reason = "duplicate order id with different data (first at row " + first_row.astype("string") + ")"
     mask = pd.Series(False, index=frame.index)

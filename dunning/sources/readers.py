@@ -26,7 +26,8 @@ def read_table(path: Path, *, delimiter: str = "auto", encoding: str = "auto") -
     else:
         frame = _read_csv(path, delimiter=delimiter, encoding=encoding)
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
-    if frame.empty:
+    frame.attrs.setdefault("bad_rows", [])
+    if frame.empty and not frame.attrs["bad_rows"]:
         raise InputError(f"{path}: the file has a header but no rows")
     return frame
 
@@ -43,14 +44,32 @@ def _read_csv(path: Path, *, delimiter: str, encoding: str) -> pd.DataFrame:
         )
     except UnicodeDecodeError:
         raise InputError(f"{path}: the file is not readable as {enc}; save it as UTF-8 or set [format] encoding") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a readable CSV with delimiter {sep!r} ({first})") from None
+    except (pd.errors.ParserError, ValueError):
+        frame = _read_csv_row_by_row(path, sep=sep, encoding=enc)
     if frame.shape[1] == 1:
         other = _sniff_delimiter(head)
         hint = f"; the header looks {other!r}-separated" if other != sep else ""
         raise InputError(f"{path}: only one column found with delimiter {sep!r}{hint}")
     return frame.fillna("")
+
+
+def _read_csv_row_by_row(path: Path, *, sep: str, encoding: str) -> pd.DataFrame:
+    """Slow path for files with ragged rows: keep the well-formed ones, list the others in attrs["bad_rows"]."""
+    with path.open(encoding=encoding, newline="") as handle:
+        records = list(csv.reader(handle, delimiter=sep))
+    header, body = records[0], records[1:]
+    good: dict[int, list[str]] = {}
+    bad: list[tuple[int, str]] = []
+    for number, record in enumerate(body):
+        if len(record) == len(header):
+            good[number] = record
+        elif record:
+            bad.append((number + SPREADSHEET_ROW_OFFSET, f"row has {len(record)} fields, the header has {len(header)}"))
+    frame = pd.DataFrame.from_dict(good, orient="index", columns=header, dtype="string") if good else pd.DataFrame(columns=header, dtype="string")
+    if not good and bad:
+        raise InputError(f"{path}: no row has as many fields as the header ({len(header)}) with delimiter {sep!r}")
+    frame.attrs["bad_rows"] = bad
+    return frame
 
 
 def _detect_encoding(path: Path) -> str:

@@ -32,6 +32,14 @@ class RejectLog:
         part.index = picked.index
         self._parts.append(part)
 
+    def add_rows(self, rows: list[tuple[int, str]], column: str) -> None:
+        """Reject rows that never made it into the frame (e.g. ragged CSV rows), by row number."""
+        if rows:
+            part = pd.DataFrame({"file": self.file, "row": [r for r, _ in rows], "column": column,
+                                 "reason": [why for _, why in rows], "value": ""})
+            part.index = pd.Index([-1] * len(rows))
+            self._parts.append(part)
+
     def rejected_index(self) -> pd.Index:
         """Index labels of the rows rejected so far."""
         if not self._parts:

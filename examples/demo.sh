@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job on the shipped example data, with the embedded default settings.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AS_OF=2026-11-20
+
+if [ -z "${DUNNING_SECRET_KEYS:-}" ]; then
+  DUNNING_SECRET_KEYS=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
+  export DUNNING_SECRET_KEYS
+  echo "demo: DUNNING_SECRET_KEYS is not set, so this demo signs its links with a throwaway key;"
+  echo "      the links below stop working when this run ends. Set your own key for real use."
+fi
+
+echo
+echo "== 1. A German platform export (semicolons, decimal commas, Windows-1252), as of $AS_OF"
+dunning overdue examples/orders_elopage.csv --profile elopage --as-of "$AS_OF" --rejects exports/demo-elopage.rejects.csv
+
+echo
+echo "== 2. Installment and subscription plans with a payments file, as CSV and JSON"
+dunning overdue examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --csv exports/demo-overdue.csv
+dunning overdue examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --stage final --json

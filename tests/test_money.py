@@ -1,0 +1,58 @@
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given, strategies as st
+
+from dunning.money import exponent, format_amount, from_decimal, parse_amounts, parse_major, to_major_string
+
+
+def parse(values, currency="EUR", **fmt):
+    minor, reason = parse_amounts(pd.Series(values, dtype="string"), pd.Series([currency] * len(values)), **fmt)
+    return list(minor.astype("object").where(minor.notna(), None)), list(reason)
+
+
+def test_currency_exponents_come_from_babel():
+    assert exponent("EUR") == 2
+    assert exponent("JPY") == 0
+    assert exponent("KWD") == 3
+
+
+def test_german_amounts_with_thousands_and_symbols():
+    minor, reason = parse(["1.234,56", "12,5", "€ 9,99", "12,50 EUR", "-3"], decimal=",", thousands=".")
+    assert minor == [123456, 1250, 999, 1250, -300]
+    assert reason == [""] * 5
+
+
+def test_bad_and_empty_amounts_give_reasons():
+    minor, reason = parse(["abc", "", "0,001", "1.2.3"], decimal=",", thousands="")
+    assert minor == [None, None, None, None]
+    assert reason == ["not an amount", "", "more decimals than the currency has", "not an amount"]
+
+
+def test_yen_has_no_minor_digits():
+    minor, reason = parse(["12000", "12000.5"], currency="JPY")
+    assert minor == [12000, None]
+    assert reason[1] == "more decimals than the currency has"
+
+
+@given(st.integers(min_value=-10**12, max_value=10**12))
+def test_minor_units_round_trip_through_text(minor):
+    text = to_major_string(minor, "EUR")
+    assert parse([text])[0] == [minor]
+    assert from_decimal(Decimal(text), "EUR") == minor
+
+
+def test_locale_formats():
+    assert format_amount(14970, "EUR", "de") == "149,70\xa0€"
+    assert format_amount(14970, "EUR", "nl") == "€\xa0149,70"
+    assert format_amount(14970, "EUR", "fr") == "149,70\xa0€"
+    assert format_amount(14970, "EUR", "en") == "€149.70"
+
+
+def test_parse_major_refuses_extra_digits():
+    assert parse_major("2.50", "EUR") == 250
+    with pytest.raises(ValueError):
+        parse_major("2.505", "EUR")
+    with pytest.raises(ValueError):
+        parse_major("two", "EUR")
