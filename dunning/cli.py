@@ -204,7 +204,10 @@ def _print_overdue(frame: pd.DataFrame, result: OverdueResult, settings: config.
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    )
 
 
 @token_app.command("sign")

@@ -1,0 +1,120 @@
+"""The command line through typer's runner: outputs, files, exit codes."""
+import csv
+import json
+
+from typer.testing import CliRunner
+
+from dunning.cli import app
+
+runner = CliRunner()
+AS_OF = "2026-11-20"
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_overdue_table_and_totals_per_currency(examples, signing_key, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("overdue", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert "EUR: 5 orders" in result.stdout and "GBP: 1 order," in result.stdout and "JPY: 1 order," in result.stdout
+    assert "€1,126.20" in result.stdout
+
+
+def test_overdue_json_fields(examples, signing_key):
+    result = run("overdue", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF, "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["order_id"]: r for r in json.loads(result.stdout)}
+    noor = rows["P-2001"]
+    assert noor["open_amount"] == "247.00" and noor["paid_amount"] == "347.00"
+    assert noor["oldest_due_date"] == "2026-08-31" and noor["days_overdue"] == 81
+    assert noor["stage"] == "final" and noor["reason"] == "manual_payment"
+    assert noor["manage_url"].startswith("https://shop.example/m/")
+    assert rows["P-2005"]["open_amount"] == "18000"
+    for field in ("email", "first_name", "last_name", "product_name", "currency"):
+        assert field in noor
+
+
+def test_missing_key_leaves_links_empty_and_says_so_once(examples, no_signing_key):
+    result = run("overdue", examples / "plans.csv", "--as-of", AS_OF, "--json")
+    assert result.exit_code == 0
+    assert result.stderr.count("DUNNING_SECRET_KEYS is not set") == 1
+    assert all(r["manage_url"] is None or r["manage_url"] == "" for r in json.loads(result.stdout))
+
+
+def test_csv_output_and_rejects_file(examples, signing_key, tmp_path):
+    out = tmp_path / "overdue.csv"
+    result = run("overdue", examples / "orders_elopage.csv", "--profile", "elopage", "--as-of", AS_OF, "--csv", out)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert {r["order_id"] for r in rows} == {"E-10421", "E-10422", "E-10423", "E-10424", "E-10425", "E-10430"}
+    assert next(r for r in rows if r["order_id"] == "E-10425")["open_amount"] == "1250.00"
+    rejects = list(csv.DictReader((tmp_path / "overdue.rejects.csv").open(encoding="utf-8")))
+    assert rejects == [{"file": str(examples / "orders_elopage.csv"), "row": "9", "column": "email",
+                        "reason": "malformed e-mail address", "value": "kein-at-zeichen.example.de"}]
+    assert "10 rows, 9 accepted, 1 rejected" in result.stderr
+
+
+def test_filters_on_the_command_line(examples, no_signing_key):
+    result = run("overdue", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF,
+                 "--kind", "subscription", "--min-amount", "100", "--json")
+    assert [r["order_id"] for r in json.loads(result.stdout)] == ["P-2006", "P-2008"]
+
+
+def test_bad_input_is_exit_2_with_one_sentence(tmp_path, samples):
+    bad = tmp_path / "x.csv"
+    bad.write_text("")
+    for args in (["overdue", bad], ["overdue", tmp_path / "none.csv"], ["overdue", samples / "stripe_invoices.csv", "--as-of", "20.11.2026"],
+                 ["overdue", samples / "stripe_invoices.csv", "--profile", "nope"],
+                 ["overdue", samples / "paypal_activity_ptbr_broken_encoding.csv"]):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith("error: ")
+        assert "Traceback" not in result.output
+
+
+def test_usage_errors_are_exit_2():
+    assert run("overdue").exit_code == 2
+    assert run("nonsense").exit_code == 2
+
+
+def test_token_sign_and_verify(signing_key):
+    signed = run("token", "sign", "A-1", "--json")
+    assert signed.exit_code == 0
+    token = json.loads(signed.stdout)["token"]
+    ok = run("token", "verify", token, "--json")
+    assert json.loads(ok.stdout) == {"valid": True, "order_id": "A-1"}
+    foreign = run("token", "verify", token, "--order", "A-2", "--json")
+    assert foreign.exit_code == 1 and json.loads(foreign.stdout)["problem"] == "foreign"
+    tampered = run("token", "verify", token[:-2], "--json")
+    assert tampered.exit_code == 1 and json.loads(tampered.stdout)["problem"] == "tampered"
+
+
+def test_token_commands_refuse_without_a_key(no_signing_key):
+    result = run("token", "sign", "A-1")
+    assert result.exit_code == 2 and "no signing key" in result.stderr
+
+
+def test_init_writes_workspace_and_settings_apply(tmp_path, examples, no_signing_key):
+    result = run("init", tmp_path / "shop")
+    assert result.exit_code == 0
+    settings = tmp_path / "shop" / "dunning.toml"
+    assert settings.is_file() and (tmp_path / "shop" / "exports").is_dir() and (tmp_path / "shop" / "campaigns").is_dir()
+    settings.write_text(settings.read_text().replace("grace_days = 0", "grace_days = 100"))
+    result = run("overdue", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF,
+                 "--json", "--config", settings)
+    assert {r["order_id"] for r in json.loads(result.stdout)} == {"P-2006", "P-2008"}
+
+
+def test_bad_settings_are_exit_2(tmp_path, examples):
+    settings = tmp_path / "dunning.toml"
+    settings.write_text("[policy]\ngrace_days = -1\n")
+    result = run("overdue", examples / "plans.csv", "--config", settings)
+    assert result.exit_code == 2 and "grace_days must be a whole number" in result.stderr
+
+
+def test_profiles_list():
+    result = run("profiles", "--json")
+    assert {"elopage", "shopify", "stripe_invoices", "woocommerce_subscriptions", "paypal_de", "generic"} <= {
+        p["name"] for p in json.loads(result.stdout)}
