@@ -108,6 +108,7 @@ def overdue(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.")] = None,
     rejects_out: Annotated[Optional[Path], typer.Option("--rejects", help="Where to write rejected rows.")] = None,
+    show: Annotated[int, typer.Option(help="Rows shown in the terminal table (totals always cover all).")] = 50,
     config_path: ConfigOption = None,
 ) -> None:
     """Who owes what, since when, and which reminder stage they have reached."""
@@ -148,7 +149,7 @@ def overdue(
         rows = [{k: present.json_ready(v) for k, v in r.items()} for r in records.to_dict("records")]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     else:
-        _print_overdue(frame, result, settings)
+        _print_overdue(frame, result, settings, show)
 
 
 def _with_links(frame: pd.DataFrame, settings: config.Settings) -> pd.DataFrame:
@@ -181,18 +182,20 @@ def _report_rejects(export, paid, rejects_out, csv_out, settings, when) -> None:
     err.print(f"rejected rows written to {rejects_out}")
 
 
-def _print_overdue(frame: pd.DataFrame, result: OverdueResult, settings: config.Settings) -> None:
+def _print_overdue(frame: pd.DataFrame, result: OverdueResult, settings: config.Settings, show: int) -> None:
     locale = settings.fallback_language
     table = Table(title=f"Overdue as of {result.as_of.isoformat()}")
     for name in ("order", "customer", "product", "open", "paid", "oldest due", "days", "stage", "reason"):
         table.add_column(name, justify="right" if name in ("open", "paid", "days") else "left")
-    for row in frame.itertuples():
+    for row in frame.head(show).itertuples():
         table.add_row(
             row.order_id, f"{row.first_name} {row.last_name}".strip() + f"\n{row.email}", row.product_name,
             format_amount(row.open_amount, row.currency, locale), format_amount(row.paid_amount, row.currency, locale),
             row.oldest_due_date.isoformat(), str(row.days_overdue), row.stage or "-", row.reason,
         )
     out.print(table)
+    if len(frame) > show:
+        out.print(f"... and {len(frame) - show:,} more orders (--csv or --json gives them all)")
     for total in result.totals().itertuples():
         out.print(f"{total.currency}: {total.orders} order{'' if total.orders == 1 else 's'}, {format_amount(total.open_amount, total.currency, locale)} open"
                   + (f", fees {format_amount(total.fees, total.currency, locale)}" if total.fees else ""))

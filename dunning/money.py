@@ -61,6 +61,8 @@ def parse_amounts(
     Empty text gives <NA> with no reason: the caller decides whether the column is required.
     """
     arr = pa.array(text.astype("string").fillna(""), type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     arr = pc.utf8_trim_whitespace(arr)
     arr = pc.replace_substring_regex(arr, r"\s+[A-Z]{3}$|^[A-Z]{3}\s+|[€$£¥\s\x{00a0}\x{202f}]", "")
     if thousands:
@@ -72,7 +74,7 @@ def parse_amounts(
     parts = pc.extract_regex(pc.if_else(well_formed, arr, "0"), r"^(?P<int>-?[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
     whole = parts.field("int")
     frac = pc.fill_null(parts.field("frac"), "")
-    exps = pa.array(currencies.map(_exponent_or_2).to_numpy(dtype="int64"))
+    exps = pa.array(exponents(currencies).to_numpy(dtype="int64"))
     frac_len = pc.utf8_length(frac)
     too_precise = pc.and_(well_formed, pc.greater(frac_len, exps))
 
@@ -99,11 +101,29 @@ def parse_amounts(
     )
 
 
-def _exponent_or_2(currency: object) -> int:
-    """Exponent of a known currency; 2 for unknown ones (they are rejected elsewhere)."""
-    if isinstance(currency, str) and currency in known_currencies():
-        return exponent(currency)
-    return 2
+def exponents(currencies: pd.Series) -> pd.Series:
+    """Exponent per row; 2 for unknown currencies (they are rejected elsewhere)."""
+    lookup = {c: exponent(c) if c in known_currencies() else 2 for c in currencies.unique() if isinstance(c, str)}
+    return currencies.map(lookup).fillna(2).astype("int64")
+
+
+def major_strings(minor: pd.Series, currencies: pd.Series) -> pd.Series:
+    """Minor units as decimal strings in major units per row ('149.70', '-0.05', '18000'), vectorised."""
+    exps = exponents(currencies)
+    values = minor.astype("int64")
+    magnitude = values.abs()
+    sign = values.lt(0).map({True: "-", False: ""}).astype("string")
+    out = pd.Series("", index=minor.index, dtype="string")
+    for exp in exps.unique():
+        rows = exps == exp
+        scale = 10 ** int(exp)
+        whole = (magnitude[rows] // scale).astype("string")
+        if exp:
+            frac = (magnitude[rows] % scale).astype("string").str.zfill(int(exp))
+            out[rows] = sign[rows] + whole + "." + frac
+        else:
+            out[rows] = sign[rows] + whole
+    return out
 
 
 _MAJOR_RE = re.compile(r"^-?\d+(\.\d+)?$")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dunning.money import to_major_string
+from dunning.money import major_strings, to_major_string
 
 MONEY_COLUMNS = ("open_amount", "paid_amount", "fee")
 RECORD_COLUMNS = [
@@ -18,10 +18,7 @@ RECORD_COLUMNS = [
 
 def money_text(frame: pd.DataFrame, column: str) -> pd.Series:
     """A money column as decimal strings in each row's currency ('149.70')."""
-    return pd.Series(
-        [to_major_string(int(v), c) for v, c in zip(frame[column], frame["currency"])],
-        index=frame.index, dtype="string",
-    )
+    return major_strings(frame[column], frame["currency"])
 
 
 def records(frame: pd.DataFrame) -> pd.DataFrame:
@@ -29,7 +26,7 @@ def records(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in MONEY_COLUMNS:
         out[column] = money_text(frame, column)
-    out["oldest_due_date"] = [d.isoformat() for d in frame["oldest_due_date"]]
+    out["oldest_due_date"] = pd.to_datetime(frame["oldest_due_date"]).dt.strftime("%Y-%m-%d")
     for column in ("token", "manage_url"):
         if column not in out:
             out[column] = ""

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+from itsdangerous.encoding import base64_encode, int_to_bytes
 
 from dunning.errors import InputError
 
@@ -78,10 +79,17 @@ class TokenSigner:
         return self._signer(self.purpose, timestamp).sign(_encode(order_id)).decode("ascii")
 
     def sign_many(self, order_ids: Sequence[str], issued_at: datetime | None = None) -> list[str]:
-        """Tokens for many orders, all issued at the same second."""
-        timestamp = int((issued_at.timestamp() if issued_at else time.time()))
+        """Tokens for many orders, all issued at the same second: the same bytes `sign` gives,
+        with the key derived once instead of per token."""
+        timestamp = int(issued_at.timestamp() if issued_at else time.time())
         signer = self._signer(self.purpose, timestamp)
-        return [signer.sign(_encode(o)).decode("ascii") for o in order_ids]
+        key, sep = signer.derive_key(), signer.sep
+        stamp = sep + base64_encode(int_to_bytes(timestamp))
+        tokens = []
+        for order_id in order_ids:
+            value = _encode(order_id) + stamp
+            tokens.append((value + sep + base64_encode(signer.algorithm.get_signature(key, value))).decode("ascii"))
+        return tokens
 
     def verify(self, token: str, order_id: str | None = None) -> str:
         """The order id a valid token opens; raises TokenTampered, TokenExpired or TokenForeign."""

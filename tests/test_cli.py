@@ -118,3 +118,9 @@ def test_profiles_list():
     result = run("profiles", "--json")
     assert {"elopage", "shopify", "stripe_invoices", "woocommerce_subscriptions", "paypal_de", "generic"} <= {
         p["name"] for p in json.loads(result.stdout)}
+
+
+def test_long_lists_are_cut_in_the_terminal_but_totals_cover_all(examples, no_signing_key):
+    result = run("overdue", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF, "--show", "2")
+    assert "... and 5 more orders (--csv or --json gives them all)" in result.stdout
+    assert "EUR: 5 orders" in result.stdout

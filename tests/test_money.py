@@ -56,3 +56,22 @@ def test_parse_major_refuses_extra_digits():
         parse_major("2.505", "EUR")
     with pytest.raises(ValueError):
         parse_major("two", "EUR")
+
+
+def test_chunked_arrow_columns_parse_like_plain_ones():
+    import pyarrow as pa
+
+    chunked = pa.chunked_array([["1.00", "2,5"], ["3"]])
+    text = pd.Series(pd.arrays.ArrowExtensionArray(chunked))
+    minor, reason = parse_amounts(text, pd.Series(["EUR"] * 3))
+    assert minor.iloc[0] == 100 and pd.isna(minor.iloc[1]) and minor.iloc[2] == 300
+    assert list(reason) == ["", "not an amount", ""]
+
+
+@given(st.lists(st.tuples(st.integers(min_value=-10**13, max_value=10**13), st.sampled_from(["EUR", "JPY", "KWD", "USD"])), max_size=30))
+def test_vectorised_major_strings_match_decimal_formatting(pairs):
+    from dunning.money import major_strings
+
+    minor = pd.Series([m for m, _ in pairs], dtype="Int64")
+    currency = pd.Series([c for _, c in pairs], dtype="string")
+    assert list(major_strings(minor, currency)) == [to_major_string(m, c) for m, c in pairs]

@@ -25,7 +25,7 @@ def test_round_trip_and_order_binding():
 
 
 @pytest.mark.parametrize("mangle", [
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+    lambda t: t[:-10] + ("A" if t[-10] != "A" else "B") + t[-9:],
     lambda t: t[: len(t) // 2],
     lambda t: "QS0y" + t[t.index("."):],
     lambda t: "",
@@ -83,3 +83,9 @@ def test_links_stay_under_255_characters():
         add_links(pd.DataFrame({"order_id": ["x" * 200]}), signer(), "https://shop.example/{token}")
     with pytest.raises(InputError, match="no {token} placeholder"):
         manage_url("https://shop.example/", "t")
+
+
+def test_batch_signing_gives_the_same_tokens_as_single_signing():
+    issued = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+    ids = ["A-1", "Bestellung #2 ü", ""]
+    assert signer().sign_many(ids, issued) == [signer().sign(i, issued) for i in ids]

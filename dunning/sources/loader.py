@@ -132,7 +132,8 @@ class _Mapped:
         if not table:
             return text
         folded = {k.casefold(): v for k, v in table.items()}
-        return text.map(lambda v: table.get(v, folded.get(v.casefold(), v))).astype("string")
+        lookup = {v: table.get(v, folded.get(v.casefold(), v)) for v in text.unique()}
+        return text.map(lookup).astype("string")
 
     def dates(self, name: str) -> pd.Series:
         parsed, reason = parsing.parse_dates(self.text(name), str(self.profile.fmt("date_format")))
@@ -205,7 +206,7 @@ def read_orders(path: str | Path, profile: Profile) -> OrderExport:
     _names(m, frame)
     frame["email"] = m.text("email")
     m.log.add(parsing.email_problems(frame["email"]), "email", "malformed e-mail address", frame["email"])
-    frame["language"] = m.mapped_values("language").str.lower().str.split(r"[-_]", n=1, regex=True).str[0].fillna("")
+    frame["language"] = _per_value(m.mapped_values("language"), lambda v: v.str.lower().str.split(r"[-_]", n=1, regex=True).str[0].fillna(""))
     frame["product_name"] = m.text("product_name")
     frame["payment_method"] = _normalise_words(m.mapped_values("payment_method"))
     frame["failure"] = _normalise_words(m.mapped_values("failure"))
@@ -283,10 +284,12 @@ def _names(m: _Mapped, frame: pd.DataFrame) -> None:
     """first_name/last_name, split from full_name where only that is given."""
     first, last = m.text("first_name"), m.text("last_name")
     full = m.text("full_name")
-    split = full.str.split(" ", n=1, expand=True).reindex(columns=[0, 1]).astype("string").fillna("")
-    only_full = (first == "") & (last == "")
-    frame["first_name"] = first.where(~only_full, split[0])
-    frame["last_name"] = last.where(~only_full, split[1])
+    only_full = (first == "") & (last == "") & (full != "")
+    if only_full.any():
+        split = full[only_full].str.split(" ", n=1, expand=True).reindex(columns=[0, 1]).astype("string").fillna("")
+        first = first.mask(only_full, split[0])
+        last = last.mask(only_full, split[1])
+    frame["first_name"], frame["last_name"] = first, last
     for name in ("first_name", "last_name"):
         frame[name] = frame[name].str.replace(r"[\r\n\t]+", " ", regex=True).str.strip()
 
@@ -298,7 +301,14 @@ def _kind(m: _Mapped, default: pd.Series) -> pd.Series:
 
 
 def _normalise_words(values: pd.Series) -> pd.Series:
-    return values.str.strip().str.lower().str.replace(r"[\s-]+", "_", regex=True)
+    """'Bank Transfer' -> 'bank_transfer'."""
+    return _per_value(values, lambda v: v.str.strip().str.lower().str.replace(r"[\s-]+", "_", regex=True))
+
+
+def _per_value(values: pd.Series, transform) -> pd.Series:
+    """Apply a text transform once per distinct value (methods, kinds, languages have few) and map back."""
+    distinct = pd.Series(values.unique(), dtype="string")
+    return values.map(dict(zip(distinct, transform(distinct)))).astype("string")
 
 
 def _receivables(m: _Mapped, frame: pd.DataFrame, currency: pd.Series) -> pd.DataFrame:

@@ -54,9 +54,9 @@ def parse_interval(text: str) -> tuple[int, int] | None:
 
 def parse_intervals(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Months and days per row (Int64) and a reason where the text is not an interval."""
-    lookup = {value: parse_interval(value) for value in text.unique()}
-    months = text.map(lambda v: lookup[v][0] if lookup[v] else pd.NA).astype("Int64")
-    days = text.map(lambda v: lookup[v][1] if lookup[v] else pd.NA).astype("Int64")
+    parsed = {value: parse_interval(value) for value in text.unique()}
+    months = text.map({v: p[0] for v, p in parsed.items() if p}).astype("Int64")
+    days = text.map({v: p[1] for v, p in parsed.items() if p}).astype("Int64")
     reason = pd.Series("", index=text.index, dtype="string")
     reason[(text != "") & months.isna()] = "not an interval (write e.g. '1 month', '3 months', '2 weeks', '1 year')"
     return months, days, reason
