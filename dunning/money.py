@@ -5,10 +5,13 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+from dunning.arrowtext import arrow_strings
 
 MINOR_DTYPE = "Int64"
 
@@ -49,50 +52,45 @@ def format_amount(minor: int, currency: str, locale: str) -> str:
     return format_currency(to_decimal(minor, currency), currency, locale=locale)
 
 
-_AMOUNT_SHAPE = r"^-?[0-9]+(\.[0-9]+)?$"
+_AMOUNT_SHAPE = r"^-?[0-9]{1,15}(\.[0-9]+)?$"
+_DECORATION = r"\s+[A-Z]{3}$|^[A-Z]{3}\s+|[€$£¥\s\x{00a0}\x{202f}]"
 
 
 def parse_amounts(
     text: pd.Series, currencies: pd.Series, *, decimal: str = ".", thousands: str = ""
 ) -> tuple[pd.Series, pd.Series]:
-    """Parse shop amount text ("1.234,56", "€ 12,50", "-3") into minor units, vectorised.
+    """Parse shop amount text ("1.234,56", "€ 12,50", "-3") into minor units, vectorised and exact.
 
     Returns (minor units as Int64, reason per row for values that are not amounts; "" where fine).
     Empty text gives <NA> with no reason: the caller decides whether the column is required.
     """
-    arr = pa.array(text.astype("string").fillna(""), type=pa.large_string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = pc.utf8_trim_whitespace(arr)
-    arr = pc.replace_substring_regex(arr, r"\s+[A-Z]{3}$|^[A-Z]{3}\s+|[€$£¥\s\x{00a0}\x{202f}]", "")
+    arr = pc.utf8_trim_whitespace(arrow_strings(text))
     if thousands:
         arr = pc.replace_substring(arr, thousands, "")
     if decimal != ".":
         arr = pc.replace_substring(arr, decimal, ".")
     empty = pc.equal(pc.utf8_length(arr), 0)
     well_formed = pc.match_substring_regex(arr, _AMOUNT_SHAPE)
-    parts = pc.extract_regex(pc.if_else(well_formed, arr, "0"), r"^(?P<int>-?[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
-    whole = parts.field("int")
-    frac = pc.fill_null(parts.field("frac"), "")
+    if not pc.all(pc.or_(well_formed, empty)).as_py():
+        arr = pc.if_else(well_formed, arr, pc.replace_substring_regex(arr, _DECORATION, ""))
+        well_formed = pc.match_substring_regex(arr, _AMOUNT_SHAPE)
+    point = pc.find_substring(arr, ".")
+    frac_len = pc.if_else(pc.greater_equal(point, 0), pc.subtract(pc.subtract(pc.utf8_length(arr), point), 1), 0)
     exps = pa.array(exponents(currencies).to_numpy(dtype="int64"))
-    frac_len = pc.utf8_length(frac)
     too_precise = pc.and_(well_formed, pc.greater(frac_len, exps))
+    usable = pc.and_(well_formed, pc.invert(too_precise))
 
     minor = pa.nulls(len(arr), pa.int64())
-    usable = pc.and_(well_formed, pc.invert(too_precise))
-    for exp in set(exps.to_pylist()):
+    for exp in pc.unique(exps).to_pylist():
         ok = pc.and_(usable, pc.equal(exps, exp))
-        digits = pc.binary_join_element_wise(whole, pc.utf8_rpad(frac, width=exp, padding="0"), pa.scalar("", pa.large_string()))
-        minor = pc.if_else(ok, pc.cast(pc.if_else(ok, digits, "0"), pa.int64()), minor)
+        exact = pc.cast(pc.if_else(ok, arr, "0"), pa.decimal128(15 + exp, exp))
+        scaled = pc.cast(pc.multiply(exact, pa.scalar(10**exp, pa.decimal128(5, 0))), pa.int64())
+        minor = pc.if_else(ok, scaled, minor)
 
     reason = pc.if_else(
-        empty,
-        "",
-        pc.if_else(
-            pc.invert(well_formed),
-            "not an amount",
-            pc.if_else(too_precise, "more decimals than the currency has", ""),
-        ),
+        empty, "",
+        pc.if_else(pc.invert(well_formed), "not an amount",
+                   pc.if_else(too_precise, "more decimals than the currency has", "")),
     )
     index = text.index
     return (
@@ -103,8 +101,10 @@ def parse_amounts(
 
 def exponents(currencies: pd.Series) -> pd.Series:
     """Exponent per row; 2 for unknown currencies (they are rejected elsewhere)."""
-    lookup = {c: exponent(c) if c in known_currencies() else 2 for c in currencies.unique() if isinstance(c, str)}
-    return currencies.map(lookup).fillna(2).astype("int64")
+    encoded = arrow_strings(currencies).dictionary_encode()
+    table = np.array([exponent(c) if c in known_currencies() else 2 for c in encoded.dictionary.to_pylist()] + [2], dtype="int64")
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return pd.Series(table[codes], index=currencies.index)
 
 
 def major_strings(minor: pd.Series, currencies: pd.Series) -> pd.Series:

@@ -8,10 +8,13 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dunning.money import exponent
 from dunning.policy import Policy
 from dunning.sources.loader import CLOSED_STATUSES
+from dunning.arrowtext import arrow_strings
 
 MANUAL_METHODS = frozenset({"bank_transfer", "prepayment", "sofort", "invoice", "manual", "cash_on_delivery"})
 REASONS = {
@@ -73,30 +76,60 @@ class OverdueResult:
 def allocate(receivables: pd.DataFrame, payments: pd.DataFrame | None, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply payments made on or before `as_of` to each order's oldest open amounts first.
 
-    Returns the receivables with `amount_paid` updated and `amount_open`, and per order the
-    `credit` left after everything due was paid.
+    Returns the receivables (sorted by order and due date) with `amount_paid` updated and
+    `amount_open`, and per order the `credit` left after everything due was paid.
     """
-    rec = receivables.sort_values(["order_id", "due_date", "seq"], kind="stable").reset_index(drop=True)
-    due = rec["amount_due"].to_numpy(dtype="int64", na_value=0)
-    already = np.minimum(rec["amount_paid"].to_numpy(dtype="int64", na_value=0), due)
-    remaining = due - already
-    order_codes, order_index = pd.factorize(rec["order_id"])
-    paid_total = np.zeros(len(order_index), dtype="int64")
-    if payments is not None and not payments.empty:
-        counted = payments[payments["paid_at"] <= pd.Timestamp(as_of)]
-        sums = counted.groupby("order_id")["amount"].sum()
-        paid_total = sums.reindex(order_index).fillna(0).to_numpy(dtype="int64")
-    before = _cumsum_by_group(remaining, order_codes) - remaining
-    applied = np.clip(paid_total[order_codes] - before, 0, remaining)
-    rec["amount_paid"] = pd.array(already + applied, dtype="Int64")
-    rec["amount_open"] = pd.array(remaining - applied, dtype="Int64")
-    outstanding = np.bincount(order_codes, weights=remaining, minlength=len(order_index)).astype("int64")  # money-safe: exact below 2**53
-    credit = pd.DataFrame({"order_id": order_index, "credit": np.maximum(paid_total - outstanding, 0)})
+    keys = pd.Series(receivables["order_id"].unique(), dtype="string")
+    rec_codes = codes_for(receivables["order_id"], keys)
+    pay_codes = codes_for(payments["order_id"], keys) if payments is not None else None
+    rec, paid_total, outstanding = _allocate(receivables, rec_codes, payments, pay_codes, len(keys), as_of)
+    rec.insert(0, "order_id", keys.take(rec.pop("code")).reset_index(drop=True))
+    credit = pd.DataFrame({"order_id": keys, "credit": np.maximum(paid_total - outstanding, 0)})
     return rec, credit
+
+
+def codes_for(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """Position of each value among `keys` (-1 where absent), hashed once by Arrow."""
+    found = pc.index_in(arrow_strings(values), value_set=arrow_strings(keys))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+
+
+def _allocate(
+    receivables: pd.DataFrame, rec_codes: np.ndarray, payments: pd.DataFrame | None,
+    pay_codes: np.ndarray | None, n_orders: int, as_of: date,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Allocation on integer order codes.
+
+    Returns the known receivables sorted by (code, due date, seq) as a frame of code, seq,
+    due_date, amount_due, amount_paid, amount_open; and per code the paid total and outstanding.
+    """
+    due_days = receivables["due_date"].to_numpy(dtype="datetime64[D]")
+    seq = receivables["seq"].to_numpy(dtype="int64")
+    order = np.lexsort((seq, due_days, rec_codes))
+    order = order[rec_codes[order] >= 0]
+    codes = rec_codes[order]
+    due = receivables["amount_due"].to_numpy(dtype="int64", na_value=0)[order]
+    already = np.minimum(receivables["amount_paid"].to_numpy(dtype="int64", na_value=0)[order], due)
+    remaining = due - already
+    paid_total = np.zeros(n_orders, dtype="int64")
+    if payments is not None and not payments.empty:
+        counted = (pay_codes >= 0) & (payments["paid_at"] <= pd.Timestamp(as_of)).to_numpy(dtype=bool)
+        np.add.at(paid_total, pay_codes[counted], payments["amount"].to_numpy(dtype="int64", na_value=0)[counted])
+    outstanding = np.zeros(n_orders, dtype="int64")
+    np.add.at(outstanding, codes, remaining)
+    before = _cumsum_by_group(remaining, codes) - remaining
+    applied = np.clip(paid_total[codes] - before, 0, remaining)
+    rec = pd.DataFrame({
+        "code": codes, "seq": seq[order], "due_date": due_days[order],
+        "amount_due": due, "amount_paid": already + applied, "amount_open": remaining - applied,
+    })
+    return rec, paid_total, outstanding
 
 
 def _cumsum_by_group(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Running total within each group; rows of a group are contiguous."""
+    if len(values) == 0:
+        return values
     total = np.cumsum(values)
     starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
     offsets = np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, len(values)]))
@@ -117,17 +150,30 @@ def find(
 
     `last_reminded` (order_id, reminded_at) applies the policy's cooldown.
     """
-    unmatched = _unmatched_payments(orders, payments)
-    rec, _ = allocate(receivables, _matched_payments(orders, payments), as_of)
-    cutoff = pd.Timestamp(as_of - timedelta(days=policy.grace_days))
-    late = rec[(rec["amount_open"] > 0) & (rec["due_date"] < cutoff)]
-    per_order = late.groupby("order_id", sort=False).agg(
-        open_amount=("amount_open", "sum"), oldest_due_date=("due_date", "min"), open_installments=("seq", "size"),
-    )
-    per_order["paid_amount"] = rec.groupby("order_id")["amount_paid"].sum().reindex(per_order.index)
-    frame = orders.merge(per_order, left_on="order_id", right_index=True, how="inner")
-    frame["days_overdue"] = (pd.Timestamp(as_of) - frame["oldest_due_date"]).dt.days.astype("int64")
-    frame["oldest_due_date"] = frame["oldest_due_date"].dt.date
+    orders = orders.reset_index(drop=True)
+    rec_codes = codes_for(receivables["order_id"], orders["order_id"])
+    usable, unmatched, pay_codes = _match_payments(orders, payments)
+    rec, paid_total, _ = _allocate(receivables, rec_codes, usable, pay_codes, len(orders), as_of)
+    cutoff = np.datetime64(as_of - timedelta(days=policy.grace_days), "D")
+    open_amount = rec["amount_open"].to_numpy()
+    due_days = rec["due_date"].to_numpy()
+    late = (open_amount > 0) & (due_days < cutoff)
+    codes = rec["code"].to_numpy()
+    late_open = np.zeros(len(orders), dtype="int64")
+    np.add.at(late_open, codes[late], open_amount[late])
+    oldest = np.full(len(orders), np.datetime64("NaT"), dtype="datetime64[D]")
+    late_codes, first_late = np.unique(codes[late], return_index=True)
+    oldest[late_codes] = due_days[late][first_late]
+    paid = np.zeros(len(orders), dtype="int64")
+    np.add.at(paid, codes, rec["amount_paid"].to_numpy())
+    counts = np.bincount(codes[late], minlength=len(orders))
+
+    frame = orders.take(late_codes).copy()
+    frame["open_amount"] = pd.array(late_open[late_codes], dtype="Int64")
+    frame["paid_amount"] = pd.array(paid[late_codes], dtype="Int64")
+    frame["open_installments"] = counts[late_codes]
+    frame["days_overdue"] = (np.datetime64(as_of, "D") - oldest[late_codes]).astype("int64")
+    frame["oldest_due_date"] = pd.Series(oldest[late_codes], index=frame.index).dt.date
     _stage_and_fee(frame, policy)
     frame["reason"] = reasons(frame)
     why = _exclusions(frame, as_of, policy, last_reminded)
@@ -142,24 +188,24 @@ def find(
     )
 
 
-def _matched_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> pd.DataFrame | None:
+def _match_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> tuple[pd.DataFrame | None, pd.DataFrame, np.ndarray | None]:
+    """Payments that belong to an order in its currency (with their order codes), and the others with why."""
     if payments is None or payments.empty:
-        return payments
-    currency = payments["order_id"].map(orders.set_index("order_id")["currency"])
-    same = payments["currency"].eq("") | payments["currency"].eq(currency)
-    return payments[currency.notna() & same]
-
-
-def _unmatched_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> pd.DataFrame:
-    """Payments for no order in the export, or in another currency than the order's."""
-    if payments is None or payments.empty:
-        return pd.DataFrame(columns=["order_id", "paid_at", "amount", "currency", "payment_id", "why"])
-    currency = payments["order_id"].map(orders.set_index("order_id")["currency"])
-    why = pd.Series("", index=payments.index, dtype="string")
-    why[currency.isna()] = "no such order in the export"
-    other = currency.notna() & (payments["currency"] != "") & (payments["currency"] != currency)
-    why[other] = "currency differs from the order's (" + currency[other].astype("string") + ")"
-    return payments[why != ""].assign(why=why[why != ""]).reset_index(drop=True)
+        empty = pd.DataFrame(columns=["order_id", "paid_at", "amount", "currency", "payment_id", "why"])
+        return None, empty, None
+    codes = codes_for(payments["order_id"], orders["order_id"])
+    unknown = codes < 0
+    order_currency = arrow_strings(orders["currency"]).take(pa.array(np.maximum(codes, 0)))
+    currency = arrow_strings(payments["currency"])
+    differs = pc.and_(pc.not_equal(currency, ""), pc.not_equal(currency, order_currency)).to_numpy(zero_copy_only=False)
+    other = ~unknown & differs
+    good = ~unknown & ~other
+    bad = payments[~good].copy()
+    bad["why"] = "no such order in the export"
+    mismatched = other[~good]
+    bad.loc[mismatched, "why"] = "currency differs from the order's (" + pd.Series(
+        order_currency.to_numpy(zero_copy_only=False)[other], index=bad.index[mismatched]) + ")"
+    return payments[good].reset_index(drop=True), bad.reset_index(drop=True), codes[good]
 
 
 def _stage_and_fee(frame: pd.DataFrame, policy: Policy) -> None:

@@ -5,6 +5,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from dunning.money import major_strings, to_major_string
 
@@ -55,7 +57,8 @@ def json_ready(value: object) -> object:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """The overdue records as UTF-8 CSV."""
+    """The overdue records as UTF-8 CSV (written by Arrow: fast for hundreds of thousands of rows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    records(frame).to_csv(path, index=False)
+    table = pa.Table.from_pandas(records(frame), preserve_index=False)
+    pa_csv.write_csv(table, path, pa_csv.WriteOptions(quoting_style="needed"))
     return path

@@ -5,6 +5,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from dateutil.relativedelta import relativedelta
 
 RECEIVABLE_COLUMNS = ["order_id", "seq", "due_date", "amount_due", "amount_paid"]
@@ -49,13 +50,14 @@ def expand(plans: pd.DataFrame, until: date) -> pd.DataFrame:
     amount = np.where(n == 0, np.maximum(amount - discount, 0), amount)
     settled_before = plans["next_payment_date"].to_numpy(dtype="datetime64[D]")[row]
     paid = np.where(~np.isnat(settled_before) & (due < settled_before), amount, 0)
+    order_ids = pa.array(plans["order_id"].astype("string"), type=pa.large_string())
     return pd.DataFrame({
-        "order_id": plans["order_id"].to_numpy()[row],
+        "order_id": pd.Series(pd.arrays.ArrowExtensionArray(order_ids.take(pa.array(row))), dtype="string"),
         "seq": n + 1,
         "due_date": due.astype("datetime64[s]"),
         "amount_due": pd.array(amount, dtype="Int64"),
         "amount_paid": pd.array(paid, dtype="Int64"),
-    }).astype({"order_id": "string"})
+    })
 
 
 def _add_intervals(start: np.ndarray, n: np.ndarray, months: np.ndarray, days: np.ndarray) -> np.ndarray:

@@ -6,7 +6,9 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
+from dunning.arrowtext import arrow_strings
 from dunning.errors import InputError
 from dunning.money import known_currencies, parse_amounts
 from dunning.sources import parsing
@@ -132,8 +134,7 @@ class _Mapped:
         if not table:
             return text
         folded = {k.casefold(): v for k, v in table.items()}
-        lookup = {v: table.get(v, folded.get(v.casefold(), v)) for v in text.unique()}
-        return text.map(lookup).astype("string")
+        return _per_value(text, lambda distinct: distinct.map(lambda v: table.get(v, folded.get(v.casefold(), v))).astype("string"))
 
     def dates(self, name: str) -> pd.Series:
         parsed, reason = parsing.parse_dates(self.text(name), str(self.profile.fmt("date_format")))
@@ -225,10 +226,12 @@ def read_orders(path: str | Path, profile: Profile) -> OrderExport:
     m.missing(frame["email"], "email", "missing e-mail address (the order has something open)", where=needs_contact)
 
     keep = pd.Series(~frame.index.isin(m.log.rejected_index()), index=frame.index)
-    dup_reject = _conflicting_duplicates(frame[keep], (plans if is_plan else receivables)[keep], m)
-    keep &= ~frame.index.isin(dup_reject)
-    kept_ids = frame.loc[keep, "order_id"]
-    keep &= ~frame.index.isin(kept_ids[kept_ids.duplicated()].index)
+    repeated = frame.loc[keep, "order_id"].duplicated(keep=False)
+    if repeated.any():
+        dup_reject = _conflicting_duplicates(frame[keep], (plans if is_plan else receivables)[keep], m)
+        keep &= ~frame.index.isin(dup_reject)
+        kept_ids = frame.loc[keep, "order_id"]
+        keep &= ~frame.index.isin(kept_ids[kept_ids.duplicated()].index)
     _reject_line_items_of_rejected(m, keep)
     orders = frame[keep][ORDER_FIELDS].reset_index(drop=True)
     if is_plan:
@@ -262,13 +265,15 @@ def read_payments(path: str | Path, profile: Profile) -> PaymentExport:
         "currency": currency, "payment_id": m.text("payment_id"), "row": m.rows,
     })
     keep = pd.Series(~payments.index.isin(m.log.rejected_index()), index=payments.index)
-    with_id = payments[keep & (payments["payment_id"] != "")]
-    variants = with_id.drop_duplicates(subset=["payment_id", "order_id", "paid_at", "amount", "currency"])
-    conflicting_ids = variants.loc[variants["payment_id"].duplicated(), "payment_id"]
-    conflicting = keep & payments["payment_id"].isin(conflicting_ids) & (payments["payment_id"] != "")
-    m.log.add(conflicting, "payment_id", "payment id appears with different data", payments["payment_id"])
-    keep &= ~conflicting
-    keep &= ~(keep & (payments["payment_id"] != "") & payments["payment_id"].where(keep).duplicated())
+    has_id = keep & (payments["payment_id"] != "")
+    repeated = has_id & payments["payment_id"].where(has_id).duplicated(keep=False) & has_id
+    if repeated.any():
+        same_id = payments[repeated]
+        variants = same_id.drop_duplicates(subset=["payment_id", "order_id", "paid_at", "amount", "currency"])
+        conflicting = repeated & payments["payment_id"].isin(variants.loc[variants["payment_id"].duplicated(), "payment_id"])
+        m.log.add(conflicting, "payment_id", "payment id appears with different data", payments["payment_id"])
+        keep &= ~conflicting
+        keep &= ~(repeated & ~conflicting & payments["payment_id"].where(repeated & ~conflicting).duplicated())
     result = payments[keep].drop(columns="row").reset_index(drop=True)
     return PaymentExport(path, result, m.log.frame(), m.rows_in)
 
@@ -307,8 +312,10 @@ def _normalise_words(values: pd.Series) -> pd.Series:
 
 def _per_value(values: pd.Series, transform) -> pd.Series:
     """Apply a text transform once per distinct value (methods, kinds, languages have few) and map back."""
-    distinct = pd.Series(values.unique(), dtype="string")
-    return values.map(dict(zip(distinct, transform(distinct)))).astype("string")
+    encoded = arrow_strings(values).dictionary_encode()
+    distinct = pd.Series(encoded.dictionary.to_pylist(), dtype="string")
+    changed = pa.array(transform(distinct).fillna(""), type=pa.large_string())
+    return pd.Series(pd.arrays.ArrowExtensionArray(changed.take(encoded.indices)), index=values.index, dtype="string")
 
 
 def _receivables(m: _Mapped, frame: pd.DataFrame, currency: pd.Series) -> pd.DataFrame:

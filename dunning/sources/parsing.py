@@ -4,6 +4,10 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dunning.arrowtext import arrow_strings
 
 EMAIL_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$"
 _OFFSET_PATTERN = r"\s*(?:[+-]\d{2}:?\d{2}|Z|UTC)$"
@@ -37,7 +41,9 @@ def parse_dates(text: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series
 
 def email_problems(email: pd.Series) -> pd.Series:
     """True where a non-empty e-mail address is malformed."""
-    return (email != "") & ~email.str.match(EMAIL_PATTERN)
+    well_formed = pc.match_substring_regex(arrow_strings(email), EMAIL_PATTERN).to_numpy(zero_copy_only=False)
+    return (email != "") & ~well_formed
+
 
 
 def parse_interval(text: str) -> tuple[int, int] | None:
@@ -64,8 +70,11 @@ def parse_intervals(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 
 def parse_counts(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Whole non-negative numbers (Int64; <NA> where empty) and a reason where the text is not one."""
-    ok = text.str.fullmatch(r"\d+")
-    counts = pd.to_numeric(text.where(ok, None), errors="coerce").astype("Int64")
+    values = arrow_strings(text)
+    matches = pc.match_substring_regex(values, r"^[0-9]{1,9}$")
+    ok = matches.to_numpy(zero_copy_only=False)
+    numbers = pc.if_else(matches, pc.cast(pc.if_else(matches, values, "0"), pa.int64()), None)
+    counts = pd.Series(numbers.to_numpy(zero_copy_only=False), index=text.index).astype("Int64")
     reason = pd.Series("", index=text.index, dtype="string")
     reason[(text != "") & ~ok] = "not a whole number"
     return counts, reason
