@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dunning import config, present, tokens
+from dunning import config, exports, present, tokens
 from dunning.errors import InputError
+from dunning.mailmerge import Templates
 from dunning.money import format_amount
 from dunning.overdue import Filters, OverdueResult, find
 from dunning.sources import loader, profiles, rejects
@@ -27,8 +28,8 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Sign and verify per-order manage tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Settings file (default: ./dunning.toml).")]
 
@@ -89,41 +90,38 @@ def list_profiles(as_json: Annotated[bool, typer.Option("--json", help="Print JS
     out.print(table)
 
 
-@app.command()
-@handles_input_errors
-def overdue(
-    file: Annotated[Path, typer.Argument(help="Order export: CSV, XLSX or Parquet.")],
-    payments: Annotated[Optional[Path], typer.Option(help="Payments file (order_id, paid_at, amount).")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="Profile name or TOML path for the export.")] = None,
-    payments_profile: Annotated[Optional[str], typer.Option(help="Profile for the payments file.")] = None,
-    as_of: Annotated[Optional[str], typer.Option(help="Date to judge by, YYYY-MM-DD (default: today).")] = None,
-    grace: Annotated[Optional[int], typer.Option(help="Grace days (default: policy.grace_days).")] = None,
-    kind: Annotated[Optional[list[str]], typer.Option(help="Only this kind: subscription, installment, one_time.")] = None,
-    method: Annotated[Optional[list[str]], typer.Option(help="Only this payment method.")] = None,
-    product: Annotated[Optional[list[str]], typer.Option(help="Only products whose name contains this.")] = None,
-    currency: Annotated[Optional[list[str]], typer.Option(help="Only this currency.")] = None,
-    stage: Annotated[Optional[list[str]], typer.Option(help="Only this stage (e.g. friendly, second, final).")] = None,
-    min_days: Annotated[int, typer.Option(help="Only orders at least this many days overdue.")] = 0,
-    min_amount: Annotated[Optional[str], typer.Option(help="Only open amounts of at least this much (major units).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
-    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.")] = None,
-    rejects_out: Annotated[Optional[Path], typer.Option("--rejects", help="Where to write rejected rows.")] = None,
-    show: Annotated[int, typer.Option(help="Rows shown in the terminal table (totals always cover all).")] = 50,
-    config_path: ConfigOption = None,
-) -> None:
-    """Who owes what, since when, and which reminder stage they have reached."""
-    settings = config.load(config_path)
+FileArg = Annotated[Path, typer.Argument(help="Order export: CSV, XLSX or Parquet.")]
+PaymentsOpt = Annotated[Optional[Path], typer.Option("--payments", help="Payments file (order_id, paid_at, amount).")]
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="Profile name or TOML path for the export.")]
+PaymentsProfileOpt = Annotated[Optional[str], typer.Option("--payments-profile", help="Profile for the payments file.")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Date to judge by, YYYY-MM-DD (default: today).")]
+GraceOpt = Annotated[Optional[int], typer.Option("--grace", help="Grace days (default: policy.grace_days).")]
+KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="Only this kind: subscription, installment, one_time.")]
+MethodOpt = Annotated[Optional[list[str]], typer.Option("--method", help="Only this payment method.")]
+ProductOpt = Annotated[Optional[list[str]], typer.Option("--product", help="Only products whose name contains this.")]
+CurrencyOpt = Annotated[Optional[list[str]], typer.Option("--currency", help="Only this currency.")]
+StageOpt = Annotated[Optional[list[str]], typer.Option("--stage", help="Only this stage (e.g. friendly, second, final).")]
+MinDaysOpt = Annotated[int, typer.Option("--min-days", help="Only orders at least this many days overdue.")]
+MinAmountOpt = Annotated[Optional[str], typer.Option("--min-amount", help="Only open amounts of at least this much (major units).")]
+RejectsOpt = Annotated[Optional[Path], typer.Option("--rejects", help="Where to write rejected input rows.")]
+
+
+def _filters(kind, method, product, currency, stage, min_days, min_amount) -> Filters:
+    return Filters(
+        kinds=tuple(kind or ()), payment_methods=tuple(method or ()), products=tuple(product or ()),
+        currencies=tuple(c.upper() for c in currency or ()), stages=tuple(stage or ()),
+        min_days=min_days, min_amount=_parse_amount(min_amount),
+    )
+
+
+def _find(settings: config.Settings, file: Path, payments: Optional[Path], profile: Optional[str],
+          payments_profile: Optional[str], when: date, grace: Optional[int], filters: Filters):
+    """Read the export (and payments) and find the overdue orders, showing progress on a terminal."""
     policy = settings.policy
     if grace is not None:
         if grace < 0:
             raise InputError("--grace must be 0 or more days")
         policy = type(policy)(**{**vars(policy), "grace_days": grace})
-    when = _parse_as_of(as_of)
-    filters = Filters(
-        kinds=tuple(kind or ()), payment_methods=tuple(method or ()), products=tuple(product or ()),
-        currencies=tuple(c.upper() for c in currency or ()), stages=tuple(stage or ()),
-        min_days=min_days, min_amount=_parse_amount(min_amount),
-    )
     inputs = settings.section("input")
     order_profile = profiles.load(profile or inputs.get("profile", "generic"))
     with _progress() as progress:
@@ -138,8 +136,33 @@ def overdue(
             export.orders, export.receivables_until(when), when, policy,
             payments=paid.payments if paid else None, filters=filters,
         )
-        progress.update(step, description="signing manage links")
-        frame = _with_links(result.orders, settings)
+    return export, paid, result
+
+
+@app.command()
+@handles_input_errors
+def overdue(
+    file: FileArg, payments: PaymentsOpt = None, profile: ProfileOpt = None, payments_profile: PaymentsProfileOpt = None,
+    as_of: AsOfOpt = None, grace: GraceOpt = None, kind: KindOpt = None, method: MethodOpt = None,
+    product: ProductOpt = None, currency: CurrencyOpt = None, stage: StageOpt = None, min_days: MinDaysOpt = 0,
+    min_amount: MinAmountOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.")] = None,
+    rejects_out: RejectsOpt = None,
+    show: Annotated[int, typer.Option(help="Rows shown in the terminal table (totals always cover all).")] = 50,
+    config_path: ConfigOption = None,
+) -> None:
+    """Who owes what, since when, and which reminder stage they have reached."""
+    settings = config.load(config_path)
+    when = _parse_as_of(as_of)
+    filters = _filters(kind, method, product, currency, stage, min_days, min_amount)
+    export, paid, result = _find(settings, file, payments, profile, payments_profile, when, grace, filters)
+    keys = tokens.keys_from_env()
+    if keys:
+        frame = tokens.add_links(result.orders, _signer(settings, keys), _link_template(settings))
+    else:
+        err.print(f"note: {tokens.KEYS_VARIABLE} is not set, so token and manage_url are left empty")
+        frame = result.orders
     _report_rejects(export, paid, rejects_out, csv_out, settings, when)
     if csv_out is not None:
         present.write_csv(frame, csv_out)
@@ -152,14 +175,79 @@ def overdue(
         _print_overdue(frame, result, settings, show)
 
 
-def _with_links(frame: pd.DataFrame, settings: config.Settings) -> pd.DataFrame:
+@app.command("export")
+@handles_input_errors
+def export_command(
+    file: FileArg,
+    to: Annotated[str, typer.Option("--to", help=f"Newsletter tool: {', '.join(exports.DIALECTS)}.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="CSV path (default: exports/<tool>-<date>-<filters>.csv).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file given with -o.")] = False,
+    encoding: Annotated[Optional[str], typer.Option("--encoding", help="Override the tool's encoding (e.g. utf-8).")] = None,
+    payments: PaymentsOpt = None, profile: ProfileOpt = None, payments_profile: PaymentsProfileOpt = None,
+    as_of: AsOfOpt = None, grace: GraceOpt = None, kind: KindOpt = None, method: MethodOpt = None,
+    product: ProductOpt = None, currency: CurrencyOpt = None, stage: StageOpt = None, min_days: MinDaysOpt = 0,
+    min_amount: MinAmountOpt = None, rejects_out: RejectsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Write the overdue orders as a CSV for a newsletter tool, with the reminder template in its merge tags."""
+    dialect = exports.get(to)
     keys = tokens.keys_from_env()
-    if not keys:
-        err.print(f"note: {tokens.KEYS_VARIABLE} is not set, so token and manage_url are left empty")
-        return frame
-    links = settings.section("links")
-    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(links.get("token_max_age_days", 45))))
-    return tokens.add_links(frame, signer, str(links.get("manage_url")))
+    tokens.require_keys(keys)
+    settings = config.load(config_path)
+    when = _parse_as_of(as_of)
+    filters = _filters(kind, method, product, currency, stage, min_days, min_amount)
+    export, paid, result = _find(settings, file, payments, profile, payments_profile, when, grace, filters)
+    _report_rejects(export, paid, rejects_out, output, settings, when)
+    frame = tokens.add_links(result.orders, _signer(settings, keys), _link_template(settings))
+    described = filters.describe()
+    words = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in described.items()]
+    path = output or exports.default_path(settings.exports_dir, dialect.name, when, words)
+    shop = settings.section("shop")
+    written = exports.write(
+        frame, dialect.name, path, as_of=when, policy=settings.policy,
+        shop=exports.Shop(str(shop.get("name", "")), str(shop.get("contact", ""))),
+        templates=Templates(settings.root / "templates", settings.fallback_language),
+        fallback_language=settings.fallback_language, filters=described,
+        sources=[str(file)] + ([str(payments)] if payments else []), encoding=encoding, overwrite=force,
+        field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
+    )
+    if as_json:
+        summary = {
+            "tool": dialect.name, "csv": str(written.csv_path), "rows": written.rows, "manifest": str(written.manifest_path),
+            "templates": [str(p) for p in written.template_paths], "rejected": len(written.rejects),
+            "rejects": str(written.rejects_path) if written.rejects_path else None,
+            "left_out_without_stage": written.without_stage, "cells_clipped": written.clipped_cells, "totals": written.totals,
+        }
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_export(written, dialect)
+
+
+def _print_export(written: exports.ExportResult, dialect) -> None:
+    out.print(f"wrote {written.rows} rows for {dialect.title} to {written.csv_path} (readable by you only)", highlight=False)
+    for total in written.totals:
+        plural = "" if total["orders"] == 1 else "s"
+        out.print(f"  {total['currency']}: {total['orders']} order{plural}, {total['open_amount']} open", highlight=False)
+    out.print(f"templates: {', '.join(p.name for p in written.template_paths)}", highlight=False)
+    out.print(f"manifest: {written.manifest_path}", highlight=False)
+    if len(written.rejects):
+        out.print(f"left out: {len(written.rejects)} rows without a usable e-mail address or with characters "
+                  f"the file cannot hold (see {written.rejects_path})", highlight=False)
+    if written.without_stage:
+        out.print(f"left out: {written.without_stage} overdue orders not yet at the first reminder stage", highlight=False)
+    if written.clipped_cells:
+        out.print(f"note: {written.clipped_cells} cells were shortened to {dialect.title}'s limit of "
+                  f"{dialect.max_text_bytes} bytes", highlight=False)
+
+
+def _signer(settings: config.Settings, keys: list[str]) -> tokens.TokenSigner:
+    days = int(settings.section("links").get("token_max_age_days", 45))
+    return tokens.TokenSigner(keys, max_age=timedelta(days=days))
+
+
+def _link_template(settings: config.Settings) -> str:
+    return str(settings.section("links").get("manage_url"))
 
 
 def _report_rejects(export, paid, rejects_out, csv_out, settings, when) -> None:
@@ -222,13 +310,12 @@ def token_sign(
 ) -> None:
     """Print a manage token and link for one order."""
     settings = config.load(config_path)
-    links = settings.section("links")
     keys = tokens.keys_from_env()
     tokens.require_keys(keys)
-    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(links.get("token_max_age_days", 45))))
+    signer = _signer(settings, keys)
     issued = datetime.now(timezone.utc).replace(microsecond=0)
     token = signer.sign(order_id, issued)
-    url = tokens.manage_url(str(links.get("manage_url")), token)
+    url = tokens.manage_url(_link_template(settings), token)
     result = {"order_id": order_id, "token": token, "manage_url": url, "expires_at": signer.expires_at(issued).isoformat()}
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
@@ -248,8 +335,7 @@ def token_verify(
     settings = config.load(config_path)
     keys = tokens.keys_from_env()
     tokens.require_keys(keys)
-    days = int(settings.section("links").get("token_max_age_days", 45))
-    signer = tokens.TokenSigner(keys, max_age=timedelta(days=days))
+    signer = _signer(settings, keys)
     try:
         found = signer.verify(token, order_id)
         result = {"valid": True, "order_id": found}

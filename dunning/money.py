@@ -135,3 +135,43 @@ def parse_major(value: str, currency: str) -> int:
     if not _MAJOR_RE.match(text):
         raise ValueError(f"{value!r} is not an amount (write it like 2.50)")
     return from_decimal(text, currency)
+
+
+def format_amounts(minor: pd.Series, currencies: pd.Series, locales: pd.Series) -> pd.Series:
+    """`format_amount` for many rows: the same text babel gives, built from each locale's pattern once."""
+    out = pd.Series("", index=minor.index, dtype="string")
+    keys = pd.DataFrame({"currency": currencies.astype("string"), "locale": locales.astype("string")})
+    for (currency, locale), rows in keys.groupby(["currency", "locale"], sort=False).groups.items():
+        formatter = _amount_formatter(currency, locale)
+        out[rows] = [formatter(int(v)) for v in minor[rows]]
+    return out
+
+
+@lru_cache(maxsize=256)
+def _amount_formatter(currency: str, locale: str):
+    """A function minor -> text for one currency and locale; babel itself where the pattern is unusual."""
+    from babel import Locale
+    from babel.numbers import get_currency_symbol
+
+    loc = Locale.parse(locale)
+    pattern = loc.currency_formats["standard"]
+    symbols = loc.number_symbols["latn"]
+    exp = exponent(currency)
+    if pattern.grouping != (3, 3) or (pattern.frac_prec[0], pattern.frac_prec[1]) not in ((2, 2), (exp, exp)):
+        return lambda value: format_amount(value, currency, locale)
+    sign = get_currency_symbol(currency, locale)
+    prefixes = [p.replace("¤", sign) for p in pattern.prefix]
+    suffixes = [s.replace("¤", sign) for s in pattern.suffix]
+    group, point, minus = symbols["group"], symbols["decimal"], symbols["minusSign"]
+    scale = 10**exp
+
+    def render(value: int) -> str:
+        negative = value < 0
+        whole, frac = divmod(abs(value), scale)
+        number = f"{whole:,}".replace(",", group) + (f"{point}{frac:0{exp}d}" if exp else "")
+        if negative:
+            prefix, suffix = prefixes[1], suffixes[1]
+            return (prefix if "-" in prefix else prefix + minus).replace("-", minus) + number + suffix
+        return prefixes[0] + number + suffixes[0]
+
+    return render

@@ -75,3 +75,16 @@ def test_vectorised_major_strings_match_decimal_formatting(pairs):
     minor = pd.Series([m for m, _ in pairs], dtype="Int64")
     currency = pd.Series([c for _, c in pairs], dtype="string")
     assert list(major_strings(minor, currency)) == [to_major_string(m, c) for m, c in pairs]
+
+
+@given(
+    st.lists(st.integers(min_value=-10**11, max_value=10**11), min_size=1, max_size=20),
+    st.sampled_from(["EUR", "JPY", "CHF", "USD", "GBP", "KWD"]),
+    st.sampled_from(["de", "nl", "fr", "en", "de_CH", "en_IN", "fr_CH"]),
+)
+def test_batch_formatting_matches_babel(values, currency, locale):
+    from dunning.money import format_amounts
+
+    minor = pd.Series(values, dtype="Int64")
+    got = format_amounts(minor, pd.Series([currency] * len(values)), pd.Series([locale] * len(values)))
+    assert list(got) == [format_amount(v, currency, locale) for v in values]

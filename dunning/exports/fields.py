@@ -1,0 +1,80 @@
+"""The fields every newsletter export carries, with their meaning, and their values per row."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dunning.money import format_amounts, major_strings
+
+NUMBER, TEXT, DATE = "number", "text", "date"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One export column before a dialect names it."""
+
+    key: str
+    kind: str
+    meaning: str
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("email", TEXT, "the customer's e-mail address"),
+    Field("first_name", TEXT, "first name"),
+    Field("last_name", TEXT, "last name"),
+    Field("order_id", TEXT, "the shop's order id"),
+    Field("product_name", TEXT, "the product ordered"),
+    Field("open_amount", NUMBER, "what is overdue, in major units with a decimal point"),
+    Field("open_amount_text", TEXT, "what is overdue, formatted for the customer's language (e.g. 149,70 €)"),
+    Field("paid_amount", NUMBER, "what was paid on the order so far, in major units"),
+    Field("paid_amount_text", TEXT, "what was paid, formatted for the customer's language"),
+    Field("fee_text", TEXT, "the stage's reminder fee, formatted (empty when there is none)"),
+    Field("currency", TEXT, "ISO 4217 currency code"),
+    Field("due_date", DATE, "the oldest date on which something open fell due"),
+    Field("due_date_text", TEXT, "that date, formatted for the customer's language"),
+    Field("days_overdue", NUMBER, "days from the due date to the as-of date"),
+    Field("stage", TEXT, "reminder stage reached (friendly, second, final)"),
+    Field("language", TEXT, "the customer's language (nl, de, fr, en)"),
+    Field("token", TEXT, "the signed manage token of the order"),
+    Field("manage_url", TEXT, "the link that opens this order, and no other, for the customer"),
+    Field("link_expires_text", TEXT, "when the link stops working, formatted for the customer's language"),
+)
+FIELD_KEYS = tuple(f.key for f in FIELDS)
+
+
+def values(frame: pd.DataFrame, fallback_language: str) -> pd.DataFrame:
+    """Per overdue order, every field as text (numbers and dates still unformatted for the dialect)."""
+    from babel.dates import format_date
+
+    language = frame["language"].fillna("").astype("string").where(frame["language"].fillna("") != "", fallback_language)
+    out = pd.DataFrame(index=frame.index)
+    for key in ("email", "first_name", "last_name", "order_id", "product_name", "currency", "stage"):
+        out[key] = frame[key].fillna("").astype("string")
+    out["language"] = language
+    out["open_amount"] = major_strings(frame["open_amount"], frame["currency"])
+    out["paid_amount"] = major_strings(frame["paid_amount"], frame["currency"])
+    out["open_amount_text"] = format_amounts(frame["open_amount"], frame["currency"], language)
+    out["paid_amount_text"] = format_amounts(frame["paid_amount"], frame["currency"], language)
+    fee = frame["fee"].fillna(0) if "fee" in frame else pd.Series(0, index=frame.index)
+    out["fee_text"] = format_amounts(fee, frame["currency"], language).where(fee > 0, "")
+    due = pd.to_datetime(frame["oldest_due_date"])
+    out["due_date"] = due
+    out["due_date_text"] = _dates_for_people(due, language, format_date)
+    out["days_overdue"] = frame["days_overdue"].astype("int64").astype("string")
+    for key in ("token", "manage_url"):
+        out[key] = frame[key].fillna("").astype("string") if key in frame else ""
+    if "link_expires_at" in frame:
+        out["link_expires_text"] = _dates_for_people(pd.to_datetime(frame["link_expires_at"]), language, format_date)
+    else:
+        out["link_expires_text"] = ""
+    return out
+
+
+def _dates_for_people(dates: pd.Series, language: pd.Series, format_date) -> pd.Series:
+    """Dates in each row's language (medium length: '02.11.2026', '2 nov 2026', 'Nov 2, 2026')."""
+    out = pd.Series("", index=dates.index, dtype="string")
+    for lang, rows in language.groupby(language).groups.items():
+        cache: dict = {}
+        out[rows] = [cache.setdefault(d, format_date(d.date(), format="medium", locale=lang)) for d in dates[rows]]
+    return out

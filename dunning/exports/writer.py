@@ -1,0 +1,245 @@
+"""Write an export for a newsletter tool: the CSV, its reminder templates, a manifest, and rejects."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from markupsafe import Markup
+
+from dunning import __version__
+from dunning.errors import InputError
+from dunning.exports import fields
+from dunning.exports.dialects import Dialect
+from dunning.exports.guard import neutralise, single_line
+from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
+from dunning.money import to_major_string
+from dunning.policy import Policy
+from dunning.sources.parsing import email_problems
+from dunning.sources.rejects import REJECT_COLUMNS
+
+PRIVATE = 0o600
+
+
+@dataclass
+class Shop:
+    """What the templates say about the merchant."""
+
+    name: str = "Example Shop"
+    contact: str = ""
+
+
+@dataclass
+class ExportResult:
+    """What was written and what was left out."""
+
+    csv_path: Path
+    manifest_path: Path
+    template_paths: list[Path]
+    rows: int
+    rejects: pd.DataFrame
+    rejects_path: Path | None
+    clipped_cells: int
+    without_stage: int
+    totals: list[dict] = field(default_factory=list)
+
+
+def default_path(folder: Path, tool: str, as_of: date, filter_words: list[str]) -> Path:
+    """exports/<tool>-<as_of>[-<filters>].csv, numbered when it exists (never overwrites)."""
+    slug = "-".join(re.sub(r"[^a-z0-9]+", "_", w.lower()).strip("_") for w in filter_words if w)
+    stem = f"{tool}-{as_of.isoformat()}" + (f"-{slug[:60]}" if slug else "")
+    path, n = folder / f"{stem}.csv", 2
+    while path.exists():
+        path, n = folder / f"{stem}-{n}.csv", n + 1
+    return path
+
+
+def write(
+    frame: pd.DataFrame,
+    dialect: Dialect,
+    path: Path,
+    *,
+    as_of: date,
+    policy: Policy | None = None,
+    shop: Shop | None = None,
+    templates: Templates | None = None,
+    fallback_language: str = "en",
+    filters: dict | None = None,
+    sources: list[str] | None = None,
+    encoding: str | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
+    """Write `frame` (overdue orders with token and manage_url) for one newsletter tool.
+
+    Rows without a usable e-mail address, and rows the file's encoding cannot hold, go to a
+    rejects file; orders not yet at a reminder stage are left out and counted.
+    """
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} exists; choose another -o path or pass --force to replace it")
+    encoding = encoding or dialect.encoding
+    staged = frame[frame["stage"].fillna("") != ""]
+    values = fields.values(staged, fallback_language)
+    for key in ("email", "first_name", "last_name"):
+        values[key] = single_line(values[key])
+    problems = []
+    bad_email = (values["email"] == "") | email_problems(values["email"])
+    problems.append(_rejects(values, bad_email, "email", "no usable e-mail address"))
+    table, clipped = _table(values, dialect)
+    unencodable = _unencodable(table, encoding) & ~bad_email
+    problems.append(_rejects(values, unencodable, "(row)", f"has characters {encoding} cannot hold (try --encoding utf-8)"))
+    keep = ~(bad_email | unencodable)
+    table, values = table[keep.to_numpy()], values[keep]
+
+    data = _csv_bytes(table, dialect.delimiter, encoding)
+    _write_private(path, data, overwrite)
+    rejects = pd.concat([p for p in problems if not p.empty]) if any(not p.empty for p in problems) else pd.DataFrame(columns=REJECT_COLUMNS)
+    rejects_path = None
+    if not rejects.empty:
+        rejects_path = path.with_name(path.stem + ".rejects.csv")
+        _write_private(rejects_path, rejects.to_csv(index=False).encode("utf-8"), True)
+    template_paths = _write_templates(values, dialect, path, policy, shop or Shop(), templates or Templates(fallback_language=fallback_language))
+    totals = _totals(staged[keep.to_numpy()])
+    manifest_path = path.with_name(path.stem + ".manifest.json")
+    manifest = {
+        "tool": dialect.name, "as_of": as_of.isoformat(), "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dunning_version": __version__, "sources": sources or [], "filters": filters or {},
+        "file": path.name, "sha256": hashlib.sha256(data).hexdigest(), "encoding": encoding, "delimiter": dialect.delimiter,
+        "rows": int(len(table)), "rows_rejected": int(len(rejects)), "orders_without_stage_left_out": int(len(frame) - len(staged)),
+        "cells_clipped": clipped, "totals_per_currency": totals,
+        "columns": _column_meanings(dialect, table.columns),
+        "templates": [p.name for p in template_paths], "tool_notes": list(dialect.notes), "tool_sources": list(dialect.sources),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    return ExportResult(path, manifest_path, template_paths, int(len(table)), rejects, rejects_path, clipped,
+                        int(len(frame) - len(staged)), totals)
+
+
+def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
+    """The CSV's columns under the dialect's headers, formatted, clipped and guarded."""
+    columns: dict[str, pd.Series] = {}
+    clipped = 0
+    for f in fields.FIELDS:
+        if dialect.full_name_header and f.key in ("first_name", "last_name"):
+            continue
+        column = values[f.key]
+        if f.kind == fields.DATE:
+            column = column.dt.strftime(dialect.date_format).astype("string")
+        columns[dialect.headers[f.key]] = column
+        if f.key == "email" and dialect.full_name_header:
+            columns[dialect.full_name_header] = (values["first_name"] + " " + values["last_name"]).str.strip()
+    if dialect.tags_header:
+        columns[dialect.tags_header] = "dunning-" + values["stage"] + ",lang-" + values["language"]
+    table = pd.DataFrame(columns)
+    if dialect.max_text_bytes:
+        for name in table.columns:
+            too_long = table[name].str.encode("utf-8").str.len() > dialect.max_text_bytes
+            if too_long.any():
+                clipped += int(too_long.sum())
+                table.loc[too_long, name] = table.loc[too_long, name].map(lambda v: _clip(v, dialect.max_text_bytes))
+    for name in table.columns:
+        table[name] = neutralise(table[name])
+    return table, clipped
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most `limit` UTF-8 bytes, never cutting a character in half."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def _unencodable(table: pd.DataFrame, encoding: str) -> pd.Series:
+    """Rows with a character the encoding cannot hold (each column tried whole first)."""
+    bad = pd.Series(False, index=table.index)
+    for name in table.columns:
+        column = table[name].fillna("")
+        if not _encodes("".join(column), encoding):
+            bad |= ~column.map(lambda text: _encodes(text, encoding)).astype(bool)
+    return bad
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _rejects(values: pd.DataFrame, mask: pd.Series, column: str, reason: str) -> pd.DataFrame:
+    picked = values[mask]
+    return pd.DataFrame({
+        "file": "overdue orders", "row": picked["order_id"].to_numpy(), "column": column,
+        "reason": reason, "value": picked["email"].to_numpy() if column == "email" else "",
+    }, columns=REJECT_COLUMNS)
+
+
+def _csv_bytes(table: pd.DataFrame, delimiter: str, encoding: str) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(table.columns)
+    writer.writerows(table.itertuples(index=False, name=None))
+    return buffer.getvalue().encode(encoding)
+
+
+def _write_private(path: Path, data: bytes, overwrite: bool) -> None:
+    """Owner-only permissions from the first byte (exports hold personal data)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, PRIVATE)
+    except FileExistsError:
+        raise InputError(f"{path} exists; choose another -o path or pass --force to replace it") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, PRIVATE)
+
+
+def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy: Policy | None,
+                     shop: Shop, templates: Templates) -> list[Path]:
+    """The reminder template for each stage and language in the export, in the tool's placeholders."""
+    stages = {s.name: s for s in (policy.stages if policy else ())}
+    written: list[Path] = []
+    pairs = values[["stage", "language"]].drop_duplicates().sort_values(["stage", "language"])
+    for stage_name, language in pairs.itertuples(index=False):
+        stage = stages.get(stage_name)
+        context = {key: Markup(dialect.tag(key)) for key in TEMPLATE_VARIABLES} | {
+            "shop_name": shop.name, "shop_contact": shop.contact, "language": language,
+            "consequence": stage.consequence if stage else "", "has_fee": bool(stage and stage.fees),
+            "stage_label": stage.label if stage else stage_name,
+        }
+        message = templates.render(stage_name, language, context)
+        base = path.with_name(f"{path.stem}.template.{stage_name}.{language}")
+        text_path, html_path = base.with_suffix(base.suffix + ".txt"), base.with_suffix(base.suffix + ".html")
+        text_path.write_text(f"Subject: {message.subject}\n\n{message.text}", "utf-8")
+        html_path.write_text(message.html, "utf-8")
+        written += [text_path, html_path]
+    return written
+
+
+def _totals(frame: pd.DataFrame) -> list[dict]:
+    if frame.empty:
+        return []
+    grouped = frame.groupby("currency").agg(orders=("order_id", "size"), open_amount=("open_amount", "sum"))
+    return [{"currency": c, "orders": int(r.orders), "open_amount": to_major_string(int(r.open_amount), c)}
+            for c, r in grouped.iterrows()]
+
+
+def _column_meanings(dialect: Dialect, headers: pd.Index) -> list[dict]:
+    by_header = {dialect.headers[f.key]: f for f in fields.FIELDS if f.key in dialect.headers}
+    described = []
+    for header in headers:
+        if header in by_header:
+            f = by_header[header]
+            described.append({"column": header, "field": f.key, "meaning": f.meaning,
+                              "placeholder": dialect.tag(f.key) if f.key in dialect.merge_names else None})
+        elif header == dialect.full_name_header:
+            described.append({"column": header, "field": "first_name + last_name", "meaning": "full name"})
+        else:
+            described.append({"column": header, "field": "tags", "meaning": "dunning-<stage> and lang-<language>"})
+    return described

@@ -1,0 +1,88 @@
+"""Reminder templates: a jinja2 environment over the merchant's templates and the shipped ones."""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import (
+    ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError,
+    TemplateNotFound, select_autoescape,
+)
+
+from dunning.errors import InputError
+
+TEMPLATE_VARIABLES = (
+    "first_name", "last_name", "order_id", "product_name", "open_amount_text", "paid_amount_text",
+    "fee_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
+)
+SHOP_VARIABLES = ("shop_name", "shop_contact", "consequence", "has_fee", "language", "stage_label")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One rendered reminder."""
+
+    subject: str
+    text: str
+    html: str
+
+
+class Templates:
+    """Finds `<stage>.<language>.txt.j2` and `.html.j2`: the merchant's folder first, then the shipped ones."""
+
+    def __init__(self, override_dir: Path | None = None, fallback_language: str = "en"):
+        loaders = [FileSystemLoader(str(override_dir))] if override_dir and override_dir.is_dir() else []
+        loaders.append(PackageLoader("dunning", "templates/reminders"))
+        self.env = Environment(
+            loader=ChoiceLoader(loaders), undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+            keep_trailing_newline=True,
+        )
+        self.fallback_language = fallback_language
+
+    def names(self, stage: str, language: str) -> tuple[str, str]:
+        """The text and HTML template names for a stage, in the language or else the fallback language."""
+        for lang in dict.fromkeys((language or self.fallback_language, self.fallback_language)):
+            text, html = f"{stage}.{lang}.txt.j2", f"{stage}.{lang}.html.j2"
+            if self._exists(text) and self._exists(html):
+                return text, html
+        raise InputError(
+            f"no reminder template for stage {stage!r} in {language or self.fallback_language!r} or "
+            f"{self.fallback_language!r} (looked for {stage}.<language>.txt.j2 and .html.j2)"
+        )
+
+    def render(self, stage: str, language: str, context: dict) -> Message:
+        """Subject, text and HTML of one reminder; a template error names the file and line."""
+        text_name, html_name = self.names(stage, language)
+        try:
+            module = self.env.get_template(text_name).make_module(context)
+            subject = " ".join(str(getattr(module, "subject", "")).split())
+            text = str(module)
+            html = self.env.get_template(html_name).render({**context, "subject": subject})
+        except TemplateError as exc:
+            raise InputError(self._describe(exc, text_name)) from None
+        return Message(subject=subject, text=text, html=html)
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.env.get_template(name)
+        except TemplateNotFound:
+            return False
+        except TemplateError as exc:
+            raise InputError(self._describe(exc, name)) from None
+        return True
+
+    def _describe(self, exc: TemplateError, fallback_name: str) -> str:
+        """'template friendly.de.txt.j2, line 3: 'amount' is undefined'."""
+        name, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+        if not line:
+            for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+                if frame.filename.endswith(".j2"):
+                    name, line = frame.filename, frame.lineno
+                    if frame.name == "root" or frame.name.startswith("block_"):
+                        # compiled template code: map its Python line back to the template line
+                        line = self.env.get_template(Path(name).name).get_corresponding_lineno(line)
+                    break
+        where = Path(name).name if name else fallback_name
+        return f"template {where}" + (f", line {line}" if line else "") + f": {exc.message or exc}"

@@ -1,0 +1,256 @@
+"""Newsletter-tool exports: headers, round trips, placeholders, injection guard, rejects, files."""
+import csv
+import hashlib
+import json
+import os
+import re
+from datetime import date, datetime, timezone
+
+import pandas as pd
+import pytest
+
+from dunning import exports
+from dunning.errors import InputError
+from dunning.exports.dialects import DIALECTS
+from dunning.exports.guard import FORMULA_STARTS
+from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
+from dunning.policy import Policy, Stage
+from dunning.tokens import TokenSigner, add_links
+
+KEY = "export-test-key-0123456789"
+AS_OF = date(2026, 11, 20)
+POLICY = Policy(stages=(Stage("friendly", "Friendly reminder", 3), Stage("second", "Second reminder", 10, {"EUR": 250}),
+                        Stage("final", "Final notice", 21, consequence="collection")))
+TOOLS = list(DIALECTS)
+
+
+def overdue_frame(**changes) -> pd.DataFrame:
+    rows = [
+        dict(order_id="E-1", email="juergen@example.de", first_name="Jürgen", last_name="Müller-Lüdenscheidt",
+             language="de", product_name="Online-Kurs Fotografie", kind="installment", payment_method="bank_transfer",
+             currency="EUR", status="pending", open_amount=14970, paid_amount=29940, fee=0,
+             oldest_due_date=date(2026, 11, 2), days_overdue=18, open_installments=1, stage="second", reason="manual_payment"),
+        dict(order_id="E-2", email="sophie@example.fr", first_name="Sophie", last_name="Dubois", language="fr",
+             product_name="Cours de cuisine", kind="one_time", payment_method="prepayment", currency="EUR",
+             status="pending", open_amount=8900, paid_amount=0, fee=0, oldest_due_date=date(2026, 11, 15),
+             days_overdue=5, open_installments=1, stage="friendly", reason="manual_payment"),
+        dict(order_id="Y-3", email="yuki@example.jp", first_name="Yuki", last_name="Tanaka", language="",
+             product_name="Design Course", kind="installment", payment_method="card", currency="JPY",
+             status="pending", open_amount=18000, paid_amount=30000, fee=0, oldest_due_date=date(2026, 9, 20),
+             days_overdue=61, open_installments=2, stage="final", reason="no_response"),
+    ]
+    frame = pd.DataFrame(rows)
+    for column, value in changes.items():
+        frame[column] = value
+    frame = frame.astype({"open_amount": "Int64", "paid_amount": "Int64", "fee": "Int64"})
+    issued = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    return add_links(frame, TokenSigner([KEY]), "https://shop.example/m/{token}", issued_at=issued)
+
+
+def write(tool, tmp_path, frame=None, **options):
+    return exports.write(frame if frame is not None else overdue_frame(), tool, tmp_path / f"{tool}.csv",
+                         as_of=AS_OF, policy=POLICY, shop=exports.Shop("Beispiel GmbH", "billing@shop.example"), **options)
+
+
+def read_back(tool, path):
+    dialect = DIALECTS[tool]
+    with path.open(encoding=dialect.encoding, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=dialect.delimiter))
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_round_trip_of_every_value(tool, tmp_path):
+    dialect = DIALECTS[tool]
+    result = write(tool, tmp_path)
+    rows = read_back(tool, result.csv_path)
+    assert result.rows == len(rows) == 3
+    h = dialect.headers
+    by_order = {r[h["order_id"]]: r for r in rows}
+    jurgen, yuki = by_order["E-1"], by_order["Y-3"]
+    assert jurgen[h["email"]] == "juergen@example.de"
+    if dialect.full_name_header:
+        assert jurgen[dialect.full_name_header] == "Jürgen Müller-Lüdenscheidt"
+    else:
+        assert (jurgen[h["first_name"]], jurgen[h["last_name"]]) == ("Jürgen", "Müller-Lüdenscheidt")
+    assert jurgen[h["product_name"]] == "Online-Kurs Fotografie"
+    assert jurgen[h["open_amount"]] == "149.70" and jurgen[h["paid_amount"]] == "299.40"
+    assert jurgen[h["open_amount_text"]] == "149,70\xa0€" and jurgen[h["paid_amount_text"]] == "299,40\xa0€"
+    assert yuki[h["open_amount"]] == "18000" and yuki[h["open_amount_text"]] == "¥18,000"
+    assert jurgen[h["currency"]] == "EUR" and jurgen[h["stage"]] == "second" and jurgen[h["days_overdue"]] == "18"
+    assert jurgen[h["due_date"]] == date(2026, 11, 2).strftime(dialect.date_format)
+    assert jurgen[h["due_date_text"]] == "02.11.2026"
+    assert jurgen[h["language"]] == "de" and yuki[h["language"]] == "en"
+    assert TokenSigner([KEY]).verify(jurgen[h["token"]]) == "E-1"
+    assert jurgen[h["manage_url"]] == "https://shop.example/m/" + jurgen[h["token"]]
+    assert jurgen[h["link_expires_text"]] == "04.01.2027"
+    if dialect.tags_header:
+        assert jurgen[dialect.tags_header] == "dunning-second,lang-de"
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_header_is_what_the_tool_maps(tool, tmp_path):
+    dialect = DIALECTS[tool]
+    header = next(csv.reader(write(tool, tmp_path).csv_path.open(encoding=dialect.encoding), delimiter=dialect.delimiter))
+    expected = {"mailchimp": ["Email Address", "First Name", "Last Name"], "activecampaign": ["Email", "First Name", "Last Name"],
+                "getresponse": ["email", "name"], "brevo": ["EMAIL", "FIRSTNAME", "LASTNAME"],
+                "klicktipp": ["E-Mail", "Vorname", "Nachname"], "cleverreach": ["email", "firstname", "lastname"],
+                "generic": ["email", "first_name", "last_name"]}[tool]
+    assert header[: len(expected)] == expected
+    assert len(header) == len(set(header))
+
+
+def test_mailchimp_merge_tags_obey_its_limits():
+    for key, tag in DIALECTS["mailchimp"].merge_names.items():
+        assert re.fullmatch(r"[A-Z0-9_]{1,10}", tag), (key, tag)
+    assert len(DIALECTS["mailchimp"].merge_names) <= 30
+
+
+EXPECTED_FIRST_NAME = {
+    "mailchimp": "*|FNAME|*", "activecampaign": "%FIRSTNAME%", "brevo": "{{ contact.FIRSTNAME }}",
+    "getresponse": "[[firstname]]", "klicktipp": "%Subscriber:CustomFieldFirstName%", "cleverreach": "{FIRSTNAME}",
+    "generic": "{{first_name}}",
+}
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_every_template_variable_becomes_the_tools_placeholder(tool, tmp_path):
+    dialect = DIALECTS[tool]
+    assert dialect.tag("first_name") == EXPECTED_FIRST_NAME[tool]
+    result = write(tool, tmp_path)
+    names = {p.name for p in result.template_paths}
+    assert {f"{tool}.template.second.de.txt", f"{tool}.template.friendly.fr.html", f"{tool}.template.final.en.txt"} <= names
+    templates = Templates()
+    for path in result.template_paths:
+        text = path.read_text("utf-8")
+        stage, language, kind = path.name.split(".")[-3:]
+        for variable in _variables_used(templates, f"{stage}.{language}.{kind}.j2"):
+            if variable == "fee_text" and stage != "second":
+                continue  # only the second stage carries a fee in this policy
+            assert dialect.tag(variable) in text, (path.name, variable)
+    final = (tmp_path / f"{tool}.template.final.en.txt").read_text("utf-8")
+    assert final.startswith("Subject: Final notice: order " + dialect.tag("order_id"))
+    assert "collection agency" in final
+    html = (tmp_path / f"{tool}.template.second.de.html").read_text("utf-8")
+    assert f'href="{dialect.tag("manage_url")}"' in html and f">{dialect.tag('manage_url')}</p>" in html
+
+
+def _variables_used(templates, name):
+    from jinja2 import meta
+
+    source = templates.env.loader.get_source(templates.env, name)[0]
+    return meta.find_undeclared_variables(templates.env.parse(source)) & set(TEMPLATE_VARIABLES)
+
+
+def test_every_variable_the_shipped_templates_use_is_known():
+    from jinja2 import meta
+
+    templates = Templates()
+    used = set()
+    for name in templates.env.list_templates():
+        source = templates.env.loader.get_source(templates.env, name)[0]
+        used |= meta.find_undeclared_variables(templates.env.parse(source))
+    assert used <= set(TEMPLATE_VARIABLES) | {"shop_name", "shop_contact", "consequence", "has_fee", "language", "subject"}
+    assert set(TEMPLATE_VARIABLES) - {"paid_amount_text", "days_overdue"} <= used
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_cells_that_would_start_a_formula_are_neutralised(tool, start, tmp_path):
+    frame = overdue_frame(product_name=f"{start}HYPERLINK(\"http://evil.example\")", last_name=f"{start}1+1")
+    rows = read_back(tool, write(tool, tmp_path, frame).csv_path)
+    h = DIALECTS[tool].headers
+    for row in rows:
+        assert row[h["product_name"]].startswith("'")
+        assert not row[h["product_name"]][0] in FORMULA_STARTS
+
+
+def test_line_breaks_never_reach_the_file(tmp_path):
+    frame = overdue_frame(first_name="Anna\r\nBcc: x@evil.example", email="a@example.com\n")
+    text = write("mailchimp", tmp_path, frame).csv_path.read_bytes().decode("utf-8")
+    assert text.count("\r\n") == 4 and "\n" not in text.replace("\r\n", "")
+    assert "Anna Bcc: x@evil.example" in text
+
+
+def test_rows_without_usable_email_go_to_rejects(tmp_path):
+    frame = overdue_frame(email=["", "not-an-address", "ok@example.com"])
+    result = write("brevo", tmp_path, frame)
+    assert result.rows == 1 and len(result.rejects) == 2
+    rejects = list(csv.DictReader(result.rejects_path.open(encoding="utf-8")))
+    assert {r["row"] for r in rejects} == {"E-1", "E-2"} and {r["reason"] for r in rejects} == {"no usable e-mail address"}
+    assert oct(os.stat(result.rejects_path).st_mode & 0o777) == "0o600"
+
+
+def test_klicktipp_writes_windows_1252_and_rejects_what_it_cannot_hold(tmp_path):
+    frame = overdue_frame(first_name=["Jürgen", "Łukasz", "Zoë"])
+    result = write("klicktipp", tmp_path, frame)
+    raw = result.csv_path.read_bytes()
+    assert "Jürgen".encode("cp1252") in raw and "Müller-Lüdenscheidt".encode("cp1252") in raw
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert result.rows == 2 and list(result.rejects["row"]) == ["E-2"]
+    assert "cp1252 cannot hold" in result.rejects["reason"].iloc[0]
+    again = write("klicktipp", tmp_path / "utf8", frame, encoding="utf-8")
+    assert again.rows == 3
+
+
+def test_klicktipp_field_ids_from_settings(tmp_path):
+    result = exports.write(overdue_frame(), "klicktipp", tmp_path / "kt.csv", as_of=AS_OF, policy=POLICY,
+                           field_ids={"open_amount_text": "123456"})
+    text = (tmp_path / "kt.template.second.de.txt").read_text("utf-8")
+    assert "%Subscriber:CustomField123456%" in text and "%Subscriber:CustomFieldFirstName%" in text
+    with pytest.raises(InputError, match="unknown fields"):
+        exports.write(overdue_frame(), "klicktipp", tmp_path / "kt2.csv", as_of=AS_OF, field_ids={"nope": "1"})
+    assert result.rows == 3
+
+
+def test_mailchimp_text_is_clipped_to_255_bytes(tmp_path):
+    frame = overdue_frame(product_name="Ü" * 200)
+    result = write("mailchimp", tmp_path, frame)
+    rows = read_back("mailchimp", result.csv_path)
+    assert len(rows[0]["PRODUCT"].encode("utf-8")) <= 255 and rows[0]["PRODUCT"] == "Ü" * 127
+    assert result.clipped_cells == 3
+
+
+def test_files_are_private_never_overwritten_and_hold_no_key(tmp_path):
+    result = write("generic", tmp_path)
+    assert oct(os.stat(result.csv_path).st_mode & 0o777) == "0o600"
+    assert KEY not in result.csv_path.read_text("utf-8") and KEY not in result.manifest_path.read_text("utf-8")
+    with pytest.raises(InputError, match="exists"):
+        write("generic", tmp_path)
+    assert write("generic", tmp_path, overwrite=True).rows == 3
+    first = exports.default_path(tmp_path, "brevo", AS_OF, ["stage-final"])
+    assert first.name == "brevo-2026-11-20-stage_final.csv"
+    first.write_text("x")
+    assert exports.default_path(tmp_path, "brevo", AS_OF, ["stage-final"]).name == "brevo-2026-11-20-stage_final-2.csv"
+
+
+def test_manifest_proves_what_was_handed_over(tmp_path):
+    frame = overdue_frame()
+    frame.loc[1, "stage"] = ""
+    result = exports.write(frame, "mailchimp", tmp_path / "mc.csv", as_of=AS_OF, policy=POLICY,
+                           filters={"stages": ["second", "final"]}, sources=["orders.csv"])
+    manifest = json.loads(result.manifest_path.read_text("utf-8"))
+    assert manifest["sha256"] == hashlib.sha256(result.csv_path.read_bytes()).hexdigest()
+    assert manifest["tool"] == "mailchimp" and manifest["as_of"] == "2026-11-20" and manifest["rows"] == 2
+    assert manifest["filters"] == {"stages": ["second", "final"]} and manifest["orders_without_stage_left_out"] == 1
+    assert manifest["totals_per_currency"] == [{"currency": "EUR", "orders": 1, "open_amount": "149.70"},
+                                               {"currency": "JPY", "orders": 1, "open_amount": "18000"}]
+    columns = {c["column"]: c for c in manifest["columns"]}
+    assert columns["FNAME" if "FNAME" in columns else "First Name"]["placeholder"] == "*|FNAME|*"
+    assert columns["OPENTEXT"]["meaning"].startswith("what is overdue, formatted")
+    assert result.without_stage == 1
+
+
+def test_unknown_tool_lists_the_tools():
+    with pytest.raises(InputError, match="choose one of mailchimp, klicktipp, activecampaign, getresponse, brevo, cleverreach, generic"):
+        exports.get("sendgrid")
+
+
+def test_merchant_templates_override_the_shipped_ones(tmp_path):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "second.de.txt.j2").write_text("{% set subject %}Hallo {{ first_name }}{% endset %}Zahlen Sie {{ open_amount_text }}\n")
+    (folder / "second.de.html.j2").write_text("<p>{{ open_amount_text }}</p>\n")
+    write("brevo", tmp_path, templates=Templates(folder))
+    assert (tmp_path / "brevo.template.second.de.txt").read_text("utf-8") == (
+        "Subject: Hallo {{ contact.FIRSTNAME }}\n\nZahlen Sie {{ contact.OPEN_AMOUNT_TEXT }}\n")
