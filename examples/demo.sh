@@ -19,3 +19,12 @@ echo
 echo "== 2. Installment and subscription plans with a payments file, as CSV and JSON"
 dunning overdue examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --csv exports/demo-overdue.csv
 dunning overdue examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --stage final --json
+
+echo
+echo "== 3. One export per newsletter tool, each with its reminder templates and a manifest"
+for tool in mailchimp klicktipp activecampaign getresponse brevo cleverreach generic; do
+  dunning export examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --to "$tool" \
+    -o "exports/demo-$tool.csv" --force
+done
+echo
+echo "Open exports/demo-mailchimp.template.final.de.html for the final notice in German, in Mailchimp's merge tags."

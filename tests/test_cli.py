@@ -124,3 +124,34 @@ def test_long_lists_are_cut_in_the_terminal_but_totals_cover_all(examples, no_si
     result = run("overdue", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF, "--show", "2")
     assert "... and 5 more orders (--csv or --json gives them all)" in result.stdout
     assert "EUR: 5 orders" in result.stdout
+
+
+def test_export_writes_csv_templates_and_manifest(examples, signing_key, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("export", examples / "orders_elopage.csv", "--profile", "elopage", "--as-of", AS_OF,
+                 "--to", "mailchimp", "--stage", "final", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == 4 and summary["csv"].endswith("exports/mailchimp-2026-11-20-stages_final.csv")
+    manifest = json.loads((tmp_path / "exports" / "mailchimp-2026-11-20-stages_final.manifest.json").read_text())
+    assert manifest["filters"] == {"stages": ["final"]} and manifest["rows"] == 4
+    assert any(p.endswith("template.final.de.html") for p in summary["templates"])
+    again = run("export", examples / "orders_elopage.csv", "--profile", "elopage", "--as-of", AS_OF,
+                "--to", "mailchimp", "--stage", "final", "--json")
+    assert json.loads(again.stdout)["csv"].endswith("stages_final-2.csv")
+
+
+def test_export_refuses_without_key_and_names_the_tools(examples, no_signing_key, tmp_path):
+    result = run("export", examples / "plans.csv", "--to", "brevo", "-o", tmp_path / "x.csv")
+    assert result.exit_code == 2 and "no signing key" in result.stderr
+    result = run("export", examples / "plans.csv", "--to", "sendgrid")
+    assert result.exit_code == 2 and "choose one of mailchimp, klicktipp" in result.stderr
+
+
+def test_export_to_an_existing_file_needs_force(examples, signing_key, tmp_path):
+    target = tmp_path / "out.csv"
+    args = ("export", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF, "--to", "getresponse", "-o", target)
+    assert run(*args).exit_code == 0
+    second = run(*args)
+    assert second.exit_code == 2 and "exists" in second.stderr
+    assert run(*args, "--force").exit_code == 0

@@ -75,6 +75,7 @@ def _dates_for_people(dates: pd.Series, language: pd.Series, format_date) -> pd.
     """Dates in each row's language (medium length: '02.11.2026', '2 nov 2026', 'Nov 2, 2026')."""
     out = pd.Series("", index=dates.index, dtype="string")
     for lang, rows in language.groupby(language).groups.items():
-        cache: dict = {}
-        out[rows] = [cache.setdefault(d, format_date(d.date(), format="medium", locale=lang)) for d in dates[rows]]
+        picked = dates[rows]
+        text = {d: format_date(d.date(), format="medium", locale=lang) for d in picked.unique()}
+        out[rows] = picked.map(text)
     return out

@@ -12,9 +12,11 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 from markupsafe import Markup
 
 from dunning import __version__
+from dunning.arrowtext import arrow_strings
 from dunning.errors import InputError
 from dunning.exports import fields
 from dunning.exports.dialects import Dialect
@@ -139,7 +141,7 @@ def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
     table = pd.DataFrame(columns)
     if dialect.max_text_bytes:
         for name in table.columns:
-            too_long = table[name].str.encode("utf-8").str.len() > dialect.max_text_bytes
+            too_long = pd.Series(pc.binary_length(arrow_strings(table[name])).to_numpy(zero_copy_only=False) > dialect.max_text_bytes, index=table.index)
             if too_long.any():
                 clipped += int(too_long.sum())
                 table.loc[too_long, name] = table.loc[too_long, name].map(lambda v: _clip(v, dialect.max_text_bytes))
@@ -156,6 +158,8 @@ def _clip(text: str, limit: int) -> str:
 def _unencodable(table: pd.DataFrame, encoding: str) -> pd.Series:
     """Rows with a character the encoding cannot hold (each column tried whole first)."""
     bad = pd.Series(False, index=table.index)
+    if encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig"):
+        return bad
     for name in table.columns:
         column = table[name].fillna("")
         if not _encodes("".join(column), encoding):
