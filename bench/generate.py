@@ -66,12 +66,17 @@ def generate(orders: int, installments: int, as_of: date, folder: Path, seed: in
     return plans_path, payments_path
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_size_options(parser: argparse.ArgumentParser) -> None:
+    """--orders, --installments, --as-of and --data, shared by the generator and the benchmark."""
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--installments", type=int, default=6)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 20))
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
+    parser.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_size_options(parser)
     args = parser.parse_args()
-    for path in generate(args.orders, args.installments, args.as_of, args.out):
+    for path in generate(args.orders, args.installments, args.as_of, args.data):
         print(path)

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import generate  # noqa: E402
+from generate import add_size_options, generate  # noqa: E402
 
 DUCKDB_QUERY = """
 COPY (
@@ -119,10 +119,7 @@ def agree(ours: Path, theirs: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--installments", type=int, default=6)
-    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 20))
-    parser.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
+    add_size_options(parser)
     args = parser.parse_args()
     folder = args.data / f"{args.orders}x{args.installments}"
     plans, payments = folder / "plans.csv", folder / "payments.csv"

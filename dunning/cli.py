@@ -192,14 +192,12 @@ def export_command(
 ) -> None:
     """Write the overdue orders as a CSV for a newsletter tool, with the reminder template in its merge tags."""
     dialect = exports.get(to)
-    keys = tokens.keys_from_env()
-    tokens.require_keys(keys)
-    settings = config.load(config_path)
+    settings, signer = _keyed(config_path)
     when = _parse_as_of(as_of)
     filters = _filters(kind, method, product, currency, stage, min_days, min_amount)
     export, paid, result = _find(settings, file, payments, profile, payments_profile, when, grace, filters)
     _report_rejects(export, paid, rejects_out, output, settings, when)
-    frame = tokens.add_links(result.orders, _signer(settings, keys), _link_template(settings))
+    frame = tokens.add_links(result.orders, signer, _link_template(settings))
     described = filters.describe()
     words = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in described.items()]
     path = output or exports.default_path(settings.exports_dir, dialect.name, when, words)
@@ -239,6 +237,14 @@ def _print_export(written: exports.ExportResult, dialect) -> None:
     if written.clipped_cells:
         out.print(f"note: {written.clipped_cells} cells were shortened to {dialect.title}'s limit of "
                   f"{dialect.max_text_bytes} bytes", highlight=False)
+
+
+def _keyed(config_path: Optional[Path]) -> tuple[config.Settings, tokens.TokenSigner]:
+    """Settings and a signer, for commands that hand out links: they refuse without a key."""
+    keys = tokens.keys_from_env()
+    tokens.require_keys(keys)
+    settings = config.load(config_path)
+    return settings, _signer(settings, keys)
 
 
 def _signer(settings: config.Settings, keys: list[str]) -> tokens.TokenSigner:
@@ -309,10 +315,7 @@ def token_sign(
     config_path: ConfigOption = None,
 ) -> None:
     """Print a manage token and link for one order."""
-    settings = config.load(config_path)
-    keys = tokens.keys_from_env()
-    tokens.require_keys(keys)
-    signer = _signer(settings, keys)
+    settings, signer = _keyed(config_path)
     issued = datetime.now(timezone.utc).replace(microsecond=0)
     token = signer.sign(order_id, issued)
     url = tokens.manage_url(_link_template(settings), token)
@@ -332,10 +335,7 @@ def token_verify(
     config_path: ConfigOption = None,
 ) -> None:
     """Tell which order a token opens, or why it opens nothing (exit code 1)."""
-    settings = config.load(config_path)
-    keys = tokens.keys_from_env()
-    tokens.require_keys(keys)
-    signer = _signer(settings, keys)
+    _, signer = _keyed(config_path)
     try:
         found = signer.verify(token, order_id)
         result = {"valid": True, "order_id": found}
