@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dunning.arrowtext import arrow_strings
 from dunning.errors import InputError
@@ -266,8 +267,9 @@ def read_payments(path: str | Path, profile: Profile) -> PaymentExport:
     })
     keep = pd.Series(~payments.index.isin(m.log.rejected_index()), index=payments.index)
     has_id = keep & (payments["payment_id"] != "")
-    repeated = has_id & payments["payment_id"].where(has_id).duplicated(keep=False) & has_id
-    if repeated.any():
+    ids = arrow_strings(payments.loc[has_id, "payment_id"])
+    if pc.count_distinct(ids).as_py() < len(ids):
+        repeated = has_id & payments["payment_id"].where(has_id).duplicated(keep=False)
         same_id = payments[repeated]
         variants = same_id.drop_duplicates(subset=["payment_id", "order_id", "paid_at", "amount", "currency"])
         conflicting = repeated & payments["payment_id"].isin(variants.loc[variants["payment_id"].duplicated(), "payment_id"])
