@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -12,15 +13,19 @@ from typing import Annotated, Optional
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.panel import Panel
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dunning import config, exports, present, tokens
+from dunning import campaigns, config, exports, present, tokens, workflow
+from dunning.channels.select import channel_for
 from dunning.errors import InputError
 from dunning.mailmerge import Templates
 from dunning.money import format_amount
-from dunning.overdue import Filters, OverdueResult, find
-from dunning.sources import loader, profiles, rejects
+from dunning.overdue import Filters, OverdueResult
+from dunning.sources import profiles, rejects
+from dunning.store import Store
+from dunning.store import url_for as store_url
 
 app = typer.Typer(
     help="Find overdue subscription and installment payments and remind the customers.",
@@ -117,26 +122,13 @@ def _filters(kind, method, product, currency, stage, min_days, min_amount) -> Fi
 def _find(settings: config.Settings, file: Path, payments: Optional[Path], profile: Optional[str],
           payments_profile: Optional[str], when: date, grace: Optional[int], filters: Filters):
     """Read the export (and payments) and find the overdue orders, showing progress on a terminal."""
-    policy = settings.policy
-    if grace is not None:
-        if grace < 0:
-            raise InputError("--grace must be 0 or more days")
-        policy = type(policy)(**{**vars(policy), "grace_days": grace})
-    inputs = settings.section("input")
-    order_profile = profiles.load(profile or inputs.get("profile", "generic"))
     with _progress() as progress:
-        step = progress.add_task(f"reading {file.name}", total=None)
-        export = loader.read_orders(file, order_profile)
-        paid = None
-        if payments is not None:
-            progress.update(step, description=f"reading {payments.name}")
-            paid = loader.read_payments(payments, profiles.load(payments_profile or inputs.get("payments_profile", "generic")))
-        progress.update(step, description="allocating payments and finding what is overdue")
-        result = find(
-            export.orders, export.receivables_until(when), when, policy,
-            payments=paid.payments if paid else None, filters=filters,
+        step = progress.add_task("reading", total=None)
+        found = workflow.find_overdue(
+            settings, file, as_of=when, payments=payments, profile=profile, payments_profile=payments_profile,
+            grace=grace, filters=filters, on_step=lambda text: progress.update(step, description=text),
         )
-    return export, paid, result
+    return found.export, found.payments, found.result
 
 
 @app.command()
@@ -352,4 +344,92 @@ def token_verify(
     else:
         out.print(f"invalid: {result['problem']}" + (f" ({result.get('detail')})" if result.get("detail") else ""), highlight=False)
     if not result["valid"]:
+        raise typer.Exit(1)
+
+
+campaign_app = typer.Typer(help="Prepare, preview and send reminder campaigns (campaigns/<name>.toml).", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+CampaignArg = Annotated[str, typer.Argument(help="Campaign name (campaigns/<name>.toml) or a path to its TOML file.")]
+
+
+def _campaign_store(settings: config.Settings) -> Store:
+    return Store(store_url(settings.root, settings.section("store").get("url")))
+
+
+@campaign_app.command("prepare")
+@handles_input_errors
+def campaign_prepare(name: CampaignArg, as_of: AsOfOpt = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+                     config_path: ConfigOption = None) -> None:
+    """Select the overdue orders at the campaign's stage, render every message, record the batch."""
+    settings = config.load(config_path)
+    campaign = campaigns.load(name, settings)
+    store = _campaign_store(settings)
+    with _progress() as progress:
+        step = progress.add_task("preparing", total=None)
+        prepared = campaigns.prepare(campaign, settings, store, _parse_as_of(as_of), tokens.keys_from_env(),
+                                     on_step=lambda text: progress.update(step, description=text))
+    summary = {"campaign": campaign.name, "prepared": prepared.added, "already_reminded_at_this_stage": prepared.already_reminded,
+               "at_another_stage": prepared.other_stage, "not_dunned": int(len(prepared.excluded)),
+               "rejected_input_rows": int(prepared.rejects["row"].nunique()) if len(prepared.rejects) else 0}
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    out.print(f"{campaign.name}: {prepared.added} reminders prepared for stage {campaign.stage}"
+              f" ({prepared.already_reminded} already reminded at this stage, {prepared.other_stage} at another stage,"
+              f" {len(prepared.excluded)} not dunned)", highlight=False)
+    out.print(f"next: dunning campaign preview {campaign.name}, then dunning campaign send {campaign.name} --send", highlight=False)
+
+
+@campaign_app.command("preview")
+@handles_input_errors
+def campaign_preview(name: CampaignArg,
+                     count: Annotated[int, typer.Option(help="Messages shown in the terminal.")] = 3,
+                     html_out: Annotated[Optional[Path], typer.Option("--html", help="Preview file (default: exports/<campaign>-preview.html).")] = None,
+                     config_path: ConfigOption = None) -> None:
+    """Show a few rendered messages and write an HTML preview of the whole batch."""
+    settings = config.load(config_path)
+    campaign = campaigns.load(name, settings)
+    store = _campaign_store(settings)
+    row = store.campaign(campaign.name)
+    if row is None:
+        raise InputError(f"campaign {campaign.name} is not prepared yet: run `dunning campaign prepare {campaign.name}`")
+    rows = store.reminders_of(row.id)
+    for reminder in rows[:count]:
+        out.print(Panel(reminder.body_text, title=f"{reminder.email} · {reminder.subject}", subtitle=reminder.status), soft_wrap=False)
+    target = html_out or settings.exports_dir / f"{campaign.name}-preview.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(campaigns.preview_html(campaign, rows), "utf-8")
+    os.chmod(target, 0o600)
+    out.print(f"{len(rows)} messages; preview written to {target}", highlight=False)
+
+
+@campaign_app.command("send")
+@handles_input_errors
+def campaign_send(name: CampaignArg,
+                  really: Annotated[bool, typer.Option("--send/--dry-run", help="Send for real (default: a dry run that sends nothing).")] = False,
+                  as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+                  config_path: ConfigOption = None) -> None:
+    """Send the prepared batch; a rerun after a crash resumes where it stopped."""
+    settings = config.load(config_path)
+    campaign = campaigns.load(name, settings)
+    store = _campaign_store(settings)
+    channel = channel_for(campaign, settings) if really else None
+    with Progress(*Progress.get_default_columns(), console=err, disable=not err.is_terminal or not really) as progress:
+        task = progress.add_task(f"sending {campaign.name}", total=None)
+        report = campaigns.send(campaign, store, channel, dry_run=not really,
+                                on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    summary = {"campaign": campaign.name, "dry_run": report.dry_run, "would_send": report.would_send, "sent": report.sent,
+               "failed": report.failed, "resent_in_flight": report.resent_in_flight,
+               "failures": [{"order_id": o, "reason": r} for o, r in report.failures]}
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    elif report.dry_run:
+        out.print(f"dry run: {report.would_send} reminders would be sent through {campaign.channel}; add --send to send them", highlight=False)
+    else:
+        out.print(f"{campaign.name}: {report.sent} sent, {report.failed} failed", highlight=False)
+        for order_id in report.resent_in_flight:
+            out.print(f"  order {order_id} was in flight when the last run stopped and was sent again (it may arrive twice)", highlight=False)
+        for order_id, reason in report.failures:
+            out.print(f"  failed: order {order_id}: {reason}", highlight=False)
+    if report.failed:
         raise typer.Exit(1)

@@ -13,9 +13,9 @@ FILE_NAME = "dunning.toml"
 WORKSPACE_FOLDERS = ("exports", "campaigns", "templates")
 
 
-def default_text() -> str:
-    """The commented default dunning.toml shipped with the package."""
-    return (resources.files("dunning") / "defaults" / FILE_NAME).read_text("utf-8")
+def default_text(name: str = FILE_NAME) -> str:
+    """A commented default file shipped with the package (dunning.toml, campaign.toml)."""
+    return (resources.files("dunning") / "defaults" / name).read_text("utf-8")
 
 
 @dataclass(frozen=True)
@@ -83,4 +83,8 @@ def init(folder: Path) -> list[Path]:
         if not sub.exists():
             sub.mkdir()
             created.append(sub)
+    example = folder / "campaigns" / "example.toml"
+    if not example.exists():
+        example.write_text(default_text("campaign.toml"), "utf-8")
+        created.append(example)
     return created

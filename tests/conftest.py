@@ -1,6 +1,8 @@
 """Shared fixtures: sample paths, a signing key, and small exports written per test."""
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,25 @@ def write_csv(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty store database: an SQLite file, or a fresh schema on the PostgreSQL test server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    base = os.environ.get("DUNNING_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("DUNNING_TEST_DATABASE_URL is not set: no PostgreSQL server to test the shared store against")
+    import sqlalchemy as sa
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as db:
+        db.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as db:
+        db.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()

@@ -1,0 +1,255 @@
+"""Reminder campaigns: a definition in campaigns/<name>.toml, prepared into the store, then sent."""
+from __future__ import annotations
+
+import hashlib
+import html
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import TemplateError
+
+from dunning import store as store_module, tokens, workflow
+from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
+from dunning.channels.email import message_id, unsubscribe_header
+from dunning.config import Settings
+from dunning.errors import InputError
+from dunning.exports.fields import values as field_values
+from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
+from dunning.overdue import Filters
+from dunning.store import Store
+
+CHANNELS = ("outbox", "smtp", "mailchimp")
+_FILTER_KEYS = {"kinds", "payment_methods", "products", "currencies", "min_days", "min_amount"}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One campaign definition."""
+
+    name: str
+    path: Path
+    stage: str
+    channel: str
+    input_file: Path
+    profile: str | None
+    payments_file: Path | None
+    payments_profile: str | None
+    filters: Filters
+    sender: str
+    reply_to: str
+    subjects: dict[str, str]
+    rate_per_minute: int
+    channel_settings: dict = field(default_factory=dict)
+    source: str = ""
+
+
+def load(name: str, settings: Settings) -> Campaign:
+    """campaigns/<name>.toml in the workspace (or a path); every key is checked with a clear message."""
+    path = Path(name) if name.endswith(".toml") else settings.root / "campaigns" / f"{name}.toml"
+    if not path.is_file():
+        raise InputError(f"no campaign {name!r}: {path} does not exist")
+    text = path.read_text("utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    where = f"{path}:"
+    stage = data.get("stage")
+    if stage not in settings.policy.stage_names():
+        raise InputError(f"{where} stage must be one of {', '.join(settings.policy.stage_names())}, not {stage!r}")
+    channel = data.get("channel", "outbox")
+    if channel not in CHANNELS:
+        raise InputError(f"{where} channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
+    source = data.get("input", {})
+    if "file" not in source:
+        raise InputError(f"{where} [input] needs file = the order export to read")
+    base = path.parent
+    sender = data.get("sender", {})
+    if not sender.get("from"):
+        raise InputError(f"{where} [sender] needs from = \"Shop name <billing@shop.example>\"")
+    rate = data.get("rate_per_minute", 120)
+    if not isinstance(rate, int) or rate <= 0:
+        raise InputError(f"{where} rate_per_minute must be a whole number above 0")
+    return Campaign(
+        name=str(data.get("name", path.stem)), path=path, stage=stage, channel=channel,
+        input_file=(base / source["file"]).resolve(), profile=source.get("profile"),
+        payments_file=(base / source["payments"]).resolve() if source.get("payments") else None,
+        payments_profile=source.get("payments_profile"), filters=_filters(data.get("filters", {}), where),
+        sender=str(sender["from"]), reply_to=str(sender.get("reply_to", "")),
+        subjects={str(k): str(v) for k, v in data.get("subject", {}).items()}, rate_per_minute=rate,
+        channel_settings=dict(data.get(channel, {})), source=text,
+    )
+
+
+def _filters(data: dict, where: str) -> Filters:
+    unknown = set(data) - _FILTER_KEYS
+    if unknown:
+        raise InputError(f"{where} [filters] has unknown key(s) {', '.join(sorted(unknown))}")
+    try:
+        minimum = Decimal(str(data["min_amount"])) if "min_amount" in data else None
+    except InvalidOperation:
+        raise InputError(f"{where} [filters] min_amount is not an amount") from None
+    return Filters(
+        kinds=tuple(data.get("kinds", ())), payment_methods=tuple(data.get("payment_methods", ())),
+        products=tuple(data.get("products", ())), currencies=tuple(c.upper() for c in data.get("currencies", ())),
+        min_days=int(data.get("min_days", 0)), min_amount=minimum,
+    )
+
+
+@dataclass
+class Prepared:
+    """What prepare did."""
+
+    campaign_id: int
+    added: int
+    already_reminded: int
+    other_stage: int
+    excluded: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, keys: list[str],
+            on_step: Callable[[str], None] = lambda text: None) -> Prepared:
+    """Select the overdue orders at the campaign's stage, skip holds, the cooldown and stages already
+    sent, render every message (a template error stops here, before anything is stored), record the batch."""
+    tokens.require_keys(keys)
+    found = workflow.find_overdue(
+        settings, campaign.input_file, as_of=as_of, payments=campaign.payments_file, profile=campaign.profile,
+        payments_profile=campaign.payments_profile, filters=campaign.filters, last_reminded=store.last_reminded(),
+        on_step=on_step,
+    )
+    orders = found.result.orders
+    at_stage = orders[orders["stage"] == campaign.stage]
+    held = store.reminded()
+    done = set(held.loc[held["stage"] == campaign.stage, "order_id"])
+    fresh = at_stage[~at_stage["order_id"].isin(done)]
+    links = settings.section("links")
+    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(links.get("token_max_age_days", 45))))
+    linked = tokens.add_links(fresh, signer, str(links.get("manage_url")))
+    on_step(f"rendering {len(linked)} messages")
+    rows = _render_all(campaign, settings, linked)
+    existing = store.campaign(campaign.name)
+    campaign_id = existing.id if existing else store.create_campaign(
+        campaign.name, campaign.stage, campaign.channel, as_of, campaign.source)
+    if existing and existing.stage != campaign.stage:
+        raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
+    added = store.add_reminders(campaign_id, rows)
+    rejects = pd.concat([r for r in (found.export.rejects, found.payments.rejects if found.payments else None) if r is not None])
+    return Prepared(campaign_id, added, len(at_stage) - len(fresh), len(orders) - len(at_stage), found.result.excluded, rejects)
+
+
+def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> list[dict]:
+    """One stored row per message: rendered subject, text and HTML in the customer's language."""
+    templates = Templates(settings.root / "templates", settings.fallback_language)
+    stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
+    shop = settings.section("shop")
+    values = field_values(frame, settings.fallback_language)
+    subject_templates = {lang: templates.env.from_string(text) for lang, text in campaign.subjects.items()}
+    rows = []
+    for (_, order), (_, value) in zip(frame.iterrows(), values.iterrows()):
+        context = {key: value[key] for key in TEMPLATE_VARIABLES} | {
+            "shop_name": shop.get("name", ""), "shop_contact": shop.get("contact", ""), "language": value["language"],
+            "consequence": stage.consequence, "has_fee": int(order["fee"]) > 0, "stage_label": stage.label,
+        }
+        message = templates.render(campaign.stage, value["language"], context)
+        subject = message.subject
+        if value["language"] in subject_templates:
+            try:
+                subject = subject_templates[value["language"]].render(context)
+            except TemplateError as exc:
+                raise InputError(f"{campaign.path}: [subject] {value['language']}: {exc}") from None
+        rows.append({
+            "order_id": order["order_id"], "stage": campaign.stage, "email": value["email"],
+            "language": value["language"], "currency": order["currency"], "open_amount": int(order["open_amount"]),
+            "fee": int(order["fee"]), "reason": order["reason"],
+            "token_id": hashlib.sha256(order["token"].encode()).hexdigest()[:32],
+            "subject": subject, "body_text": message.text, "body_html": message.html,
+            "first_name": value["first_name"], "last_name": value["last_name"],
+        })
+    return rows
+
+
+@dataclass
+class SendReport:
+    """What a send run did."""
+
+    sent: int = 0
+    failed: int = 0
+    resent_in_flight: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    dry_run: bool = True
+    would_send: int = 0
+
+
+def send(campaign: Campaign, store: Store, channel, *, dry_run: bool = True,
+         on_progress: Callable[[int, int], None] = lambda done, total: None,
+         sleep: Callable[[float], None] = time.sleep) -> SendReport:
+    """Send the prepared batch: each reminder goes prepared -> sending -> sent/failed in its own commit.
+
+    A reminder found in `sending` was in flight when an earlier run stopped; it is sent again
+    (it may arrive twice) and named in the report. A refused address is marked failed and the
+    batch goes on. Dry by default: nothing is sent and nothing changes.
+    """
+    row = store.campaign(campaign.name)
+    if row is None:
+        raise InputError(f"campaign {campaign.name} is not prepared yet: run `dunning campaign prepare {campaign.name}`")
+    pending = store.pending(row.id)
+    report = SendReport(dry_run=dry_run, would_send=len(pending))
+    if dry_run:
+        return report
+    interval = 60.0 / campaign.rate_per_minute
+    last = 0.0
+    try:
+        for done, reminder in enumerate(pending, start=1):
+            if reminder.status == store_module.SENDING:
+                report.resent_in_flight.append(reminder.order_id)
+            wait = interval - (time.monotonic() - last)
+            if wait > 0 and last:
+                sleep(wait)
+            last = time.monotonic()
+            store.mark_sending(reminder.id)
+            try:
+                sent_id = channel.send(_outgoing(row.id, campaign, reminder))
+            except (PermanentFailure, TemporaryFailure) as exc:
+                store.mark_failed(reminder.id, str(exc))
+                report.failed += 1
+                report.failures.append((reminder.order_id, str(exc)))
+            else:
+                store.mark_sent(reminder.id, sent_id)
+                report.sent += 1
+            on_progress(done, len(pending))
+    finally:
+        channel.close()
+    return report
+
+
+def _outgoing(campaign_id: int, campaign: Campaign, reminder) -> Outgoing:
+    return Outgoing(
+        reminder_id=reminder.id, order_id=reminder.order_id, to=reminder.email,
+        to_name=f"{reminder.first_name} {reminder.last_name}".strip(),
+        subject=reminder.subject, text=reminder.body_text, html=reminder.body_html, sender=campaign.sender,
+        reply_to=campaign.reply_to, message_id=message_id(campaign_id, reminder.id, campaign.sender),
+        list_unsubscribe=unsubscribe_header(campaign.reply_to, campaign.sender), language=reminder.language,
+    )
+
+
+def preview_html(campaign: Campaign, rows: list) -> str:
+    """One self-contained page showing each message's envelope, text and HTML."""
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Preview: {html.escape(campaign.name)}</title>"
+             "<style>body{font-family:sans-serif;margin:2em;background:#eee}section{background:#fff;padding:1em;margin:0 0 2em}"
+             "iframe{width:100%;height:620px;border:1px solid #ccc}pre{white-space:pre-wrap}</style></head><body>"
+             f"<h1>{html.escape(campaign.name)}: {len(rows)} message(s), stage {html.escape(campaign.stage)}</h1>"]
+    for row in rows:
+        parts.append(
+            f"<section><p><b>To:</b> {html.escape(row.email)} &middot; <b>Order:</b> {html.escape(row.order_id)}"
+            f" &middot; <b>Language:</b> {html.escape(row.language)}</p><p><b>Subject:</b> {html.escape(row.subject)}</p>"
+            f"<iframe sandbox srcdoc=\"{html.escape(row.body_html, quote=True)}\"></iframe>"
+            f"<pre>{html.escape(row.body_text)}</pre></section>")
+    parts.append("</body></html>")
+    return "".join(parts)

@@ -1,0 +1,85 @@
+"""The store on SQLite and on PostgreSQL: migrations, idempotent batches, state changes, two writers."""
+import subprocess
+import sys
+import textwrap
+from datetime import date
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from dunning.store import FAILED, PREPARED, SENDING, SENT, Store, metadata
+
+
+def row(order_id, stage="final", **changes):
+    return dict(order_id=order_id, stage=stage, email=f"{order_id.lower()}@example.com", first_name="A", last_name="B",
+                language="de", currency="EUR", open_amount=14970, fee=0, reason="no_response", token_id="t",
+                subject="s", body_text="text", body_html="<p>html</p>") | changes
+
+
+def test_migrations_build_exactly_the_tables_the_code_uses(database_url):
+    store = Store(database_url)
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+    Store(database_url)  # opening again is a no-op
+
+
+def test_batches_are_idempotent_per_order_and_stage(database_url):
+    store = Store(database_url)
+    first = store.create_campaign("c1", "final", "outbox", date(2026, 11, 20), "")
+    assert store.add_reminders(first, [row("A"), row("B")]) == 2
+    assert store.add_reminders(first, [row("A"), row("C")]) == 1
+    second = store.create_campaign("c2", "friendly", "outbox", date(2026, 11, 20), "")
+    assert store.add_reminders(second, [row("A", stage="friendly")]) == 1
+    assert store.counts(first) == {PREPARED: 3}
+    assert set(map(tuple, store.reminded()[["order_id", "stage"]].to_numpy())) == {
+        ("A", "final"), ("B", "final"), ("C", "final"), ("A", "friendly")}
+
+
+def test_states_and_what_was_in_flight(database_url):
+    store = Store(database_url)
+    campaign = store.create_campaign("c1", "final", "outbox", date(2026, 11, 20), "")
+    store.add_reminders(campaign, [row("A"), row("B"), row("C")])
+    a, b, c = store.pending(campaign)
+    store.mark_sending(a.id)
+    store.mark_sent(a.id, "<m1@x>")
+    store.mark_sending(b.id)
+    store.mark_sending(c.id)
+    store.mark_failed(c.id, "550 no such user")
+    pending = store.pending(campaign)
+    assert [(p.order_id, p.status, p.attempts) for p in pending] == [("B", SENDING, 1)]
+    assert store.counts(campaign) == {SENT: 1, SENDING: 1, FAILED: 1}
+    last = store.last_reminded()
+    assert list(last["order_id"]) == ["A"] and last["reminded_at"].notna().all()
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from datetime import date
+    from dunning.store import Store
+    store = Store(sys.argv[1])
+    campaign = store.campaign(sys.argv[2]).id
+    for n in range(int(sys.argv[3])):
+        rows = [dict(order_id=f"{sys.argv[2]}-{n}-{k}", stage="final", email="a@example.com", first_name="A", last_name="B",
+                     language="de", currency="EUR", open_amount=1, fee=0, reason="x", token_id="t", subject="s",
+                     body_text="t", body_html="h") for k in range(5)]
+        store.add_reminders(campaign, rows)
+        for reminder in store.pending(campaign)[:5]:
+            store.mark_sending(reminder.id)
+            store.mark_sent(reminder.id, "<m>")
+""")
+
+
+def test_two_processes_writing_at_once_lose_and_double_nothing(database_url, tmp_path):
+    store = Store(database_url)
+    for name in ("left", "right"):
+        store.create_campaign(name, "final", "outbox", date(2026, 11, 20), "")
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    processes = [subprocess.Popen([sys.executable, str(script), database_url, name, "40"]) for name in ("left", "right")]
+    assert [p.wait(timeout=120) for p in processes] == [0, 0]
+    with store.engine.connect() as db:
+        total, distinct = db.execute(sa.text("SELECT count(*), count(DISTINCT order_id) FROM reminders")).one()
+    assert total == distinct == 400
+    assert store.counts(store.campaign("left").id) == {SENT: 200}
