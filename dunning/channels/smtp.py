@@ -93,6 +93,8 @@ class SmtpChannel:
                 connection.login(self.user, self.password)
             except smtplib.SMTPAuthenticationError as exc:
                 raise InputError(f"the SMTP server refused the login for {self.user}: {exc.smtp_code}") from None
+            except smtplib.SMTPNotSupportedError:
+                raise InputError(f"the SMTP server at {s.host}:{s.port} offers no login (AUTH); check smtp.security") from None
         self.connection = connection
         return connection
 

@@ -1,0 +1,139 @@
+"""Campaigns: definitions, prepare (skips, template errors), dry runs, sending through the outbox, resuming."""
+import email
+import email.policy
+import json
+import shutil
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from dunning import campaigns, config
+from dunning.channels.outbox import OutboxChannel
+from dunning.cli import app
+from dunning.errors import InputError
+from dunning.store import SENDING, SENT, Store
+
+AS_OF = date(2026, 11, 20)
+runner = CliRunner()
+
+
+@pytest.fixture
+def workspace(tmp_path, examples, signing_key):
+    config.init(tmp_path)
+    shutil.copytree(examples, tmp_path / "examples")
+    (tmp_path / "campaigns" / "final.toml").write_text(
+        'stage = "final"\nchannel = "outbox"\nrate_per_minute = 60000\n'
+        '[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
+        '[sender]\nfrom = "Beispiel GmbH <billing@shop.example>"\nreply_to = "help@shop.example"\n'
+        '[subject]\nde = "Letzte Mahnung zu {{ order_id }}"\n')
+    return tmp_path
+
+
+def setup(workspace):
+    settings = config.load(cwd=workspace)
+    return settings, campaigns.load("final", settings), Store(f"sqlite:///{workspace / 'dunning.sqlite3'}")
+
+
+def test_definition_errors_are_clear(workspace):
+    settings = config.load(cwd=workspace)
+    bad = workspace / "campaigns" / "bad.toml"
+    for text, message in (
+        ('stage = "urgent"', "stage must be one of friendly, second, final"),
+        ('stage = "final"\nchannel = "fax"', "channel must be one of"),
+        ('stage = "final"\n[input]\nprofile = "x"', r"\[input\] needs file"),
+        ('stage = "final"\n[input]\nfile = "a.csv"\n[sender]\nfrom = "a@b.c"\n[filters]\ncolour = 1', "unknown key"),
+    ):
+        bad.write_text(text)
+        with pytest.raises(InputError, match=message):
+            campaigns.load("bad", settings)
+    with pytest.raises(InputError, match="no campaign 'nope'"):
+        campaigns.load("nope", settings)
+
+
+def test_prepare_renders_in_each_language_and_skips_what_was_reminded(workspace):
+    settings, campaign, store = setup(workspace)
+    prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
+    assert prepared.added == 7 and prepared.already_reminded == 0
+    rows = {r.order_id: r for r in store.reminders_of(prepared.campaign_id)}
+    assert rows["P-2002"].subject == "Letzte Mahnung zu P-2002"
+    assert "39,80" in rows["P-2002"].body_text and "Guten Tag Hans Weber" in rows["P-2002"].body_text
+    assert rows["P-2001"].subject == "Laatste aanmaning: bestelling P-2001"
+    assert "€\xa0247,00" in rows["P-2001"].body_text
+    assert rows["P-2005"].currency == "JPY" and rows["P-2005"].open_amount == 18000
+    assert "https://shop.example/m/" in rows["P-2003"].body_html
+    again = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
+    assert (again.added, again.already_reminded) == (0, 7)
+
+
+def test_cooldown_from_the_store_holds_back_recent_reminders(workspace):
+    settings, campaign, store = setup(workspace)
+    friendly = campaigns.Campaign(**{**vars(campaign), "name": "earlier", "stage": "final"})
+    first = campaigns.prepare(friendly, settings, store, AS_OF, ["k"])
+    campaigns.send(friendly, store, OutboxChannel(workspace / "outbox"), dry_run=False)
+    second = campaigns.Campaign(**{**vars(campaign), "name": "later", "stage": "second"})
+    later = campaigns.prepare(second, settings, store, AS_OF, ["k"])
+    assert first.added == 7 and later.added == 0
+    assert set(later.excluded["why"]) >= {"reminded within the last 7 days"}
+
+
+def test_template_error_stops_prepare_before_anything_is_stored(workspace):
+    settings, campaign, store = setup(workspace)
+    (workspace / "templates" / "final.en.txt.j2").write_text("Hello {{ first_name }}\nYou owe {{ amount_due }}\n")
+    (workspace / "templates" / "final.en.html.j2").write_text("<p>x</p>\n")
+    with pytest.raises(InputError, match=r"template final.en.txt.j2, line 2: 'amount_due' is undefined"):
+        campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
+    assert store.campaign("final") is None
+
+
+def test_dry_run_sends_nothing_and_send_writes_multipart_messages(workspace):
+    settings, campaign, store = setup(workspace)
+    prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
+    outbox = workspace / "outbox"
+    dry = campaigns.send(campaign, store, OutboxChannel(outbox), dry_run=True)
+    assert dry.would_send == 7 and not list(outbox.glob("*.eml")) and store.counts(prepared.campaign_id) == {"prepared": 7}
+    report = campaigns.send(campaign, store, OutboxChannel(outbox), dry_run=False)
+    assert (report.sent, report.failed) == (7, 0)
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == 7
+    message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert message["From"] == "Beispiel GmbH <billing@shop.example>" and message["Reply-To"] == "help@shop.example"
+    assert message["Message-ID"].startswith("<dunning.") and message["List-Unsubscribe"] == "<mailto:help@shop.example?subject=unsubscribe>"
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    rerun = campaigns.send(campaign, store, OutboxChannel(outbox), dry_run=False)
+    assert rerun.sent == 0 and len(list(outbox.glob("*.eml"))) == 7
+
+
+def test_a_reminder_in_flight_when_a_run_died_is_resent_and_named(workspace):
+    settings, campaign, store = setup(workspace)
+    prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
+    first, *_ = store.pending(prepared.campaign_id)
+    store.mark_sending(first.id)
+    report = campaigns.send(campaign, store, OutboxChannel(workspace / "outbox"), dry_run=False)
+    assert report.resent_in_flight == [first.order_id] and report.sent == 7
+    assert store.counts(prepared.campaign_id) == {SENT: 7}
+    assert SENDING not in store.counts(prepared.campaign_id)
+
+
+def test_campaign_commands(workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    prepared = runner.invoke(app, ["campaign", "prepare", "final", "--as-of", "2026-11-20", "--json"])
+    assert prepared.exit_code == 0, prepared.output
+    assert json.loads(prepared.stdout)["prepared"] == 7
+    preview = runner.invoke(app, ["campaign", "preview", "final", "--count", "1"])
+    assert preview.exit_code == 0 and "7 messages; preview written to" in preview.stdout
+    page = (workspace / "exports" / "final-preview.html").read_text("utf-8")
+    assert page.count("<section>") == 7 and "srcdoc=" in page
+    dry = runner.invoke(app, ["campaign", "send", "final"])
+    assert "dry run: 7 reminders would be sent through outbox" in dry.stdout
+    sent = runner.invoke(app, ["campaign", "send", "final", "--send", "--json"])
+    assert json.loads(sent.stdout)["sent"] == 7
+    assert len(list((workspace / "outbox" / "final").glob("*.eml"))) == 7
+
+
+def test_prepare_without_key_is_one_sentence(workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    monkeypatch.delenv("DUNNING_SECRET_KEYS")
+    result = runner.invoke(app, ["campaign", "prepare", "final", "--as-of", "2026-11-20"])
+    assert result.exit_code == 2 and "no signing key" in result.stderr
