@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import time
+from email.utils import parseaddr
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
 from dunning.channels.email import message_id, unsubscribe_header
 from dunning.config import Settings
 from dunning.errors import InputError
+from dunning.exports.fields import FIELD_KEYS
 from dunning.exports.fields import values as field_values
 from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
 from dunning.overdue import Filters
@@ -170,6 +173,8 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> 
             "fee": int(order["fee"]), "reason": order["reason"],
             "token_id": hashlib.sha256(order["token"].encode()).hexdigest()[:32],
             "subject": subject, "body_text": message.text, "body_html": message.html,
+            "merge_fields": json.dumps({key: str(value[key]) for key in FIELD_KEYS if key != "due_date"}
+                                       | {"due_date": value["due_date"].date().isoformat()}, ensure_ascii=False),
             "first_name": value["first_name"], "last_name": value["last_name"],
         })
     return rows
@@ -203,6 +208,9 @@ def send(campaign: Campaign, store: Store, channel, *, dry_run: bool = True,
     report = SendReport(dry_run=dry_run, would_send=len(pending))
     if dry_run:
         return report
+    if getattr(channel, "batch", False):
+        _send_batch(campaign, store, channel, pending, report, on_progress)
+        return report
     interval = 60.0 / campaign.rate_per_minute
     last = 0.0
     try:
@@ -227,6 +235,35 @@ def send(campaign: Campaign, store: Store, channel, *, dry_run: bool = True,
     finally:
         channel.close()
     return report
+
+
+def _send_batch(campaign: Campaign, store: Store, channel, pending: list, report: SendReport,
+                on_progress: Callable[[int, int], None]) -> None:
+    """A channel that delivers the whole batch at once (Mailchimp): all go to sending, then each to sent or failed.
+
+    A temporary failure leaves them in sending; the next run repeats the (idempotent) delivery.
+    """
+    for reminder in pending:
+        if reminder.status == store_module.SENDING:
+            report.resent_in_flight.append(reminder.order_id)
+        store.mark_sending(reminder.id)
+    name, address = parseaddr(campaign.sender)
+    try:
+        results = channel.deliver(campaign.name, name or address, campaign.reply_to or address, pending)
+    except PermanentFailure as exc:
+        results = {r.id: (False, str(exc)) for r in pending}
+    finally:
+        channel.close()
+    for done, reminder in enumerate(pending, start=1):
+        ok, detail = results.get(reminder.id, (False, "not delivered"))
+        if ok:
+            store.mark_sent(reminder.id, detail)
+            report.sent += 1
+        else:
+            store.mark_failed(reminder.id, detail)
+            report.failed += 1
+            report.failures.append((reminder.order_id, detail))
+        on_progress(done, len(pending))
 
 
 def _outgoing(campaign_id: int, campaign: Campaign, reminder) -> Outgoing:

@@ -18,6 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dunning import campaigns, config, exports, present, tokens, workflow
+from dunning.channels import TemporaryFailure
 from dunning.channels.select import channel_for
 from dunning.errors import InputError
 from dunning.mailmerge import Templates
@@ -416,8 +417,12 @@ def campaign_send(name: CampaignArg,
     channel = channel_for(campaign, settings) if really else None
     with Progress(*Progress.get_default_columns(), console=err, disable=not err.is_terminal or not really) as progress:
         task = progress.add_task(f"sending {campaign.name}", total=None)
-        report = campaigns.send(campaign, store, channel, dry_run=not really,
-                                on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        try:
+            report = campaigns.send(campaign, store, channel, dry_run=not really,
+                                    on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except TemporaryFailure as exc:
+            err.print(f"[bold red]stopped:[/] {exc}; nothing was lost: run the same command again to resume", highlight=False)
+            raise typer.Exit(1) from None
     summary = {"campaign": campaign.name, "dry_run": report.dry_run, "would_send": report.would_send, "sent": report.sent,
                "failed": report.failed, "resent_in_flight": report.resent_in_flight,
                "failures": [{"order_id": o, "reason": r} for o, r in report.failures]}

@@ -52,6 +52,7 @@ reminders = sa.Table(
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("body_text", sa.Text, nullable=False),
     sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("merge_fields", sa.Text, nullable=False, server_default="{}"),
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("message_id", sa.String(300)),

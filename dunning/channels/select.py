@@ -15,11 +15,28 @@ def channel_for(campaign, settings: Settings):
     if campaign.channel == "smtp":
         from dunning.channels.smtp import SmtpChannel, SmtpSettings
 
+        _check_keys(campaign, options, SmtpSettings)
         if "host" not in options:
             raise InputError(f"{campaign.path}: [smtp] needs host")
-        allowed = set(SmtpSettings.__dataclass_fields__)
-        unknown = set(options) - allowed
-        if unknown:
-            raise InputError(f"{campaign.path}: [smtp] has unknown key(s) {', '.join(sorted(unknown))}")
         return SmtpChannel(SmtpSettings(**options))
-    raise InputError(f"{campaign.path}: the {campaign.channel} channel is not available yet; use outbox or smtp")
+    if campaign.channel == "mailchimp":
+        from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
+        from dunning.mailmerge import Templates
+
+        _check_keys(campaign, options, MailchimpSettings)
+        if "list_id" not in options:
+            raise InputError(f"{campaign.path}: [mailchimp] needs list_id (the audience id)")
+        stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
+        shop = settings.section("shop")
+        return MailchimpChannel(
+            MailchimpSettings(**options), Templates(settings.root / "templates", settings.fallback_language),
+            Shop(str(shop.get("name", "")), str(shop.get("contact", "")), stage.name, stage.label, stage.consequence,
+                 bool(stage.fees)),
+        )
+    raise InputError(f"{campaign.path}: unknown channel {campaign.channel}")
+
+
+def _check_keys(campaign, options: dict, settings_class) -> None:
+    unknown = set(options) - set(settings_class.__dataclass_fields__)
+    if unknown:
+        raise InputError(f"{campaign.path}: [{campaign.channel}] has unknown key(s) {', '.join(sorted(unknown))}")
