@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/overdue.py
 	$(BIN)/python bench/export.py
+	$(BIN)/python bench/campaign.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -28,3 +28,11 @@ for tool in mailchimp klicktipp activecampaign getresponse brevo cleverreach gen
 done
 echo
 echo "Open exports/demo-mailchimp.template.final.de.html for the final notice in German, in Mailchimp's merge tags."
+
+echo
+echo "== 4. A reminder campaign: prepare, preview, a dry run, then send to the outbox (.eml files)"
+dunning campaign prepare final-notice --as-of "$AS_OF"
+dunning campaign preview final-notice --count 1
+dunning campaign send final-notice
+dunning campaign send final-notice --send
+echo "The messages are in outbox/final-notice/; run 'make demo' again and nothing is reminded twice."

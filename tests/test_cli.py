@@ -155,3 +155,12 @@ def test_export_to_an_existing_file_needs_force(examples, signing_key, tmp_path)
     second = run(*args)
     assert second.exit_code == 2 and "exists" in second.stderr
     assert run(*args, "--force").exit_code == 0
+
+
+def test_init_writes_an_example_campaign_that_loads(tmp_path):
+    from dunning import campaigns, config
+
+    run("init", tmp_path)
+    settings = config.load(cwd=tmp_path)
+    campaign = campaigns.load("example", settings)
+    assert campaign.stage == "friendly" and campaign.channel == "outbox"

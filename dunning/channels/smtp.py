@@ -6,6 +6,7 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
 from dunning.channels.email import build
@@ -42,10 +43,17 @@ class SmtpChannel:
 
     def send(self, message: Outgoing) -> str:
         mail = build(message)
+        sender = parseaddr(message.sender)[1]
+        ascii_only = (sender + message.to).isascii()
+        data = mail.as_bytes() if ascii_only else b""  # flattened once, resent as is on a retry
         delay = self.settings.backoff_seconds
         for attempt in range(1, self.settings.retries + 2):
             try:
-                refused = self._connection().send_message(mail)
+                connection = self._connection()
+                if ascii_only:
+                    refused = connection.sendmail(sender, [message.to], data)
+                else:  # SMTPUTF8 is negotiated by send_message
+                    refused = connection.send_message(mail)
                 if refused:
                     code, reason = next(iter(refused.values()))
                     raise smtplib.SMTPRecipientsRefused({message.to: (code, reason)})
