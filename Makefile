@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/overdue.py
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/campaign.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

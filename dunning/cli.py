@@ -17,14 +17,14 @@ from rich.panel import Panel
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dunning import campaigns, config, exports, present, tokens, workflow
+from dunning import campaigns, config, exports, present, report, tokens, tracking, workflow
 from dunning.channels import TemporaryFailure
 from dunning.channels.select import channel_for
 from dunning.errors import InputError
 from dunning.mailmerge import Templates
-from dunning.money import format_amount
+from dunning.money import format_amount, to_major_string
 from dunning.overdue import Filters, OverdueResult
-from dunning.sources import profiles, rejects
+from dunning.sources import loader, profiles, rejects
 from dunning.store import Store
 from dunning.store import url_for as store_url
 
@@ -143,6 +143,8 @@ def overdue(
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.")] = None,
     rejects_out: RejectsOpt = None,
     show: Annotated[int, typer.Option(help="Rows shown in the terminal table (totals always cover all).")] = 50,
+    record: Annotated[bool, typer.Option("--record", help="Store what each order owes as of this date, for the recovery report.")] = False,
+    record_as: Annotated[Optional[str], typer.Option("--record-as", help="Name of the recorded snapshot (default: overdue-<as-of>).")] = None,
     config_path: ConfigOption = None,
 ) -> None:
     """Who owes what, since when, and which reminder stage they have reached."""
@@ -157,6 +159,10 @@ def overdue(
         err.print(f"note: {tokens.KEYS_VARIABLE} is not set, so token and manage_url are left empty")
         frame = result.orders
     _report_rejects(export, paid, rejects_out, csv_out, settings, when)
+    if record:
+        source = record_as or f"overdue-{when.isoformat()}"
+        added = tracking.record(_campaign_store(settings), result.orders, source, when)
+        err.print(f"recorded {added} orders as {source} for the recovery report")
     if csv_out is not None:
         present.write_csv(frame, csv_out)
         err.print(f"wrote {len(frame)} rows to {csv_out}")
@@ -250,16 +256,15 @@ def _link_template(settings: config.Settings) -> str:
 
 
 def _report_rejects(export, paid, rejects_out, csv_out, settings, when) -> None:
-    frames = [export.rejects] + ([paid.rejects] if paid else [])
-    problems = pd.concat([f for f in frames if not f.empty]) if any(not f.empty for f in frames) else None
-    err.print(
-        f"{export.path.name}: {export.rows_in} rows, {export.rows_accepted} accepted, {export.rows_rejected} rejected"
-        + (f"; {paid.path.name}: {paid.rows_in} rows, {paid.rows_in - paid.rows_rejected} accepted, {paid.rows_rejected} rejected" if paid else "")
-    )
-    if problems is None:
+    """Rows read, accepted and rejected per input file; rejected rows listed and written to a rejects CSV."""
+    sources = [source for source in (export, paid) if source is not None]
+    err.print("; ".join(f"{s.path.name}: {s.rows_in} rows, {s.rows_accepted} accepted, {s.rows_rejected} rejected" for s in sources))
+    frames = [s.rejects for s in sources if not s.rejects.empty]
+    if not frames:
         return
+    problems = pd.concat(frames)
     if rejects_out is None:
-        base = csv_out.with_suffix("") if csv_out else settings.exports_dir / f"{export.path.stem}-{when.isoformat()}"
+        base = csv_out.with_suffix("") if csv_out else settings.exports_dir / f"{sources[0].path.stem}-{when.isoformat()}"
         rejects_out = Path(f"{base}.rejects.csv")
     rejects.write(problems, rejects_out)
     for row in problems.head(10).itertuples():
@@ -438,3 +443,99 @@ def campaign_send(name: CampaignArg,
             out.print(f"  failed: order {order_id}: {reason}", highlight=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+track_app = typer.Typer(help="Bring in what was paid after the reminders, and list who is still open.", no_args_is_help=True)
+app.add_typer(track_app, name="track")
+
+
+@track_app.command("import")
+@handles_input_errors
+def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = None,
+                 source: Annotated[Optional[list[str]], typer.Option("--source", help="Compare with the reminders recorded under this name (default: those that reminded the orders in the file).")] = None,
+                 config_path: ConfigOption = None) -> None:
+    """A later export of the shop: the drop in each reminded order's open amount is a payment."""
+    settings = config.load(config_path)
+    when = _parse_as_of(as_of)
+    export = loader.read_orders(file, profiles.load(profile or settings.section("input").get("profile", "generic")))
+    _report_rejects(export, None, None, None, settings, when)
+    imported = tracking.import_export(_campaign_store(settings), export, when, list(source) if source else None)
+    out.print(f"{imported.payments} new payments from {file.name} (the drop in open amount per reminded order)", highlight=False)
+    if imported.left_list:
+        out.print(f"{len(imported.left_list)} reminded orders left the list: paid or cancelled, the export cannot tell "
+                  f"({', '.join(imported.left_list[:10])}{' ...' if len(imported.left_list) > 10 else ''})", highlight=False)
+
+
+@track_app.command("payments")
+@handles_input_errors
+def track_payments(file: Annotated[Path, typer.Argument(help="Payments file (order_id, paid_at, amount, optional currency, payment_id).")],
+                   payments_profile: PaymentsProfileOpt = None,
+                   as_of: Annotated[Optional[str], typer.Option("--as-of", help="Today, YYYY-MM-DD: later payment dates are refused.")] = None,
+                   config_path: ConfigOption = None) -> None:
+    """A payments file: stored once per payment id; unrelated and overpaying ones are flagged."""
+    settings = config.load(config_path)
+    when = _parse_as_of(as_of)
+    paid = loader.read_payments(file, profiles.load(payments_profile or settings.section("input").get("payments_profile", "generic")))
+    imported = tracking.import_payments(_campaign_store(settings), paid, when)
+    out.print(f"{imported.payments} new payments from {file.name}", highlight=False)
+    if imported.unrelated:
+        out.print(f"unrelated (never reminded, stored): {', '.join(imported.unrelated)}", highlight=False)
+    if imported.overpaid:
+        out.print(f"overpayment (more than was open): {', '.join(imported.overpaid)}", highlight=False)
+    paid.rejects = pd.concat([f for f in (paid.rejects, imported.rejected) if not f.empty]) if len(imported.rejected) else paid.rejects
+    _report_rejects(None, paid, None, None, settings, when)
+
+
+@track_app.command("open")
+@handles_input_errors
+def track_open(as_of: AsOfOpt = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+               config_path: ConfigOption = None) -> None:
+    """Orders that were reminded and are still open: ready for the next stage."""
+    settings = config.load(config_path)
+    when = _parse_as_of(as_of)
+    rows = tracking.still_open(tracking.recovery(_campaign_store(settings), when))
+    records = [{"order_id": r.order_id, "stage": r.stage, "reminded_on": r.as_of.date().isoformat(), "currency": r.currency,
+                "still_open": to_major_string(int(r.still_open), r.currency), "days_overdue": int(r.days_overdue_now),
+                "status": r.status} for r in rows.itertuples()]
+    if as_json:
+        sys.stdout.write(json.dumps(records) + "\n")
+        return
+    table = Table("order", "last stage", "reminded on", "still open", "days overdue", "paid so far")
+    for r in records:
+        table.add_row(r["order_id"], r["stage"] or "-", r["reminded_on"], f"{r['still_open']} {r['currency']}",
+                      str(r["days_overdue"]), {"not": "nothing", "partly": "partly"}.get(r["status"], r["status"]))
+    out.print(table)
+
+
+@app.command("report")
+@handles_input_errors
+def report_command(
+    as_of: AsOfOpt = None,
+    campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only the reminders of this campaign or snapshot.")] = None,
+    html_out: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML report with charts.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every table as JSON.")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """How much of what was reminded has been paid: by campaign, stage, reason, method and currency."""
+    settings = config.load(config_path)
+    when = _parse_as_of(as_of)
+    with _progress() as progress:
+        progress.add_task("computing recovery", total=None)
+        rows = tracking.recovery(_campaign_store(settings), when, campaign)
+        tables = report.build(rows, when)
+    if html_out is not None:
+        html_out.parent.mkdir(parents=True, exist_ok=True)
+        html_out.write_text(report.html_report(tables, rows, when), "utf-8")
+        err.print(f"report written to {html_out}")
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json(tables), ensure_ascii=False, default=str) + "\n")
+        return
+    for name, table in tables.items():
+        readable = report.readable(table)
+        readable = readable[[c for c in readable.columns if c in report.TERMINAL_COLUMNS or not c.endswith(report.DETAIL_SUFFIXES)]]
+        view = Table(title=name.capitalize())
+        for column in readable.columns:
+            view.add_column(column.replace("_", " "))
+        for row in readable.itertuples(index=False):
+            view.add_row(*["" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in row])
+        out.print(view)

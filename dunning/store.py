@@ -63,6 +63,38 @@ reminders = sa.Table(
     sa.UniqueConstraint("order_id", "stage", name="uq_reminders_order_stage"),
 )
 
+snapshots = sa.Table(
+    "snapshots", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("stage", sa.String(50), nullable=False),
+    sa.Column("reason", sa.String(50), nullable=False),
+    sa.Column("payment_method", sa.String(100), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("open_amount", sa.BigInteger, nullable=False),
+    sa.Column("days_overdue", sa.Integer, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("source", "as_of", "order_id", name="uq_snapshots_source_date_order"),
+)
+payments = sa.Table(
+    "payments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("payment_id", sa.String(300), nullable=False, unique=True),
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("paid_at", sa.Date, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("flag", sa.String(50), nullable=False, server_default=""),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+SNAPSHOT_COLUMNS = ["source", "kind", "as_of", "order_id", "stage", "reason", "payment_method", "currency", "open_amount", "days_overdue"]
+PAYMENT_COLUMNS = ["payment_id", "order_id", "paid_at", "amount", "currency", "kind", "source", "flag"]
+
 
 def url_for(workspace: Path, configured: str | None = None) -> str:
     """DUNNING_DATABASE_URL, else the configured URL, else an SQLite file in the workspace."""
@@ -108,18 +140,8 @@ class Store:
 
     def add_reminders(self, campaign_id: int, rows: list[dict]) -> int:
         """Record prepared reminders; an order already holding this stage is skipped. Returns how many were added."""
-        if not rows:
-            return 0
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(reminders)
-        insert = insert.on_conflict_do_nothing(index_elements=["order_id", "stage"])
-        stamp = now()
-        values = [{**row, "campaign_id": campaign_id, "status": PREPARED, "prepared_at": stamp} for row in rows]
-        count = sa.select(sa.func.count()).select_from(reminders).where(reminders.c.campaign_id == campaign_id)
-        with self.engine.begin() as db:
-            before = db.execute(count).scalar_one()
-            for start in range(0, len(values), 1000):
-                db.execute(insert, values[start:start + 1000])
-            return db.execute(count).scalar_one() - before
+        rows = [{**row, "campaign_id": campaign_id, "status": PREPARED} for row in rows]
+        return self._insert_new(reminders, rows, ["order_id", "stage"], stamp_column="prepared_at")
 
     def reminded(self) -> pd.DataFrame:
         """Every order and stage the store holds, with status and when it was sent."""
@@ -162,6 +184,52 @@ class Store:
                  .group_by(reminders.c.status))
         with self.engine.connect() as db:
             return {status: n for status, n in db.execute(query).all()}
+
+    def add_snapshots(self, rows: list[dict]) -> int:
+        """Record what was open per order as of a date (once per source, date and order). Returns how many are new."""
+        return self._insert_new(snapshots, rows, ["source", "as_of", "order_id"])
+
+    def add_payments(self, rows: list[dict]) -> int:
+        """Record payments; a payment id seen before is skipped, so importing twice counts once."""
+        return self._insert_new(payments, rows, ["payment_id"])
+
+    def snapshots_frame(self) -> pd.DataFrame:
+        """Every snapshot; `as_of` as datetime64."""
+        return self._frame(snapshots, SNAPSHOT_COLUMNS)
+
+    def payments_frame(self) -> pd.DataFrame:
+        """Every payment; `paid_at` as datetime64."""
+        return self._frame(payments, PAYMENT_COLUMNS)
+
+    def _frame(self, table: sa.Table, columns: list[str]) -> pd.DataFrame:
+        """A table as a frame, typed the same whether or not it has rows; dates travel as ISO text and
+        are converted in one vectorised step (far faster than a date object per row)."""
+        selected = [sa.cast(table.c[c], sa.String).label(c) if isinstance(table.c[c].type, sa.Date) else table.c[c]
+                    for c in columns]
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(*selected)).fetchall()
+        frame = pd.DataFrame(dict(zip(columns, zip(*rows)))) if rows else pd.DataFrame(columns=columns)
+        for column in columns:
+            kind = table.c[column].type
+            if isinstance(kind, sa.Date):
+                frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d")
+            elif isinstance(kind, (sa.BigInteger, sa.Integer)):
+                frame[column] = frame[column].astype("int64")
+        return frame
+
+    def _insert_new(self, table: sa.Table, rows: list[dict], keys: list[str], stamp_column: str = "recorded_at") -> int:
+        """Insert rows whose keys are new (the others are left as they are); returns how many were added."""
+        if not rows:
+            return 0
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(table)
+        insert = insert.on_conflict_do_nothing(index_elements=keys)
+        stamp = now()
+        count = sa.select(sa.func.count()).select_from(table)
+        with self.engine.begin() as db:
+            before = db.execute(count).scalar_one()
+            for start in range(0, len(rows), 5000):
+                db.execute(insert, [{**row, stamp_column: stamp} for row in rows[start:start + 5000]])
+            return db.execute(count).scalar_one() - before
 
     def _update(self, reminder_id: int, **values) -> None:
         with self.engine.begin() as db:

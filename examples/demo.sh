@@ -36,3 +36,12 @@ dunning campaign preview final-notice --count 1
 dunning campaign send final-notice
 dunning campaign send final-notice --send
 echo "The messages are in outbox/final-notice/; run 'make demo' again and nothing is reminded twice."
+
+echo
+echo "== 5. Did it work? Record what was reminded, bring in what was paid since, and report"
+dunning overdue examples/orders_elopage.csv --profile elopage --as-of "$AS_OF" --record --record-as elopage-november --show 0 >/dev/null
+dunning track import examples/orders_elopage_later.csv --profile elopage --as-of 2026-12-01
+dunning track payments examples/payments_later.csv --as-of 2026-12-01
+dunning report --as-of 2026-12-01 --html exports/recovery-report.html
+dunning track open --as-of 2026-12-01
+echo "Open exports/recovery-report.html for the charts."

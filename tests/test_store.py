@@ -68,10 +68,13 @@ WRITER = textwrap.dedent("""
         for reminder in store.pending(campaign)[:5]:
             store.mark_sending(reminder.id)
             store.mark_sent(reminder.id, "<m>")
+        store.add_payments([dict(payment_id=f"{sys.argv[2]}-{n}-{k}", order_id=f"{sys.argv[2]}-{n}-{k}", paid_at=date(2026, 11, 20),
+                                 amount=1, currency="EUR", kind="payment", source="t", flag="") for k in range(3)])
 """)
 
 
 def test_two_processes_writing_at_once_lose_and_double_nothing(database_url, tmp_path):
+    """One sends a campaign while the other imports payments, both at once: nothing lost, nothing doubled."""
     store = Store(database_url)
     for name in ("left", "right"):
         store.create_campaign(name, "final", "outbox", date(2026, 11, 20), "")
@@ -83,3 +86,5 @@ def test_two_processes_writing_at_once_lose_and_double_nothing(database_url, tmp
         total, distinct = db.execute(sa.text("SELECT count(*), count(DISTINCT order_id) FROM reminders")).one()
     assert total == distinct == 400
     assert store.counts(store.campaign("left").id) == {SENT: 200}
+    paid = store.payments_frame()
+    assert len(paid) == paid["payment_id"].nunique() == 240

@@ -56,7 +56,7 @@ class OrderExport:
 
 @dataclass
 class PaymentExport:
-    """Canonical payments of one file: order_id, paid_at, amount, currency, payment_id."""
+    """Canonical payments of one file: order_id, paid_at, amount, currency, payment_id, and the row it came from."""
 
     path: Path
     payments: pd.DataFrame
@@ -66,6 +66,10 @@ class PaymentExport:
     @property
     def rows_rejected(self) -> int:
         return int(self.rejects["row"].nunique())
+
+    @property
+    def rows_accepted(self) -> int:
+        return self.rows_in - self.rows_rejected
 
 
 class _Mapped:
@@ -276,7 +280,7 @@ def read_payments(path: str | Path, profile: Profile) -> PaymentExport:
         m.log.add(conflicting, "payment_id", "payment id appears with different data", payments["payment_id"])
         keep &= ~conflicting
         keep &= ~(repeated & ~conflicting & payments["payment_id"].where(repeated & ~conflicting).duplicated())
-    result = payments[keep].drop(columns="row").reset_index(drop=True)
+    result = payments[keep].reset_index(drop=True)
     return PaymentExport(path, result, m.log.frame(), m.rows_in)
 
 

@@ -1,0 +1,91 @@
+"""Benchmark `dunning report` over 1,000,000 reminders and 500,000 payments in an SQLite store.
+
+The reference is SQLite computing the core of the same figures on the same file in one SQL
+query (per reminder: the payments since it, capped at what it asked for; summed per currency).
+The script checks both agree, then prints the times and their ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from dunning.store import Store
+
+AS_OF = date(2026, 12, 31)
+REFERENCE_QUERY = """
+WITH r AS (SELECT id, order_id, as_of, currency, open_amount FROM snapshots WHERE kind = 'reminded'),
+p AS (SELECT order_id, currency, paid_at, amount FROM payments WHERE kind IN ('payment', 'drop') AND paid_at <= :as_of),
+rec AS (SELECT r.id, r.currency, r.open_amount, MIN(r.open_amount, COALESCE(SUM(p.amount), 0)) AS recovered
+        FROM r LEFT JOIN p ON p.order_id = r.order_id AND p.currency = r.currency AND p.paid_at >= r.as_of
+        GROUP BY r.id)
+SELECT currency, COUNT(*), SUM(open_amount), SUM(recovered) FROM rec GROUP BY currency ORDER BY currency
+"""
+
+
+def fill(store: Store, reminders: int, payments: int, seed: int = 5) -> None:
+    """Reminders of distinct orders over ten weeks, and payments for some of them after their reminder."""
+    rng = np.random.default_rng(seed)
+    start = date(2026, 9, 1)
+    days = rng.integers(0, 70, reminders)
+    amounts = rng.integers(1000, 50000, reminders)
+    currencies = np.array(["EUR"] * 8 + ["USD", "GBP"])[rng.integers(0, 10, reminders)]
+    stages = np.array(["friendly", "second", "final"])[rng.integers(0, 3, reminders)]
+    reasons = np.array(["manual_payment", "no_response", "failed_debit", "chargeback"])[rng.integers(0, 4, reminders)]
+    store.add_snapshots([
+        {"source": f"campaign-{d // 7}", "kind": "reminded", "as_of": start + timedelta(days=int(d)), "order_id": f"O{i:08d}",
+         "stage": s, "reason": r, "payment_method": "bank_transfer", "currency": c, "open_amount": int(a), "days_overdue": 10}
+        for i, (d, a, c, s, r) in enumerate(zip(days, amounts, currencies, stages, reasons))])
+    payer = rng.choice(reminders, payments, replace=False)
+    store.add_payments([
+        {"payment_id": f"P{k}", "order_id": f"O{i:08d}", "paid_at": start + timedelta(days=int(days[i] + rng.integers(0, 40))),
+         "amount": int(amounts[i] if rng.random() < 0.7 else amounts[i] // 2), "currency": str(currencies[i]),
+         "kind": "payment", "source": "bench", "flag": ""}
+        for k, i in enumerate(payer)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reminders", type=int, default=1_000_000)
+    parser.add_argument("--payments", type=int, default=500_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "dunning.sqlite3"
+        started = time.perf_counter()
+        fill(Store(f"sqlite:///{path}"), args.reminders, args.payments)
+        report = {"reminders": args.reminders, "payments": args.payments, "fill_seconds": round(time.perf_counter() - started, 1)}
+
+        started = time.perf_counter()
+        with sqlite3.connect(path) as db:
+            reference = db.execute(REFERENCE_QUERY, {"as_of": AS_OF.isoformat()}).fetchall()
+        report["sqlite_query_seconds"] = round(time.perf_counter() - started, 2)
+
+        env = dict(os.environ, DUNNING_DATABASE_URL=f"sqlite:///{path}")
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "dunning", "report", "--as-of", AS_OF.isoformat(), "--json"],
+                                capture_output=True, text=True, env=env, cwd=folder)
+        report["dunning_report_seconds"] = round(time.perf_counter() - started, 2)
+        if result.returncode != 0:
+            raise SystemExit(result.stderr[-2000:])
+        ours = {r["currency"]: r for r in json.loads(result.stdout)["by currency"]}
+        for currency, count, reminded, recovered in reference:
+            mine = ours[currency]
+            if (mine["orders_reminded"], mine["amount_reminded"].replace(".", ""), mine["amount_recovered"].replace(".", "")) != (
+                    count, str(reminded), str(recovered)):
+                raise SystemExit(f"figures differ for {currency}: {mine} vs {(count, reminded, recovered)}")
+        report["agree_per_currency"] = {c: {"reminders": n, "reminded_minor": a, "recovered_minor": r} for c, n, a, r in reference}
+        report["ratio_vs_sqlite_query"] = round(report["dunning_report_seconds"] / report["sqlite_query_seconds"], 2)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
