@@ -92,16 +92,18 @@ def _svg(plt, figure) -> str:
 
 
 def _stage_chart(rows: pd.DataFrame) -> str:
+    """Per stage and currency, the share of the reminded amount recovered and still open (comparable across currencies)."""
     plt, figure, axes = _figure()
     if rows.empty:
         axes.text(0.5, 0.5, "no reminders yet", ha="center")
     else:
-        for currency, group in rows.groupby("currency", sort=True):
-            by_stage = group.groupby("stage")[["recovered", "still_open"]].sum() / 10 ** exponent(currency)
-            labels = [f"{s or '-'} ({currency})" for s in by_stage.index]
-            axes.bar(labels, by_stage["recovered"], label=f"recovered ({currency})", color="#2e7d32")
-            axes.bar(labels, by_stage["still_open"], bottom=by_stage["recovered"], label=f"still open ({currency})", color="#c62828")
-        axes.set_ylabel("amount (major units)")
+        sums = rows.groupby(["stage", "currency"])[["reminded", "recovered", "still_open"]].sum()
+        labels = [f"{stage or '-'}\n{currency}" for stage, currency in sums.index]
+        recovered = sums["recovered"] / sums["reminded"] * 100  # money-safe: a share
+        still_open = sums["still_open"] / sums["reminded"] * 100  # money-safe: a share
+        axes.bar(labels, recovered, label="recovered", color="#2e7d32")
+        axes.bar(labels, still_open, bottom=recovered, label="still open", color="#c62828")
+        axes.set_ylabel("% of amount reminded")
         axes.legend(fontsize=7)
     return _svg(plt, figure)
 

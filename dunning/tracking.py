@@ -182,13 +182,14 @@ def figures(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=[*keys, "orders_reminded", "amount_reminded", "amount_recovered", "still_open",
                                      "rate_by_count", "rate_by_amount", "fully_paid", "partly_paid", "not_paid",
                                      "left_list", "median_days_to_payment"])
-    grouped = rows.groupby(keys, sort=True)
-    table = grouped.agg(
+    flagged = rows.assign(
+        fully=rows["status"] == "full", partly=rows["status"] == "partly", none=rows["status"] == "not",
+        days=rows["days_to_first_payment"].astype("float64"),  # money-safe: days, for the median
+    )
+    table = flagged.groupby(keys, sort=True).agg(
         orders_reminded=("order_id", "size"), amount_reminded=("reminded", "sum"), amount_recovered=("recovered", "sum"),
-        still_open=("still_open", "sum"), fully_paid=("status", lambda s: int((s == "full").sum())),
-        partly_paid=("status", lambda s: int((s == "partly").sum())), not_paid=("status", lambda s: int((s == "not").sum())),
-        left_list=("left_list", "sum"),
-        median_days_to_payment=("days_to_first_payment", lambda s: s.dropna().median() if s.notna().any() else pd.NA),
+        still_open=("still_open", "sum"), fully_paid=("fully", "sum"), partly_paid=("partly", "sum"), not_paid=("none", "sum"),
+        left_list=("left_list", "sum"), median_days_to_payment=("days", "median"),
     ).reset_index()
     table["rate_by_count"] = (table["fully_paid"] + table["partly_paid"]) / table["orders_reminded"]  # money-safe: a ratio
     table["rate_by_amount"] = table["amount_recovered"] / table["amount_reminded"].where(table["amount_reminded"] > 0)  # money-safe: a ratio
