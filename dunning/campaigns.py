@@ -156,7 +156,7 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> 
     values = field_values(frame, settings.fallback_language)
     subject_templates = {lang: templates.env.from_string(text) for lang, text in campaign.subjects.items()}
     rows = []
-    for (_, order), (_, value) in zip(frame.iterrows(), values.iterrows()):
+    for order, value in zip(frame.to_dict("records"), values.to_dict("records")):
         context = {key: value[key] for key in TEMPLATE_VARIABLES} | {
             "shop_name": shop.get("name", ""), "shop_contact": shop.get("contact", ""), "language": value["language"],
             "consequence": stage.consequence, "has_fee": int(order["fee"]) > 0, "stage_label": stage.label,

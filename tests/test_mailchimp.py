@@ -13,7 +13,7 @@ from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
 from dunning.cli import app
 from dunning.errors import InputError
 from dunning.mailmerge import Templates
-from dunning.store import FAILED, SENT, Store
+from dunning.store import SENT, Store
 from tests.mailchimp_server import FakeMailchimp
 
 AS_OF = date(2026, 11, 20)
