@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import TemplateError
 
-from dunning import store as store_module, tokens, tracking, workflow
+from dunning import manage, store as store_module, tokens, tracking, workflow
 from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
 from dunning.channels.email import message_id, unsubscribe_header
 from dunning.config import Settings
@@ -144,6 +144,7 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
         raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
     added = store.add_reminders(campaign_id, rows)
     tracking.record(store, linked, campaign.name, as_of)
+    manage.record(store, linked, found.result.installments, as_of)
     rejects = pd.concat([r for r in (found.export.rejects, found.payments.rejects if found.payments else None) if r is not None])
     return Prepared(campaign_id, added, len(at_stage) - len(fresh), len(orders) - len(at_stage), found.result.excluded, rejects)
 

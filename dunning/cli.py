@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dunning import campaigns, config, exports, present, report, tokens, tracking, workflow
+from dunning import campaigns, config, exports, manage, present, report, tokens, tracking, workflow
 from dunning.channels import TemporaryFailure
 from dunning.channels.select import channel_for
 from dunning.errors import InputError
@@ -161,8 +161,11 @@ def overdue(
     _report_rejects(export, paid, rejects_out, csv_out, settings, when)
     if record:
         source = record_as or f"overdue-{when.isoformat()}"
-        added = tracking.record(_campaign_store(settings), result.orders, source, when)
-        err.print(f"recorded {added} orders as {source} for the recovery report")
+        store = _campaign_store(settings)
+        added = tracking.record(store, result.orders, source, when)
+        if keys:
+            manage.record(store, result.orders, result.installments, when)
+        err.print(f"recorded {added} orders as {source} for the recovery report" + (" and their manage pages" if keys else ""))
     if csv_out is not None:
         present.write_csv(frame, csv_out)
         err.print(f"wrote {len(frame)} rows to {csv_out}")
@@ -197,6 +200,7 @@ def export_command(
     export, paid, result = _find(settings, file, payments, profile, payments_profile, when, grace, filters)
     _report_rejects(export, paid, rejects_out, output, settings, when)
     frame = tokens.add_links(result.orders, signer, _link_template(settings))
+    manage.record(_campaign_store(settings), frame, result.installments, when)
     described = filters.describe()
     words = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in described.items()]
     path = output or exports.default_path(settings.exports_dir, dialect.name, when, words)
@@ -539,3 +543,21 @@ def report_command(
         for row in readable.itertuples(index=False):
             view.add_row(*["" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in row])
         out.print(view)
+
+
+@app.command("serve")
+@handles_input_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="gunicorn worker processes.")] = 2,
+    dev: Annotated[bool, typer.Option("--dev", help="Flask's development server with the reloader, instead of gunicorn.")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Serve the customers' manage pages (/m/<token>) and the payment webhook."""
+    from dunning.web import create_app
+    from dunning.web.server import serve
+
+    settings = config.load(config_path)
+    err.print(f"serving manage pages on http://{host}:{port}/m/<token>" + (" (development server)" if dev else f" with {workers} gunicorn workers"))
+    serve(create_app(settings), host, port, workers, dev)

@@ -67,6 +67,7 @@ class OverdueResult:
     excluded: pd.DataFrame
     unmatched_payments: pd.DataFrame = field(default_factory=pd.DataFrame)
     as_of: date | None = None
+    installments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def totals(self) -> pd.DataFrame:
         """Orders and open amount per currency (never one total across currencies)."""
@@ -180,11 +181,18 @@ def find(
     excluded = frame[why != ""].assign(why=why[why != ""])
     chosen = _apply_filters(frame[why == ""], filters)
     chosen = chosen.sort_values(["days_overdue", "order_id"], ascending=[False, True], kind="stable")
+    picked = rec[np.isin(codes, chosen.index.to_numpy())]
+    installments = pd.DataFrame({
+        "order_id": orders["order_id"].to_numpy()[picked["code"].to_numpy()], "seq": picked["seq"].to_numpy(),
+        "due_date": picked["due_date"].to_numpy(), "amount_due": picked["amount_due"].to_numpy(),
+        "amount_paid": picked["amount_paid"].to_numpy(), "amount_open": picked["amount_open"].to_numpy(),
+    })
     return OverdueResult(
         orders=chosen[OVERDUE_COLUMNS].reset_index(drop=True),
         excluded=excluded[OVERDUE_COLUMNS + ["why"]].reset_index(drop=True),
         unmatched_payments=unmatched,
         as_of=as_of,
+        installments=installments,
     )
 
 

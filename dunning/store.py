@@ -92,6 +92,39 @@ payments = sa.Table(
     sa.Column("flag", sa.String(50), nullable=False, server_default=""),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("first_name", sa.String(200), nullable=False),
+    sa.Column("last_name", sa.String(200), nullable=False),
+    sa.Column("language", sa.String(10), nullable=False),
+    sa.Column("product_name", sa.Text, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("fee", sa.BigInteger, nullable=False),
+    sa.Column("installments", sa.Text, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+visits = sa.Table(
+    "visits", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("visited_at", sa.DateTime(timezone=True), nullable=False),
+)
+method_requests = sa.Table(
+    "method_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("wanted", sa.String(50), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+)
+webhook_events = sa.Table(
+    "webhook_events", metadata,
+    sa.Column("signature", sa.String(128), primary_key=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
 SNAPSHOT_COLUMNS = ["source", "kind", "as_of", "order_id", "stage", "reason", "payment_method", "currency", "open_amount", "days_overdue"]
 PAYMENT_COLUMNS = ["payment_id", "order_id", "paid_at", "amount", "currency", "kind", "source", "flag"]
 
@@ -236,6 +269,50 @@ class Store:
             for start in range(0, len(rows), 5000):
                 db.execute(insert, [{**row, stamp_column: stamp} for row in rows[start:start + 5000]])
             return db.execute(count).scalar_one() - before
+
+    def save_orders(self, rows: list[dict]) -> None:
+        """Upsert what a manage link shows about each order (the newest details win)."""
+        if not rows:
+            return
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(orders)
+        stamp = now()
+        values = [{**row, "updated_at": stamp} for row in rows]
+        upsert = insert.on_conflict_do_update(
+            index_elements=["order_id"],
+            set_={c.name: insert.excluded[c.name] for c in orders.columns if c.name != "order_id"},
+        )
+        with self.engine.begin() as db:
+            for start in range(0, len(values), 5000):
+                db.execute(upsert, values[start:start + 5000])
+
+    def order(self, order_id: str) -> sa.Row | None:
+        with self.engine.connect() as db:
+            return db.execute(sa.select(orders).where(orders.c.order_id == order_id)).first()
+
+    def order_payments(self, order_id: str) -> pd.DataFrame:
+        """The order's recorded payments (all sources), oldest first."""
+        frame = self.payments_frame()
+        return frame[frame["order_id"] == order_id].sort_values("paid_at").reset_index(drop=True)
+
+    def record_visit(self, order_id: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(visits.insert().values(order_id=order_id, visited_at=now()))
+
+    def visits_of(self, order_id: str) -> int:
+        with self.engine.connect() as db:
+            return db.execute(sa.select(sa.func.count()).where(visits.c.order_id == order_id)).scalar_one()
+
+    def add_method_request(self, order_id: str, wanted: str, message: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(method_requests.insert().values(order_id=order_id, wanted=wanted, message=message, requested_at=now()))
+
+    def method_requests_of(self, order_id: str) -> list[sa.Row]:
+        with self.engine.connect() as db:
+            return list(db.execute(sa.select(method_requests).where(method_requests.c.order_id == order_id)).all())
+
+    def first_sighting(self, signature: str) -> bool:
+        """True the first time a webhook signature is seen; False for a replay."""
+        return self._insert_new(webhook_events, [{"signature": signature}], ["signature"], stamp_column="received_at") == 1
 
     def _update(self, reminder_id: int, **values) -> None:
         with self.engine.begin() as db:

@@ -1,0 +1,50 @@
+"""Bank transfer details: IBAN and BIC checks, ISO 11649 creditor references, the EPC QR code."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from segno import helpers as qr_helpers
+
+from dunning.errors import InputError
+
+_BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+
+
+def _mod97(text: str) -> int:
+    """ISO 7064 MOD 97-10 over letters as numbers (A=10 ... Z=35)."""
+    return int("".join(str(int(ch, 36)) for ch in text)) % 97
+
+
+def normalise_iban(iban: str) -> str:
+    """The IBAN without spaces, in capitals; raises InputError when its check digits are wrong."""
+    compact = re.sub(r"\s+", "", iban).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact) or _mod97(compact[4:] + compact[:4]) != 1:
+        raise InputError(f"{iban!r} is not a valid IBAN")
+    return compact
+
+
+def check_bic(bic: str) -> str:
+    """The BIC in capitals; raises InputError when it is not 8 or 11 characters of the right shape."""
+    compact = bic.replace(" ", "").upper()
+    if not _BIC.match(compact):
+        raise InputError(f"{bic!r} is not a valid BIC")
+    return compact
+
+
+def creditor_reference(order_id: str) -> str:
+    """The ISO 11649 structured creditor reference (RF + two check digits + up to 21 letters and digits) for an order."""
+    body = re.sub(r"[^A-Z0-9]", "", order_id.upper())[-21:] or "0"
+    check = 98 - _mod97(body + "RF00")
+    return f"RF{check:02d}{body}"
+
+
+def is_creditor_reference(reference: str) -> bool:
+    compact = reference.replace(" ", "").upper()
+    return bool(re.fullmatch(r"RF\d{2}[A-Z0-9]{1,21}", compact)) and _mod97(compact[4:] + compact[:4]) == 1
+
+
+def epc_qr_svg(name: str, iban: str, amount: Decimal, reference: str, bic: str = "") -> str:
+    """The EPC QR code ("GiroCode") a banking app scans to fill in the transfer, as inline SVG."""
+    qr = qr_helpers.make_epc_qr(name=name[:70], iban=iban, amount=amount, reference=reference, bic=bic or None)
+    return qr.svg_inline(scale=4, title="EPC QR code for the bank transfer")

@@ -1,0 +1,169 @@
+"""The customer's manage page: a signed link opens that order, and nothing else.
+
+GET  /m/<token>           the order, what is open, how to pay (link, bank transfer with EPC QR code)
+POST /m/<token>/method    a request to change the payment method, recorded for the merchant
+POST /webhooks/payments   a payment reported by the provider, HMAC-signed, stored once by payment id
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import date, timedelta
+from urllib.parse import quote
+
+from babel.dates import format_date
+from flask import Flask, abort, jsonify, redirect, render_template, request
+
+from dunning import bank, config, manage, tokens
+from dunning.errors import InputError
+from dunning.money import format_amount, parse_major, to_decimal, to_major_string
+from dunning.store import Store, url_for
+from dunning.tracking import PAYMENT, UNRELATED
+from dunning.web import webhook
+from dunning.web.security import AttemptLimiter, mask_tokens_in, secure_headers
+from dunning.web.texts import LANGUAGES, METHODS, TEXTS
+
+
+def create_app(settings: config.Settings | None = None, *, store: Store | None = None, environ: dict | None = None,
+               today: Callable[[], date] = date.today, limiter: AttemptLimiter | None = None) -> Flask:
+    """The Flask app for a workspace's settings and store; bank details are checked here, at start."""
+    settings = settings or config.load()
+    env = os.environ if environ is None else environ
+    keys = tokens.keys_from_env(env)
+    tokens.require_keys(keys)
+    store = store or Store(url_for(settings.root, settings.section("store").get("url")))
+    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(settings.section("links").get("token_max_age_days", 45))))
+    shop = settings.section("shop")
+    payment = settings.section("payment")
+    iban = bank.normalise_iban(payment["iban"]) if payment.get("iban") else ""
+    bic = bank.check_bic(payment["bic"]) if payment.get("bic") else ""
+    fallback = settings.fallback_language if settings.fallback_language in LANGUAGES else "en"
+    limiter = limiter or AttemptLimiter()
+    mask_tokens_in("werkzeug", "gunicorn.access", "gunicorn.error")
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+
+    def language(preferred: str = "") -> str:
+        asked = request.args.get("lang") or request.form.get("lang") or ""
+        if asked in LANGUAGES:
+            return asked
+        if preferred in LANGUAGES:
+            return preferred
+        return request.accept_languages.best_match(LANGUAGES) or fallback
+
+    def page(template: str, status: int = 200, lang: str = "", **context):
+        lang = lang or language()
+        return render_template(template, lang=lang, t=TEXTS[lang], shop_name=shop.get("name", ""),
+                               shop_contact=shop.get("contact", ""), languages=LANGUAGES, **context), status
+
+    def message(status: int, key: str):
+        lang = language()
+        texts = TEXTS[lang]
+        text = texts[key].format(contact=shop.get("contact", ""))
+        return page("message.html", status, lang, heading=texts[f"{key}_title"], text=text, switch=False)
+
+    def opened(token: str) -> manage.OrderView:
+        """The order a token opens; otherwise a neutral 404, a 410 for an expired link, 429 when rate limited."""
+        client = request.remote_addr or "unknown"
+        if limiter.blocked(client):
+            abort(429)
+        try:
+            order_id = signer.verify(token)
+        except tokens.TokenExpired:
+            abort(410)
+        except tokens.TokenError:
+            limiter.failed(client)
+            abort(404)
+        order = manage.view(store, order_id, today())
+        if order is None:
+            abort(404)
+        return order
+
+    @app.get("/m/<token>")
+    def order_page(token: str):
+        order = opened(token)
+        store.record_visit(order.order_id)
+        lang = language(order.language)
+        amount = order.open_now + order.fee
+        pay = payment.get("link", "")
+        pay_link = pay.format(amount=quote(to_major_string(amount, order.currency)), currency=quote(order.currency),
+                              reference=quote(bank.creditor_reference(order.order_id))) if pay and amount else ""
+        transfer = None
+        if iban and amount:
+            reference = bank.creditor_reference(order.order_id)
+            qr = bank.epc_qr_svg(payment.get("beneficiary", shop.get("name", "")), iban, to_decimal(amount, order.currency),
+                                 reference, bic) if order.currency == "EUR" else ""
+            transfer = {"beneficiary": payment.get("beneficiary", shop.get("name", "")), "iban": iban, "bic": bic,
+                        "reference": reference, "qr": qr}
+        return page(
+            "order.html", 200, lang, order=order, token=token, switch=True, pay_link=pay_link, bank=transfer,
+            change_form=bool(payment.get("change_method_requests", True)), methods=METHODS,
+            requested=request.args.get("requested") == "1",
+            money=lambda minor: format_amount(minor, order.currency, lang),
+            date=lambda day: format_date(day, format="medium", locale=lang),
+        )
+
+    @app.post("/m/<token>/method")
+    def change_method(token: str):
+        order = opened(token)
+        wanted = request.form.get("wanted", "")
+        if wanted not in METHODS:
+            abort(400)
+        store.add_method_request(order.order_id, wanted, request.form.get("message", "")[:1000])
+        return redirect(f"../{token}?lang={language(order.language)}&requested=1", code=303)
+
+    @app.post("/webhooks/payments")
+    def payment_webhook():
+        secret = env.get(webhook.SECRET_VARIABLE, "")
+        if not secret:
+            return jsonify(error="the payment webhook is not configured"), 503
+        body = request.get_data(cache=False)
+        try:
+            signature = webhook.verify(secret, request.headers.get(webhook.TIMESTAMP_HEADER),
+                                       request.headers.get(webhook.SIGNATURE_HEADER), body)
+        except webhook.Rejected as exc:
+            return jsonify(error=exc.reason), exc.status
+        if not store.first_sighting(signature):
+            return jsonify(error="this request was seen before (replay)"), 409
+        try:
+            row = _payment(json.loads(body), store, today())
+        except (ValueError, KeyError, TypeError, InputError) as exc:
+            return jsonify(error=f"not a payment: {exc}"), 422
+        added = store.add_payments([row])
+        return jsonify(status="recorded" if added else "already recorded", flag=row["flag"]), 201 if added else 200
+
+    @app.errorhandler(404)
+    def missing(_):
+        return message(404, "missing")
+
+    @app.errorhandler(410)
+    def gone(_):
+        return message(410, "gone")
+
+    @app.errorhandler(429)
+    def limited(_):
+        return message(429, "limited")
+
+    @app.after_request
+    def headers(response):
+        return secure_headers(response, request.is_secure)
+
+    return app
+
+
+def _payment(data: dict, store: Store, today: date) -> dict:
+    """A webhook body as a payment row; refuses another currency than the order's and dates in the future."""
+    order_id, currency = str(data["order_id"]), str(data["currency"]).upper()
+    paid_at = date.fromisoformat(str(data.get("paid_at") or today.isoformat()))
+    if paid_at > today:
+        raise ValueError("paid_at is in the future")
+    order = store.order(order_id)
+    if order is not None and order.currency != currency:
+        raise ValueError(f"currency {currency} differs from the order's {order.currency}")
+    amount = parse_major(str(data["amount"]), currency)
+    if amount <= 0:
+        raise ValueError("amount must be above 0")
+    return {"payment_id": f"webhook:{data['payment_id']}", "order_id": order_id, "paid_at": paid_at, "amount": amount,
+            "currency": currency, "kind": PAYMENT, "source": "webhook", "flag": "" if order is not None else UNRELATED}

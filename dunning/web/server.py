@@ -1,0 +1,29 @@
+"""Serving the manage page: gunicorn in production, Flask's reloader with --dev."""
+from __future__ import annotations
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+class Gunicorn(BaseApplication):
+    """gunicorn running our app object (the documented custom-application API)."""
+
+    def __init__(self, app: Flask, options: dict):
+        self.application, self.options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def serve(app: Flask, host: str, port: int, workers: int, dev: bool) -> None:
+    """Block serving `app`; access lines carry no token (see dunning.web.security)."""
+    if dev:
+        app.run(host=host, port=port, debug=True, use_reloader=True)
+        return
+    Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "errorlog": "-",
+                   "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'}).run()

@@ -1,0 +1,211 @@
+"""The manage page through Flask's test client: every route and status, the security suite, the webhook."""
+import io
+import json
+import logging
+import shutil
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from dunning import bank, campaigns, config
+from dunning.errors import InputError
+from dunning.store import Store
+from dunning.tokens import TokenSigner
+from dunning.web import create_app, webhook
+from dunning.web.security import AttemptLimiter, MaskTokens
+
+KEY = "web-test-key-0123456789"
+SECRET = "webhook-secret-0123456789"
+TODAY = date(2026, 11, 22)
+
+
+@pytest.fixture
+def shop(tmp_path, examples, monkeypatch):
+    monkeypatch.setenv("DUNNING_SECRET_KEYS", KEY)
+    config.init(tmp_path)
+    shutil.copytree(examples, tmp_path / "examples")
+    settings_file = tmp_path / "dunning.toml"
+    settings_file.write_text(settings_file.read_text().replace("[payment]\n", '[payment]\nlink = "https://pay.example/checkout?amount={amount}&currency={currency}&ref={reference}"\n'
+                             'beneficiary = "Beispiel GmbH"\niban = "DE89 3704 0044 0532 0130 00"\nbic = "COBADEFFXXX"\n'))
+    (tmp_path / "campaigns" / "final.toml").write_text(
+        'stage = "final"\n[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
+        '[sender]\nfrom = "Beispiel GmbH <billing@shop.example>"\n')
+    settings = config.load(cwd=tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'dunning.sqlite3'}")
+    campaigns.prepare(campaigns.load("final", settings), settings, store, date(2026, 11, 20), [KEY])
+    return settings, store
+
+
+def app_for(shop, limiter=None, **environ):
+    settings, store = shop
+    env = {"DUNNING_SECRET_KEYS": KEY, "DUNNING_WEBHOOK_SECRET": SECRET} | environ
+    return create_app(settings, store=store, environ=env, today=lambda: TODAY, limiter=limiter).test_client()
+
+
+def token(order_id="P-2001", **kw):
+    return TokenSigner([KEY], **kw).sign(order_id)
+
+
+def test_the_page_shows_this_order_per_installment_in_the_customers_language(shop):
+    page = app_for(shop).get(f"/m/{token()}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<html lang="nl">' in html and "Uw bestelling P-2001" in html and "Cursus Marketing" in html
+    assert html.count("<tr><td>") == 6 and "€\xa049,00" in html
+    assert 'id="open-now">€\xa0247,00<' in html
+    assert "RF42P2001" in html and "DE89370400440532013000" in html and "<svg" in html
+    assert "https://pay.example/checkout?amount=247.00&amp;currency=EUR&amp;ref=RF42P2001" in html
+    assert "Noor" in html and "Hans" not in html and "P-2002" not in html
+    german = app_for(shop).get(f"/m/{token()}?lang=de").get_data(as_text=True)
+    assert '<html lang="de">' in german and "Ihre Bestellung P-2001" in german and "247,00\xa0€" in german
+
+
+def test_security_headers(shop):
+    response = app_for(shop).get(f"/m/{token()}")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert response.headers["Referrer-Policy"] == "no-referrer" and response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers
+    secure = app_for(shop).get(f"/m/{token()}", base_url="https://shop.example")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "<script" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: token()[:-12] + ("A" if token()[-12] != "A" else "B") + token()[-11:],
+    lambda: token()[: len(token()) // 2],
+    lambda: TokenSigner(["another-shops-key"]).sign("P-2001"),
+    lambda: TokenSigner([KEY], purpose="unsubscribe").sign("P-2001"),
+    lambda: token("NOT-RECORDED"),
+    lambda: "x",
+])
+def test_bad_tampered_foreign_and_unknown_tokens_get_one_neutral_404(shop, bad):
+    response = app_for(shop).get(f"/m/{bad()}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and "Link" in html
+    assert "P-2001" not in html and "NOT-RECORDED" not in html and "Noor" not in html
+
+
+def test_an_expired_link_is_410_and_says_how_to_get_a_fresh_one(shop):
+    old = TokenSigner([KEY]).sign("P-2001", issued_at=datetime.now(timezone.utc) - timedelta(days=60))
+    response = app_for(shop).get(f"/m/{old}", headers={"Accept-Language": "de"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 410 and "abgelaufen" in html and "billing@shop.example" in html and "P-2001" not in html
+
+
+def test_invalid_attempts_are_rate_limited_per_client(shop):
+    client = app_for(shop, limiter=AttemptLimiter(limit=3, window=60))
+    assert [client.get("/m/nope").status_code for _ in range(3)] == [404, 404, 404]
+    assert client.get("/m/nope").status_code == 429
+    assert client.get(f"/m/{token()}").status_code == 429
+    other = client.get("/m/nope", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 404
+
+
+def test_visits_are_recorded_without_the_address(shop):
+    settings, store = shop
+    client = app_for(shop)
+    client.get(f"/m/{token()}")
+    client.get(f"/m/{token()}")
+    assert store.visits_of("P-2001") == 2
+    import sqlalchemy as sa
+
+    from dunning.store import visits
+
+    assert [c.name for c in visits.columns] == ["id", "order_id", "visited_at"]
+    assert store.visits_of("P-2002") == 0 and sa is not None
+
+
+def test_a_request_to_change_the_payment_method_is_recorded(shop):
+    settings, store = shop
+    client = app_for(shop)
+    response = client.post(f"/m/{token()}/method", data={"wanted": "sepa_debit", "message": "Bitte abbuchen", "lang": "de"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("?lang=de&requested=1")
+    assert [(r.wanted, r.message) for r in store.method_requests_of("P-2001")] == [("sepa_debit", "Bitte abbuchen")]
+    assert "Wir haben Ihre Anfrage erhalten" in client.get(f"/m/{token()}?lang=de&requested=1").get_data(as_text=True)
+    assert client.post(f"/m/{token()}/method", data={"wanted": "cash"}).status_code == 400
+    assert client.post("/m/bad/method", data={"wanted": "card"}).status_code == 404
+
+
+def post_payment(client, body: dict, timestamp=None, secret=SECRET, signature=None):
+    raw = json.dumps(body).encode()
+    stamp = int(timestamp if timestamp is not None else time.time())
+    return client.post("/webhooks/payments", data=raw, content_type="application/json", headers={
+        webhook.TIMESTAMP_HEADER: str(stamp), webhook.SIGNATURE_HEADER: signature or webhook.sign(secret, stamp, raw)})
+
+
+def test_a_signed_payment_is_stored_once_and_the_page_then_shows_it_paid(shop):
+    settings, store = shop
+    client = app_for(shop)
+    body = {"payment_id": "pi_123", "order_id": "P-2001", "amount": "247.00", "currency": "EUR", "paid_at": "2026-11-21"}
+    first = post_payment(client, body)
+    assert first.status_code == 201 and first.get_json()["status"] == "recorded"
+    again = post_payment(client, body, timestamp=time.time() + 1)
+    assert again.status_code == 200 and again.get_json()["status"] == "already recorded"
+    page = client.get(f"/m/{token()}?lang=en").get_data(as_text=True)
+    assert 'id="status">Thank you: nothing is open' in page and 'id="paid-since">€247.00<' in page
+    assert "How to pay" not in page
+    assert len(store.order_payments("P-2001")) == 1
+
+
+def test_webhook_security(shop):
+    client = app_for(shop)
+    body = {"payment_id": "pi_9", "order_id": "P-2003", "amount": "10.00", "currency": "EUR"}
+    assert post_payment(client, body, secret="wrong").status_code == 401
+    assert post_payment(client, body, timestamp=time.time() - 3600).status_code == 400
+    raw = json.dumps(body).encode()
+    stamp = int(time.time())
+    headers = {webhook.TIMESTAMP_HEADER: str(stamp), webhook.SIGNATURE_HEADER: webhook.sign(SECRET, stamp, raw)}
+    assert client.post("/webhooks/payments", data=raw, headers=headers).status_code == 201
+    assert client.post("/webhooks/payments", data=raw, headers=headers).status_code == 409
+    assert client.post("/webhooks/payments", data=raw).status_code == 401
+    assert app_for(shop, DUNNING_WEBHOOK_SECRET="").post("/webhooks/payments", data=raw, headers=headers).status_code == 503
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"payment_id": "a", "order_id": "P-2003", "amount": "10.00", "currency": "USD"}, "differs from the order's EUR"),
+    ({"payment_id": "b", "order_id": "P-2003", "amount": "10.00", "currency": "EUR", "paid_at": "2027-01-01"}, "future"),
+    ({"payment_id": "c", "order_id": "P-2003", "amount": "ten", "currency": "EUR"}, "not an amount"),
+    ({"order_id": "P-2003", "amount": "10.00", "currency": "EUR"}, "payment_id"),
+])
+def test_webhook_refuses_what_is_not_a_payment(shop, body, message):
+    response = post_payment(app_for(shop), body)
+    assert response.status_code == 422 and message in response.get_json()["error"]
+
+
+def test_a_payment_for_an_unknown_order_is_stored_as_unrelated(shop):
+    settings, store = shop
+    response = post_payment(app_for(shop), {"payment_id": "u1", "order_id": "ZZZ", "amount": "5.00", "currency": "EUR"})
+    assert response.status_code == 201 and response.get_json()["flag"] == "unrelated"
+
+
+def test_tokens_never_reach_the_logs():
+    stream = io.StringIO()
+    logger = logging.getLogger("gunicorn.access.test")
+    logger.addHandler(logging.StreamHandler(stream))
+    logger.addFilter(MaskTokens())
+    logger.setLevel(logging.INFO)
+    logger.info('%(h)s "%(r)s" %(s)s', {"h": "127.0.0.1", "r": "GET /m/UC0y.awLc.Vvh3X?lang=de HTTP/1.1", "s": "200"})
+    logger.info('"%s %s %s" %s', "GET", "/m/UC0y.awLc.Vvh3X", "HTTP/1.1", 200)
+    text = stream.getvalue()
+    assert "UC0y" not in text and text.count("/m/[token]") == 2
+
+
+def test_bank_details_are_checked():
+    assert bank.normalise_iban("de89 3704 0044 0532 0130 00") == "DE89370400440532013000"
+    with pytest.raises(InputError, match="not a valid IBAN"):
+        bank.normalise_iban("DE89 3704 0044 0532 0130 01")
+    assert bank.check_bic("cobadeffxxx") == "COBADEFFXXX"
+    with pytest.raises(InputError, match="not a valid BIC"):
+        bank.check_bic("COBA1")
+    assert bank.is_creditor_reference("RF18 5390 0754 7034") and not bank.is_creditor_reference("RF19 5390 0754 7034")
+    for order_id in ("E-10421", "#1001", "wcs-2", "Bestellung 42 ü", "x" * 40):
+        assert bank.is_creditor_reference(bank.creditor_reference(order_id))
+
+
+def test_a_wrong_iban_stops_the_page_at_start(shop):
+    settings, store = shop
+    settings.data["payment"]["iban"] = "DE00 0000"
+    with pytest.raises(InputError, match="not a valid IBAN"):
+        create_app(settings, store=store, environ={"DUNNING_SECRET_KEYS": KEY})
