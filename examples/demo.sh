@@ -45,3 +45,11 @@ dunning track payments examples/payments_later.csv --as-of 2026-12-01
 dunning report --as-of 2026-12-01 --html exports/recovery-report.html
 dunning track open --as-of 2026-12-01
 echo "Open exports/recovery-report.html for the charts."
+
+echo
+echo "== 6. The customer's manage page"
+TOKEN=$(dunning token sign P-2003 --json | python -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+echo "Start the server with the demo's key:"
+echo "    DUNNING_SECRET_KEYS='$DUNNING_SECRET_KEYS' .venv/bin/dunning serve"
+echo "then open Claire Martin's order (French, two installments open):"
+echo "    http://127.0.0.1:8000/m/$TOKEN"

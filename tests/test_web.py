@@ -54,7 +54,7 @@ def test_the_page_shows_this_order_per_installment_in_the_customers_language(sho
     assert '<html lang="nl">' in html and "Uw bestelling P-2001" in html and "Cursus Marketing" in html
     assert html.count("<tr><td>") == 6 and "€\xa049,00" in html
     assert 'id="open-now">€\xa0247,00<' in html
-    assert "RF42P2001" in html and "DE89370400440532013000" in html and "<svg" in html
+    assert "RF42P2001" in html and "DE89 3704 0044 0532 0130 00" in html and "<svg" in html
     assert "https://pay.example/checkout?amount=247.00&amp;currency=EUR&amp;ref=RF42P2001" in html
     assert "Noor" in html and "Hans" not in html and "P-2002" not in html
     german = app_for(shop).get(f"/m/{token()}?lang=de").get_data(as_text=True)

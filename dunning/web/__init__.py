@@ -22,7 +22,7 @@ from dunning.store import Store, url_for
 from dunning.tracking import PAYMENT, UNRELATED
 from dunning.web import webhook
 from dunning.web.security import AttemptLimiter, mask_tokens_in, secure_headers
-from dunning.web.texts import LANGUAGES, METHODS, TEXTS
+from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
 
 
 def create_app(settings: config.Settings | None = None, *, store: Store | None = None, environ: dict | None = None,
@@ -96,10 +96,11 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
             qr = bank.epc_qr_svg(payment.get("beneficiary", shop.get("name", "")), iban, to_decimal(amount, order.currency),
                                  reference, bic) if order.currency == "EUR" else ""
             transfer = {"beneficiary": payment.get("beneficiary", shop.get("name", "")), "iban": iban, "bic": bic,
+                        "iban_grouped": " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)),
                         "reference": reference, "qr": qr}
         return page(
             "order.html", 200, lang, order=order, token=token, switch=True, pay_link=pay_link, bank=transfer,
-            change_form=bool(payment.get("change_method_requests", True)), methods=METHODS,
+            change_form=bool(payment.get("change_method_requests", True)), methods=METHODS, method_names=METHOD_NAMES[lang],
             requested=request.args.get("requested") == "1",
             money=lambda minor: format_amount(minor, order.currency, lang),
             date=lambda day: format_date(day, format="medium", locale=lang),

@@ -62,3 +62,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 METHODS = ("bank_transfer", "sepa_debit", "card", "paypal")
+METHOD_NAMES: dict[str, dict[str, str]] = {
+    "en": {"bank_transfer": "Bank transfer", "sepa_debit": "SEPA direct debit", "card": "Card", "paypal": "PayPal"},
+    "de": {"bank_transfer": "Überweisung", "sepa_debit": "SEPA-Lastschrift", "card": "Kreditkarte", "paypal": "PayPal"},
+    "nl": {"bank_transfer": "Overboeking", "sepa_debit": "SEPA-incasso", "card": "Creditcard", "paypal": "PayPal"},
+    "fr": {"bank_transfer": "Virement", "sepa_debit": "Prélèvement SEPA", "card": "Carte bancaire", "paypal": "PayPal"},
+}
