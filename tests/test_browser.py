@@ -1,0 +1,99 @@
+"""The manage page in a real browser: Playwright driving Debian's chromium against the app on loopback."""
+import io
+import json
+import threading
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from dunning.web import webhook
+from tests.test_web import KEY, SECRET, app_for, token  # noqa: F401  (shop fixture below)
+from tests.test_web import shop  # noqa: F401
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture
+def server(shop):  # noqa: F811
+    app = app_for(shop).application
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+
+
+@pytest.fixture
+def browser():
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+def test_open_the_link_see_the_amounts_and_save_screenshots(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, options in (("desktop", {"viewport": {"width": 1280, "height": 900}}),
+                          ("phone", {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "device_scale_factor": 2})):
+        page = browser.new_page(**options)
+        response = page.goto(f"{server}/m/{token()}")
+        assert response.status == 200
+        assert page.locator("h1").inner_text() == "Uw bestelling P-2001"
+        assert page.locator("#open-now").inner_text() == "€\xa0247,00"
+        assert page.locator("tbody tr").count() == 6
+        page.screenshot(path=str(ARTIFACTS / f"manage-page-{name}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= options["viewport"]["width"]  # nothing sticks out sideways on a phone
+        page.close()
+
+
+def test_the_qr_code_scans_to_the_epc_transfer(server, browser):
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=2)
+    page.goto(f"{server}/m/{token()}")
+    image = Image.open(io.BytesIO(page.locator(".qr svg").screenshot()))
+    results = zxingcpp.read_barcodes(image)
+    assert len(results) == 1
+    fields = results[0].text.split("\n")
+    assert fields[0:2] == ["BCD", "002"] and fields[3] == "SCT"
+    assert fields[4:7] == ["COBADEFFXXX", "Beispiel GmbH", "DE89370400440532013000"]
+    assert fields[7].startswith("EUR") and Decimal(fields[7][3:]) == Decimal("247.00")
+    assert fields[9] == "RF42P2001" == page.locator("#reference").inner_text()
+
+
+def test_switch_language(server, browser):
+    page = browser.new_page()
+    page.goto(f"{server}/m/{token()}")
+    page.get_by_role("link", name="DE", exact=True).click()
+    assert page.locator("h1").inner_text() == "Ihre Bestellung P-2001"
+    assert page.locator("#open-now").inner_text() == "247,00\xa0€"
+    assert page.locator("html").get_attribute("lang") == "de"
+
+
+def test_a_webhook_payment_turns_the_page_to_paid(server, browser):
+    page = browser.new_page()
+    page.goto(f"{server}/m/{token()}?lang=en")
+    assert page.locator("#open-now").inner_text() == "€247.00"
+    body = json.dumps({"payment_id": "pi_browser", "order_id": "P-2001", "amount": "247.00", "currency": "EUR",
+                       "paid_at": "2026-11-21"}).encode()
+    stamp = int(time.time())
+    request = urllib.request.Request(f"{server}/webhooks/payments", data=body, method="POST", headers={
+        "Content-Type": "application/json", webhook.TIMESTAMP_HEADER: str(stamp), webhook.SIGNATURE_HEADER: webhook.sign(SECRET, stamp, body)})
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 201
+    page.reload()
+    assert page.locator("#status").inner_text() == "Thank you: nothing is open on this order any more."
+    assert page.locator("#paid-since").inner_text() == "€247.00"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "manage-page-paid.png"), full_page=True)
