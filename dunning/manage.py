@@ -73,13 +73,12 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
         return None
     plan = [Installment(i["seq"], date.fromisoformat(i["due_date"]), i["due"], i["paid"], i["open"])
             for i in json.loads(row.installments)]
-    payments = store.order_payments(order_id)
-    since = payments[payments["kind"].isin([PAYMENT, DROP]) & (payments["paid_at"] >= pd.Timestamp(row.as_of))
-                     & (payments["currency"] == row.currency)]
+    paid_since = sum(p.amount for p in store.order_payments(order_id)
+                     if p.kind in (PAYMENT, DROP) and p.paid_at >= row.as_of and p.currency == row.currency)
     return OrderView(
         order_id=row.order_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
         language=row.language, product_name=row.product_name, currency=row.currency, installments=plan,
-        fee=int(row.fee), paid_since=int(since["amount"].sum()),
+        fee=int(row.fee), paid_since=int(paid_since),
         open_due=sum(i.open for i in plan if i.due_date <= today),
         open_later=sum(i.open for i in plan if i.due_date > today), recorded_on=row.as_of,
     )

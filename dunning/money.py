@@ -49,6 +49,10 @@ def from_decimal(value: Decimal | str, currency: str) -> int:
 
 def format_amount(minor: int, currency: str, locale: str) -> str:
     """Amount for people, in the customer's locale: '149,70 €' (de), '€ 149,70' (nl), '€149.70' (en)."""
+    return _amount_formatter(currency, locale)(int(minor))
+
+
+def _babel_amount(minor: int, currency: str, locale: str) -> str:
     return format_currency(to_decimal(minor, currency), currency, locale=locale)
 
 
@@ -158,7 +162,7 @@ def _amount_formatter(currency: str, locale: str):
     symbols = loc.number_symbols["latn"]
     exp = exponent(currency)
     if pattern.grouping != (3, 3) or (pattern.frac_prec[0], pattern.frac_prec[1]) not in ((2, 2), (exp, exp)):
-        return lambda value: format_amount(value, currency, locale)
+        return lambda value: _babel_amount(value, currency, locale)
     sign = get_currency_symbol(currency, locale)
     prefixes = [p.replace("¤", sign) for p in pattern.prefix]
     suffixes = [s.replace("¤", sign) for s in pattern.suffix]

@@ -289,10 +289,11 @@ class Store:
         with self.engine.connect() as db:
             return db.execute(sa.select(orders).where(orders.c.order_id == order_id)).first()
 
-    def order_payments(self, order_id: str) -> pd.DataFrame:
+    def order_payments(self, order_id: str) -> list[sa.Row]:
         """The order's recorded payments (all sources), oldest first."""
-        frame = self.payments_frame()
-        return frame[frame["order_id"] == order_id].sort_values("paid_at").reset_index(drop=True)
+        query = sa.select(payments).where(payments.c.order_id == order_id).order_by(payments.c.paid_at, payments.c.id)
+        with self.engine.connect() as db:
+            return list(db.execute(query).all())
 
     def record_visit(self, order_id: str) -> None:
         with self.engine.begin() as db:
@@ -323,6 +324,9 @@ def _sqlite_pragmas(connection, _record) -> None:
     """WAL and a busy timeout let two processes (a send and an import) write the same file safely."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL with synchronous=NORMAL (SQLite's advice for WAL): safe against a crashed process, which is what
+    # resuming a send relies on; only the last commits could be lost if the machine loses power.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

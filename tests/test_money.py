@@ -87,4 +87,7 @@ def test_batch_formatting_matches_babel(values, currency, locale):
 
     minor = pd.Series(values, dtype="Int64")
     got = format_amounts(minor, pd.Series([currency] * len(values)), pd.Series([locale] * len(values)))
-    assert list(got) == [format_amount(v, currency, locale) for v in values]
+    from dunning.money import _babel_amount
+
+    assert list(got) == [_babel_amount(v, currency, locale) for v in values]
+    assert [format_amount(v, currency, locale) for v in values] == list(got)
