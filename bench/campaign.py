@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from mailmerge.template_message import TemplateMessage
 
 sys.path.insert(0, str(Path(__file__).parent))
 from export import overdue_frame  # noqa: E402
+from loopback import free_port, wait_for  # noqa: E402
 
 from dunning.channels import Outgoing  # noqa: E402
 from dunning.channels.smtp import SmtpChannel, SmtpSettings  # noqa: E402
@@ -52,24 +52,6 @@ was due on {{due_date_text}}.</p><p><a href="{{manage_url}}">{{manage_url}}</a><
 <p>The link is valid until {{link_expires_text}}.</p>
 --boundary--
 """
-
-
-def wait_for(port: int) -> None:
-    """Until the SMTP server (a separate process, as a real one would be) accepts connections."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the local SMTP server did not start")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def contexts(rows: int) -> list[dict]:

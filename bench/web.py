@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,9 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loopback import free_port, wait_for  # noqa: E402
 
 from dunning import campaigns, config
 from dunning.store import Store
@@ -35,12 +37,6 @@ app = create_app(config.load())
 app.add_url_rule("/bare", "bare", lambda: "ok")
 Gunicorn(app, {"bind": f"127.0.0.1:{sys.argv[1]}", "workers": 2, "accesslog": None, "loglevel": "warning"}).run()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def load(port: int, path: str, seconds: float, connections: int, limit: int) -> dict:
@@ -105,13 +101,7 @@ def main() -> None:
         env = dict(os.environ, DUNNING_SECRET_KEYS=KEY)
         server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=workspace, env=env)
         try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_for(port)
             page = f"/m/{TokenSigner([KEY]).sign('P-2001')}"
             load(port, page, 1.0, args.connections, 500)  # warm up both workers
             report = {"workers": 2, "connections": args.connections, "seconds_each": args.seconds,
