@@ -143,7 +143,8 @@ class Store:
 
     def __init__(self, url: str):
         try:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+            # A networked database may drop idle connections; an embedded SQLite file cannot.
+            self.engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         except (ArgumentError, ImportError) as exc:
             raise InputError(f"store URL {_redacted(url)} cannot be used: {exc}") from None
         if self.engine.dialect.name == "sqlite":

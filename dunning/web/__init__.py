@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Callable
 from datetime import date, timedelta
+from functools import lru_cache
 from urllib.parse import quote
 
 from babel.dates import format_date
@@ -103,7 +104,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
             change_form=bool(payment.get("change_method_requests", True)), methods=METHODS, method_names=METHOD_NAMES[lang],
             requested=request.args.get("requested") == "1",
             money=lambda minor: format_amount(minor, order.currency, lang),
-            date=lambda day: format_date(day, format="medium", locale=lang),
+            date=lambda day: _date_text(day, lang),
         )
 
     @app.post("/m/<token>/method")
@@ -152,6 +153,11 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
         return secure_headers(response, request.is_secure)
 
     return app
+
+
+@lru_cache(maxsize=8192)
+def _date_text(day: date, lang: str) -> str:
+    return format_date(day, format="medium", locale=lang)
 
 
 def _payment(data: dict, store: Store, today: date) -> dict:
