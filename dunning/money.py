@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel import Locale
+from babel.numbers import format_currency, get_currency_precision, get_currency_symbol, list_currencies
 
 from dunning.arrowtext import arrow_strings
 
@@ -154,9 +155,6 @@ def format_amounts(minor: pd.Series, currencies: pd.Series, locales: pd.Series) 
 @lru_cache(maxsize=256)
 def _amount_formatter(currency: str, locale: str):
     """A function minor -> text for one currency and locale; babel itself where the pattern is unusual."""
-    from babel import Locale
-    from babel.numbers import get_currency_symbol
-
     loc = Locale.parse(locale)
     pattern = loc.currency_formats["standard"]
     symbols = loc.number_symbols["latn"]

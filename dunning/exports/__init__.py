@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dunning.exports import writer
 from dunning.exports.dialects import DIALECTS, get, with_field_ids
 from dunning.exports.writer import ExportResult, Shop, default_path
 
@@ -13,7 +14,5 @@ __all__ = ["DIALECTS", "ExportResult", "Shop", "default_path", "write"]
 
 def write(frame: pd.DataFrame, tool: str, path: str | Path, *, field_ids: dict[str, str] | None = None, **options) -> ExportResult:
     """Write `frame` (overdue orders with links) for `tool`; see `dunning.exports.writer.write` for the options."""
-    from dunning.exports import writer
-
     dialect = with_field_ids(get(tool), field_ids or {})
     return writer.write(frame, dialect, Path(path), **options)

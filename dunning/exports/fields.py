@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+from babel.dates import format_date
 
 from dunning.money import format_amounts, major_strings
 
@@ -45,8 +46,6 @@ FIELD_KEYS = tuple(f.key for f in FIELDS)
 
 def values(frame: pd.DataFrame, fallback_language: str) -> pd.DataFrame:
     """Per overdue order, every field as text (numbers and dates still unformatted for the dialect)."""
-    from babel.dates import format_date
-
     language = frame["language"].fillna("").astype("string").where(frame["language"].fillna("") != "", fallback_language)
     out = pd.DataFrame(index=frame.index)
     for key in ("email", "first_name", "last_name", "order_id", "product_name", "currency", "stage"):
@@ -60,18 +59,18 @@ def values(frame: pd.DataFrame, fallback_language: str) -> pd.DataFrame:
     out["fee_text"] = format_amounts(fee, frame["currency"], language).where(fee > 0, "")
     due = pd.to_datetime(frame["oldest_due_date"])
     out["due_date"] = due
-    out["due_date_text"] = _dates_for_people(due, language, format_date)
+    out["due_date_text"] = _dates_for_people(due, language)
     out["days_overdue"] = frame["days_overdue"].astype("int64").astype("string")
     for key in ("token", "manage_url"):
         out[key] = frame[key].fillna("").astype("string") if key in frame else ""
     if "link_expires_at" in frame:
-        out["link_expires_text"] = _dates_for_people(pd.to_datetime(frame["link_expires_at"]), language, format_date)
+        out["link_expires_text"] = _dates_for_people(pd.to_datetime(frame["link_expires_at"]), language)
     else:
         out["link_expires_text"] = ""
     return out
 
 
-def _dates_for_people(dates: pd.Series, language: pd.Series, format_date) -> pd.Series:
+def _dates_for_people(dates: pd.Series, language: pd.Series) -> pd.Series:
     """Dates in each row's language (medium length: '02.11.2026', '2 nov 2026', 'Nov 2, 2026')."""
     out = pd.Series("", index=dates.index, dtype="string")
     for lang, rows in language.groupby(language).groups.items():

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from dunning.arrowtext import arrow_strings
 from dunning.errors import InputError
 from dunning.money import known_currencies, parse_amounts
+from dunning.schedule import expand
 from dunning.sources import parsing
 from dunning.sources.profiles import STATUSES, Profile
 from dunning.sources.readers import SPREADSHEET_ROW_OFFSET, read_table
@@ -49,8 +50,6 @@ class OrderExport:
         """Receivables: as exported, or the plans expanded up to `until` (open-ended plans stop there)."""
         if self.receivables is not None:
             return self.receivables
-        from dunning.schedule import expand
-
         return expand(self.plans, until)
 
 
