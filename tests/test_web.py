@@ -174,6 +174,14 @@ def test_webhook_refuses_what_is_not_a_payment(shop, body, message):
     assert response.status_code == 422 and message in response.get_json()["error"]
 
 
+def test_a_payment_above_what_is_open_is_flagged_as_an_overpayment(shop):
+    client = app_for(shop)
+    exact = post_payment(client, {"payment_id": "o1", "order_id": "P-2003", "amount": "240.00", "currency": "EUR"})
+    assert exact.status_code == 201 and exact.get_json()["flag"] == ""
+    more = post_payment(client, {"payment_id": "o2", "order_id": "P-2003", "amount": "0.01", "currency": "EUR"})
+    assert more.status_code == 201 and more.get_json()["flag"] == "overpayment"
+
+
 def test_a_payment_for_an_unknown_order_is_stored_as_unrelated(shop):
     settings, store = shop
     response = post_payment(app_for(shop), {"payment_id": "u1", "order_id": "ZZZ", "amount": "5.00", "currency": "EUR"})

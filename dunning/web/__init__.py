@@ -20,7 +20,7 @@ from dunning import bank, config, manage, tokens
 from dunning.errors import InputError
 from dunning.money import format_amount, parse_major, to_decimal, to_major_string
 from dunning.store import Store, url_for
-from dunning.tracking import PAYMENT, UNRELATED
+from dunning.tracking import OVERPAYMENT, PAYMENT, UNRELATED
 from dunning.web import webhook
 from dunning.web.security import AttemptLimiter, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
@@ -161,7 +161,8 @@ def _date_text(day: date, lang: str) -> str:
 
 
 def _payment(data: dict, store: Store, today: date) -> dict:
-    """A webhook body as a payment row; refuses another currency than the order's and dates in the future."""
+    """A webhook body as a payment row; refuses another currency than the order's and dates in the future,
+    flags a payment for an unknown order as unrelated and one above what is open as an overpayment."""
     order_id, currency = str(data["order_id"]), str(data["currency"]).upper()
     paid_at = date.fromisoformat(str(data.get("paid_at") or today.isoformat()))
     if paid_at > today:
@@ -172,5 +173,9 @@ def _payment(data: dict, store: Store, today: date) -> dict:
     amount = parse_major(str(data["amount"]), currency)
     if amount <= 0:
         raise ValueError("amount must be above 0")
+    flag = UNRELATED
+    if order is not None:
+        view = manage.view(store, order_id, today)
+        flag = OVERPAYMENT if amount > view.open_now + view.open_later + view.fee else ""
     return {"payment_id": f"webhook:{data['payment_id']}", "order_id": order_id, "paid_at": paid_at, "amount": amount,
-            "currency": currency, "kind": PAYMENT, "source": "webhook", "flag": "" if order is not None else UNRELATED}
+            "currency": currency, "kind": PAYMENT, "source": "webhook", "flag": flag}
