@@ -15,7 +15,7 @@ MONEY = ("amount_reminded", "amount_recovered", "still_open")
 # The terminal shows these of the figures; --json and --html carry every column.
 TERMINAL_COLUMNS = ("orders_reminded", "amount_reminded", "amount_recovered", "still_open", "rate_by_amount",
                     "median_days_to_payment")
-DETAIL_SUFFIXES = ("_paid", "rate_by_count", "left_list")
+DETAIL_SUFFIXES = ("_paid", "rate_by_count", "left_list", "opened")
 
 
 def build(rows: pd.DataFrame, as_of: date) -> dict[str, pd.DataFrame]:

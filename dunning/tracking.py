@@ -140,7 +140,8 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     """One row per reminder (snapshot): what it asked for, what came in since, and how fast.
 
     Columns: source, as_of, order_id, stage, reason, payment_method, currency, reminded, recovered,
-    still_open, status (full/partly/not), days_to_first_payment, days_to_full, days_overdue_now, left_list.
+    still_open, status (full/partly/not), days_to_first_payment, days_to_full, days_overdue_now, left_list,
+    opened (the manage link was visited on or after the reminder).
     """
     snaps = store.snapshots_frame()
     base = snaps[snaps["kind"] == REMINDED]
@@ -172,6 +173,10 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     left_after = left.merge(base[["order_id", "as_of"]], on="order_id")
     left_orders = set(left_after.loc[left_after["paid_at"] >= left_after["as_of"], "order_id"])
     out["left_list"] = out["order_id"].isin(left_orders) & (out["status"] != "full")
+    seen = store.visits_frame()
+    seen = seen[seen["visited_at"] <= pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(days=1)]
+    last_visit = seen.groupby("order_id")["visited_at"].max().dt.tz_localize(None).dt.normalize()
+    out["opened"] = last_visit.reindex(out["order_id"]).to_numpy() >= out["as_of"].to_numpy()
     return out.drop(columns=["reminder", "kind"])
 
 
@@ -181,15 +186,17 @@ def figures(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=[*keys, "orders_reminded", "amount_reminded", "amount_recovered", "still_open",
                                      "rate_by_count", "rate_by_amount", "fully_paid", "partly_paid", "not_paid",
-                                     "left_list", "median_days_to_payment"])
+                                     "left_list", "opened", "opened_not_paid", "never_opened", "median_days_to_payment"])
     flagged = rows.assign(
         fully=rows["status"] == "full", partly=rows["status"] == "partly", none=rows["status"] == "not",
+        opened_unpaid=rows["opened"] & (rows["status"] != "full"), unopened=~rows["opened"],
         days=rows["days_to_first_payment"].astype("float64"),  # money-safe: days, for the median
     )
     table = flagged.groupby(keys, sort=True).agg(
         orders_reminded=("order_id", "size"), amount_reminded=("reminded", "sum"), amount_recovered=("recovered", "sum"),
         still_open=("still_open", "sum"), fully_paid=("fully", "sum"), partly_paid=("partly", "sum"), not_paid=("none", "sum"),
-        left_list=("left_list", "sum"), median_days_to_payment=("days", "median"),
+        left_list=("left_list", "sum"), opened=("opened", "sum"), opened_not_paid=("opened_unpaid", "sum"),
+        never_opened=("unopened", "sum"), median_days_to_payment=("days", "median"),
     ).reset_index()
     table["rate_by_count"] = (table["fully_paid"] + table["partly_paid"]) / table["orders_reminded"]  # money-safe: a ratio
     table["rate_by_amount"] = table["amount_recovered"] / table["amount_reminded"].where(table["amount_reminded"] > 0)  # money-safe: a ratio

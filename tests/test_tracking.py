@@ -1,7 +1,7 @@
 """Recovery after reminders: exact figures on a hand-built history, properties, the report, the commands."""
 import json
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dunning import report, tracking
 from dunning.sources import loader, profiles
-from dunning.store import Store
+from dunning.store import Store, visits
 
 REMINDED_ON = date(2026, 10, 1)
 TODAY = date(2026, 11, 1)
@@ -48,6 +48,10 @@ def history(store, write_csv):
 def test_exact_figures_on_a_hand_built_history(database_url, write_csv):
     store = Store(database_url)
     first, again, dropped, repeat = history(store, write_csv)
+    with store.engine.begin() as db:
+        db.execute(visits.insert(), [{"order_id": o, "visited_at": datetime(2026, 10, d, 9, tzinfo=timezone.utc)}
+                                     for o, d in (("B", 3), ("B", 9), ("D", 12), ("A", 2), ("C", 1))])
+        db.execute(visits.insert(), [{"order_id": "D", "visited_at": datetime(2026, 9, 20, tzinfo=timezone.utc)}])
     assert first.payments == 4 and again.payments == 0
     assert first.unrelated == ["X"] and first.overpaid == ["C"]
     assert {(r.value, r.column) for r in first.rejected.itertuples()} == {("A", "currency"), ("D", "paid_at")}
@@ -61,6 +65,7 @@ def test_exact_figures_on_a_hand_built_history(database_url, write_csv):
     assert (eur["orders_reminded"], eur["amount_reminded"], eur["amount_recovered"], eur["still_open"]) == (3, 23000, 17000, 6000)
     assert (eur["fully_paid"], eur["partly_paid"], eur["not_paid"]) == (1, 2, 0)
     assert eur["rate_by_count"] == 1.0 and eur["rate_by_amount"] == pytest.approx(17000 / 23000)
+    assert (eur["opened"], eur["opened_not_paid"], eur["never_opened"]) == (3, 2, 0)  # A paid after opening; B, D opened, not fully paid
     by_stage = tracking.figures(rows.reset_index(), ["stage"]).set_index(["stage", "currency"])
     assert by_stage.loc[("second", "EUR"), "amount_recovered"] == 2000
     cohort = tracking.cohorts(rows.reset_index(), TODAY).set_index("currency").loc["EUR"]
