@@ -16,8 +16,11 @@ def due_date(start: date, n: int, months: int, days: int) -> date:
     return start + relativedelta(months=n * months, days=n * days)
 
 
+CHUNK = 200_000
+
+
 def expand(plans: pd.DataFrame, until: date) -> pd.DataFrame:
-    """One receivable per installment.
+    """One receivable per installment, computed a chunk of plans at a time (bounded temporary memory).
 
     Plans with a number of installments give all of them (capped by `end_date`); open-ended
     plans give those falling on or before `until` (and `end_date`). Installments due before a
@@ -26,6 +29,13 @@ def expand(plans: pd.DataFrame, until: date) -> pd.DataFrame:
     """
     if plans.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(RECEIVABLE_COLUMNS, ["string", "int64", "datetime64[s]", "Int64", "Int64"])})
+    if len(plans) > CHUNK:
+        return pd.concat([_expand(plans.iloc[i:i + CHUNK], until) for i in range(0, len(plans), CHUNK)], ignore_index=True)
+    return _expand(plans, until)
+
+
+def _expand(plans: pd.DataFrame, until: date) -> pd.DataFrame:
+    """`expand` for one chunk of plans."""
     start = plans["start_date"].to_numpy(dtype="datetime64[D]")
     months = plans["months"].fillna(0).to_numpy(dtype="int64")
     days = plans["days"].fillna(0).to_numpy(dtype="int64")

@@ -65,3 +65,14 @@ def test_vectorised_dates_match_relativedelta_and_never_drift(start, months, day
     assert dates(rec) == expected
     if months:
         assert all(d.day == start.day or d.day < start.day for d in expected)
+
+
+def test_expanding_in_chunks_gives_the_same_receivables(monkeypatch):
+    import dunning.schedule as schedule
+
+    many = pd.concat([plans(order_id=f"P-{i}", start_date=pd.Timestamp("2026-01-31") + pd.Timedelta(days=i),
+                            installments=(pd.NA if i % 3 == 0 else 1 + i % 5)) for i in range(11)], ignore_index=True)
+    whole = expand(many, date(2026, 12, 31))
+    monkeypatch.setattr(schedule, "CHUNK", 3)
+    chunked = expand(many, date(2026, 12, 31))
+    pd.testing.assert_frame_equal(whole, chunked)
