@@ -44,11 +44,6 @@ class Policy:
     minimum_amount: dict[str, int] = field(default_factory=dict)
     holds: tuple[Hold, ...] = ()
 
-    def stage_for(self, days_overdue: int) -> Stage | None:
-        """The furthest stage reached after this many days overdue, or None before the first."""
-        reached = [s for s in self.stages if days_overdue >= s.days]
-        return reached[-1] if reached else None
-
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
 

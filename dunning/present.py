@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from dunning.money import major_strings, to_major_string
+from dunning.money import major_strings
 
 MONEY_COLUMNS = ("open_amount", "paid_amount", "fee")
 RECORD_COLUMNS = [
@@ -33,16 +33,6 @@ def records(frame: pd.DataFrame) -> pd.DataFrame:
         if column not in out:
             out[column] = ""
     return out[RECORD_COLUMNS]
-
-
-def totals_records(totals: pd.DataFrame) -> list[dict]:
-    """Totals per currency with decimal-string amounts."""
-    return [
-        {"currency": row.currency, "orders": int(row.orders),
-         "open_amount": to_major_string(int(row.open_amount), row.currency),
-         "fees": to_major_string(int(row.fees), row.currency)}
-        for row in totals.itertuples()
-    ]
 
 
 def json_ready(value: object) -> object:
