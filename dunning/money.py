@@ -176,4 +176,9 @@ def _amount_formatter(currency: str, locale: str):
             return (prefix if "-" in prefix else prefix + minus).replace("-", minus) + number + suffix
         return prefixes[0] + number + suffixes[0]
 
+    # CLDR has rules this shortcut does not model (e.g. grouping that starts only at five digits):
+    # use it only where it gives babel's text.
+    probes = (0, 7, 1234, 123456789012, -5, -1234567)
+    if any(render(v) != _babel_amount(v, currency, locale) for v in probes):
+        return lambda value: _babel_amount(value, currency, locale)
     return render
