@@ -1,9 +1,7 @@
 """Reminder campaigns: a definition in campaigns/<name>.toml, prepared into the store, then sent."""
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import time
 from email.utils import parseaddr
 import tomllib
@@ -16,14 +14,13 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import TemplateError
 
-from dunning import manage, store as store_module, tokens, tracking, workflow
+from dunning import mailmerge, pipeline, reminders, store as store_module, tokens
 from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
 from dunning.channels.email import message_id, unsubscribe_header
 from dunning.config import Settings
 from dunning.errors import InputError
-from dunning.exports.fields import FIELD_KEYS
 from dunning.exports.fields import values as field_values
-from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
+from dunning.mailmerge import Templates
 from dunning.overdue import Filters
 from dunning.store import Store
 
@@ -119,34 +116,32 @@ class Prepared:
 
 def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, keys: list[str],
             on_step: Callable[[str], None] = lambda text: None) -> Prepared:
-    """Select the overdue orders at the campaign's stage, skip holds, the cooldown and stages already
-    sent, render every message (a template error stops here, before anything is stored), record the batch."""
+    """Select the overdue orders due for the campaign's stage (judged with the ledger: payments from every
+    source, the stage after the last one sent, the cooldown), render every message (a template error
+    stops here, before anything is stored), record the batch and the orders' links in the ledger."""
     tokens.require_keys(keys)
-    found = workflow.find_overdue(
-        settings, campaign.input_file, as_of=as_of, payments=campaign.payments_file, profile=campaign.profile,
-        payments_profile=campaign.payments_profile, filters=campaign.filters, last_reminded=store.last_reminded(),
-        on_step=on_step,
+    found = pipeline.find_overdue(
+        settings, store, campaign.input_file, as_of=as_of, payments=campaign.payments_file, profile=campaign.profile,
+        payments_profile=campaign.payments_profile, filters=campaign.filters, on_step=on_step,
     )
     orders = found.result.orders
     at_stage = orders[orders["stage"] == campaign.stage]
     held = store.reminded()
     done = set(held.loc[held["stage"] == campaign.stage, "order_id"])
     fresh = at_stage[~at_stage["order_id"].isin(done)]
-    links = settings.section("links")
-    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(links.get("token_max_age_days", 45))))
-    linked = tokens.add_links(fresh, signer, str(links.get("manage_url")))
-    on_step(f"rendering {len(linked)} messages")
-    rows = _render_all(campaign, settings, linked)
     existing = store.campaign(campaign.name)
-    campaign_id = existing.id if existing else store.create_campaign(
-        campaign.name, campaign.stage, campaign.channel, as_of, campaign.source)
     if existing and existing.stage != campaign.stage:
         raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
+    links = settings.section("links")
+    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(links.get("token_max_age_days", 45))))
+    on_step(f"rendering {len(fresh)} messages")
+    linked = tokens.add_links(fresh, signer, str(links.get("manage_url")))
+    rows = _render_all(campaign, settings, linked)
+    pipeline.record(found, store, linked)
+    campaign_id = existing.id if existing else store.create_campaign(
+        campaign.name, campaign.stage, campaign.channel, as_of, campaign.source)
     added = store.add_reminders(campaign_id, rows)
-    tracking.record(store, linked, campaign.name, as_of)
-    manage.record(store, linked, found.result.installments, as_of)
-    rejects = pd.concat([r for r in (found.export.rejects, found.payments.rejects if found.payments else None) if r is not None])
-    return Prepared(campaign_id, added, len(at_stage) - len(fresh), len(orders) - len(at_stage), found.result.excluded, rejects)
+    return Prepared(campaign_id, added, len(at_stage) - len(fresh), len(orders) - len(at_stage), found.result.excluded, found.rejects)
 
 
 def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> list[dict]:
@@ -158,10 +153,9 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> 
     subject_templates = {lang: templates.env.from_string(text) for lang, text in campaign.subjects.items()}
     rows = []
     for order, value in zip(frame.to_dict("records"), values.to_dict("records")):
-        context = {key: value[key] for key in TEMPLATE_VARIABLES} | {
-            "shop_name": shop.get("name", ""), "shop_contact": shop.get("contact", ""), "language": value["language"],
-            "consequence": stage.consequence, "has_fee": int(order["fee"]) > 0, "stage_label": stage.label,
-        }
+        context = mailmerge.context(value, language=value["language"], stage=stage, stage_name=stage.name,
+                                    shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
+                                    has_fee=int(order["fee"]) > 0, reminders_sent=int(order["reminders_sent"]))
         message = templates.render(campaign.stage, value["language"], context)
         subject = message.subject
         if value["language"] in subject_templates:
@@ -169,16 +163,7 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> 
                 subject = subject_templates[value["language"]].render(context)
             except TemplateError as exc:
                 raise InputError(f"{campaign.path}: [subject] {value['language']}: {exc}") from None
-        rows.append({
-            "order_id": order["order_id"], "stage": campaign.stage, "email": value["email"],
-            "language": value["language"], "currency": order["currency"], "open_amount": int(order["open_amount"]),
-            "fee": int(order["fee"]), "reason": order["reason"],
-            "token_id": hashlib.sha256(order["token"].encode()).hexdigest()[:32],
-            "subject": subject, "body_text": message.text, "body_html": message.html,
-            "merge_fields": json.dumps({key: str(value[key]) for key in FIELD_KEYS if key != "due_date"}
-                                       | {"due_date": value["due_date"].date().isoformat()}, ensure_ascii=False),
-            "first_name": value["first_name"], "last_name": value["last_name"],
-        })
+        rows.append(reminders.row(order, value) | {"subject": subject, "body_text": message.text, "body_html": message.html})
     return rows
 
 
@@ -194,14 +179,15 @@ class SendReport:
     would_send: int = 0
 
 
-def send(campaign: Campaign, store: Store, channel, *, dry_run: bool = True,
+def send(campaign: Campaign, store: Store, channel, *, as_of: date, dry_run: bool = True,
          on_progress: Callable[[int, int], None] = lambda done, total: None,
          sleep: Callable[[float], None] = time.sleep) -> SendReport:
     """Send the prepared batch: each reminder goes prepared -> sending -> sent/failed in its own commit.
 
     A reminder found in `sending` was in flight when an earlier run stopped; it is sent again
     (it may arrive twice) and named in the report. A refused address is marked failed and the
-    batch goes on. Dry by default: nothing is sent and nothing changes.
+    batch goes on. Each reminder sent is dated `as_of` in the ledger. Dry by default: nothing is
+    sent and nothing changes.
     """
     row = store.campaign(campaign.name)
     if row is None:
@@ -211,7 +197,7 @@ def send(campaign: Campaign, store: Store, channel, *, dry_run: bool = True,
     if dry_run:
         return report
     if getattr(channel, "batch", False):
-        _send_batch(campaign, store, channel, pending, report, on_progress)
+        _send_batch(campaign, store, channel, pending, report, on_progress, as_of)
         return report
     interval = 60.0 / campaign.rate_per_minute
     last = 0.0
@@ -231,7 +217,7 @@ def send(campaign: Campaign, store: Store, channel, *, dry_run: bool = True,
                 report.failed += 1
                 report.failures.append((reminder.order_id, str(exc)))
             else:
-                store.mark_sent(reminder.id, sent_id)
+                store.mark_sent(reminder.id, sent_id, as_of)
                 report.sent += 1
             on_progress(done, len(pending))
     finally:
@@ -240,7 +226,7 @@ def send(campaign: Campaign, store: Store, channel, *, dry_run: bool = True,
 
 
 def _send_batch(campaign: Campaign, store: Store, channel, pending: list, report: SendReport,
-                on_progress: Callable[[int, int], None]) -> None:
+                on_progress: Callable[[int, int], None], as_of: date) -> None:
     """A channel that delivers the whole batch at once (Mailchimp): all go to sending, then each to sent or failed.
 
     A temporary failure leaves them in sending; the next run repeats the (idempotent) delivery.
@@ -259,7 +245,7 @@ def _send_batch(campaign: Campaign, store: Store, channel, pending: list, report
     for done, reminder in enumerate(pending, start=1):
         ok, detail = results.get(reminder.id, (False, "not delivered"))
         if ok:
-            store.mark_sent(reminder.id, detail)
+            store.mark_sent(reminder.id, detail, as_of)
             report.sent += 1
         else:
             store.mark_failed(reminder.id, detail)

@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dunning import campaigns, config, exports, manage, present, report, tokens, tracking, workflow
+from dunning import campaigns, config, exports, pipeline, present, reminders, report, tokens, tracking
 from dunning.channels import TemporaryFailure
 from dunning.channels.select import channel_for
 from dunning.errors import InputError
@@ -120,16 +120,27 @@ def _filters(kind, method, product, currency, stage, min_days, min_amount) -> Fi
     )
 
 
-def _find(settings: config.Settings, file: Path, payments: Optional[Path], profile: Optional[str],
-          payments_profile: Optional[str], when: date, grace: Optional[int], filters: Filters):
-    """Read the export (and payments) and find the overdue orders, showing progress on a terminal."""
+def _find(settings: config.Settings, store: Store, file: Path, payments: Optional[Path], profile: Optional[str],
+          payments_profile: Optional[str], when: date, grace: Optional[int], filters: Filters) -> pipeline.Found:
+    """Read the export (and payments) and find the overdue orders with the ledger, showing progress on a terminal."""
     with _progress() as progress:
         step = progress.add_task("reading", total=None)
-        found = workflow.find_overdue(
-            settings, file, as_of=when, payments=payments, profile=profile, payments_profile=payments_profile,
+        return pipeline.find_overdue(
+            settings, store, file, as_of=when, payments=payments, profile=profile, payments_profile=payments_profile,
             grace=grace, filters=filters, on_step=lambda text: progress.update(step, description=text),
         )
-    return found.export, found.payments, found.result
+
+
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="A look that records nothing in the ledger.")]
+
+
+def _say_recorded(recorded) -> None:
+    """What a run added to the ledger, on stderr."""
+    parts = [f"{recorded.payments} new payments from the file"] if recorded.payments else []
+    parts += [f"{recorded.drops} payments the export shows (drops in open amount)"] if recorded.drops else []
+    parts += [f"{recorded.new_orders} new orders with a link"] if recorded.new_orders else []
+    if parts:
+        err.print("ledger: " + ", ".join(parts), highlight=False)
 
 
 @app.command()
@@ -143,29 +154,26 @@ def overdue(
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.")] = None,
     rejects_out: RejectsOpt = None,
     show: Annotated[int, typer.Option(help="Rows shown in the terminal table (totals always cover all).")] = 50,
-    record: Annotated[bool, typer.Option("--record", help="Store what each order owes as of this date, for the recovery report.")] = False,
-    record_as: Annotated[Optional[str], typer.Option("--record-as", help="Name of the recorded snapshot (default: overdue-<as-of>).")] = None,
+    dry_run: DryRunOpt = False,
     config_path: ConfigOption = None,
 ) -> None:
-    """Who owes what, since when, and which reminder stage they have reached."""
+    """Who owes what, since when, and which reminder stage is due next (judged with the ledger)."""
     settings = config.load(config_path)
     when = _parse_as_of(as_of)
     filters = _filters(kind, method, product, currency, stage, min_days, min_amount)
-    export, paid, result = _find(settings, file, payments, profile, payments_profile, when, grace, filters)
+    store = _campaign_store(settings)
+    found = _find(settings, store, file, payments, profile, payments_profile, when, grace, filters)
     keys = tokens.keys_from_env()
     if keys:
-        frame = tokens.add_links(result.orders, _signer(settings, keys), _link_template(settings))
+        frame = tokens.add_links(found.result.orders, _signer(settings, keys), _link_template(settings))
     else:
         err.print(f"note: {tokens.KEYS_VARIABLE} is not set, so token and manage_url are left empty")
-        frame = result.orders
-    _report_rejects(export, paid, rejects_out, csv_out, settings, when)
-    if record:
-        source = record_as or f"overdue-{when.isoformat()}"
-        store = _campaign_store(settings)
-        added = tracking.record(store, result.orders, source, when)
-        if keys:
-            manage.record(store, result.orders, result.installments, when)
-        err.print(f"recorded {added} orders as {source} for the recovery report" + (" and their manage pages" if keys else ""))
+        frame = found.result.orders
+    _report_rejects(found.export, found.payments, rejects_out, csv_out, settings, when)
+    if dry_run:
+        err.print("dry run: nothing was recorded in the ledger")
+    else:
+        _say_recorded(pipeline.record(found, store, frame if keys else None))
     if csv_out is not None:
         present.write_csv(frame, csv_out)
         err.print(f"wrote {len(frame)} rows to {csv_out}")
@@ -174,7 +182,7 @@ def overdue(
         rows = [{k: present.json_ready(v) for k, v in r.items()} for r in records.to_dict("records")]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     else:
-        _print_overdue(frame, result, settings, show)
+        _print_overdue(frame, found.result, settings, show)
 
 
 @app.command("export")
@@ -190,17 +198,24 @@ def export_command(
     product: ProductOpt = None, currency: CurrencyOpt = None, stage: StageOpt = None, min_days: MinDaysOpt = 0,
     min_amount: MinAmountOpt = None, rejects_out: RejectsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be handed over; write and record nothing.")] = False,
     config_path: ConfigOption = None,
 ) -> None:
-    """Write the overdue orders as a CSV for a newsletter tool, with the reminder template in its merge tags."""
+    """Write the orders due for a reminder as a CSV for a newsletter tool, with the reminder template in its
+    merge tags, and record the hand-over in the ledger (each row counts as a reminder sent on the as-of date)."""
     dialect = exports.get(to)
     settings, signer = _keyed(config_path)
     when = _parse_as_of(as_of)
     filters = _filters(kind, method, product, currency, stage, min_days, min_amount)
-    export, paid, result = _find(settings, file, payments, profile, payments_profile, when, grace, filters)
-    _report_rejects(export, paid, rejects_out, output, settings, when)
-    frame = tokens.add_links(result.orders, signer, _link_template(settings))
-    manage.record(_campaign_store(settings), frame, result.installments, when)
+    store = _campaign_store(settings)
+    found = _find(settings, store, file, payments, profile, payments_profile, when, grace, filters)
+    _report_rejects(found.export, found.payments, rejects_out, output, settings, when)
+    if dry_run:
+        due = found.result.orders[found.result.orders["stage"] != ""]
+        out.print(f"dry run: {len(due)} orders would be handed to {dialect.title}; nothing was written or recorded", highlight=False)
+        return
+    frame = tokens.add_links(found.result.orders, signer, _link_template(settings))
+    _say_recorded(pipeline.record(found, store, frame))
     described = filters.describe()
     words = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in described.items()]
     path = output or exports.default_path(settings.exports_dir, dialect.name, when, words)
@@ -213,12 +228,16 @@ def export_command(
         sources=[str(file)] + ([str(payments)] if payments else []), encoding=encoding, overwrite=force,
         field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
     )
+    handed = reminders.hand_over(store, frame, written.order_ids, tool=dialect.name, path=written.csv_path, as_of=when,
+                                 fallback_language=settings.fallback_language)
+    err.print(f"ledger: {handed} reminders recorded as handed to {dialect.title} on {when.isoformat()}", highlight=False)
     if as_json:
         summary = {
             "tool": dialect.name, "csv": str(written.csv_path), "rows": written.rows, "manifest": str(written.manifest_path),
             "templates": [str(p) for p in written.template_paths], "rejected": len(written.rejects),
             "rejects": str(written.rejects_path) if written.rejects_path else None,
             "left_out_without_stage": written.without_stage, "cells_clipped": written.clipped_cells, "totals": written.totals,
+            "reminders_recorded": handed,
         }
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         return
@@ -298,6 +317,11 @@ def _print_overdue(frame: pd.DataFrame, result: OverdueResult, settings: config.
     if not result.excluded.empty:
         counts = result.excluded["why"].value_counts()
         out.print("not dunned: " + "; ".join(f"{n} {why}" for why, n in counts.items()))
+    known = frame[frame["ledger_paid"] > 0]
+    if len(known):
+        out.print(f"{len(known)} orders have payments in the ledger that the export does not show yet: "
+                  + ", ".join(f"{r.order_id} {format_amount(r.ledger_paid, r.currency, locale)}" for r in known.head(10).itertuples()),
+                  highlight=False)
     if not result.unmatched_payments.empty:
         out.print(f"payments not applied: {len(result.unmatched_payments)} (no such order or another currency)")
 
@@ -316,8 +340,11 @@ def token_sign(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config_path: ConfigOption = None,
 ) -> None:
-    """Print a manage token and link for one order."""
+    """Print a manage token and link for one order the ledger holds (so the link opens its page)."""
     settings, signer = _keyed(config_path)
+    if _campaign_store(settings).order(order_id) is None:
+        raise InputError(f"order {order_id} is not in the ledger, so its link would open nothing: "
+                         "read the export that holds it first (dunning overdue <export>)")
     issued = datetime.now(timezone.utc).replace(microsecond=0)
     token = signer.sign(order_id, issued)
     url = tokens.manage_url(_link_template(settings), token)
@@ -337,10 +364,13 @@ def token_verify(
     config_path: ConfigOption = None,
 ) -> None:
     """Tell which order a token opens, or why it opens nothing (exit code 1)."""
-    _, signer = _keyed(config_path)
+    settings, signer = _keyed(config_path)
     try:
         found = signer.verify(token, order_id)
         result = {"valid": True, "order_id": found}
+        if _campaign_store(settings).order(found) is None:
+            result = {"valid": False, "problem": "unknown", "order_id": found,
+                      "detail": "signed correctly, but the ledger holds no such order: the link opens nothing"}
     except tokens.TokenExpired as exc:
         result = {"valid": False, "problem": "expired", "order_id": exc.order_id, "signed_at": exc.signed_at.isoformat()}
     except tokens.TokenForeign as exc:
@@ -416,6 +446,7 @@ def campaign_preview(name: CampaignArg,
 @campaign_app.command("send")
 @handles_input_errors
 def campaign_send(name: CampaignArg,
+                  as_of: Annotated[Optional[str], typer.Option("--as-of", help="The date the reminders count as sent, YYYY-MM-DD (default: today).")] = None,
                   really: Annotated[bool, typer.Option("--send/--dry-run", help="Send for real (default: a dry run that sends nothing).")] = False,
                   as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
                   config_path: ConfigOption = None) -> None:
@@ -427,7 +458,7 @@ def campaign_send(name: CampaignArg,
     with Progress(*Progress.get_default_columns(), console=err, disable=not err.is_terminal or not really) as progress:
         task = progress.add_task(f"sending {campaign.name}", total=None)
         try:
-            report = campaigns.send(campaign, store, channel, dry_run=not really,
+            report = campaigns.send(campaign, store, channel, as_of=_parse_as_of(as_of), dry_run=not really,
                                     on_progress=lambda done, total: progress.update(task, completed=done, total=total))
         except TemporaryFailure as exc:
             err.print(f"[bold red]stopped:[/] {exc}; nothing was lost: run the same command again to resume", highlight=False)
@@ -464,7 +495,8 @@ def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = Non
     export = loader.read_orders(file, profiles.load(profile or settings.section("input").get("profile", "generic")))
     _report_rejects(export, None, None, None, settings, when)
     imported = tracking.import_export(_campaign_store(settings), export, when, list(source) if source else None)
-    out.print(f"{imported.payments} new payments from {file.name} (the drop in open amount per reminded order)", highlight=False)
+    out.print(f"{imported.payments} new drops in open amount from {file.name} (counted only where no payment in the "
+              "ledger explains them)", highlight=False)
     if imported.left_list:
         out.print(f"{len(imported.left_list)} reminded orders left the list: paid or cancelled, the export cannot tell "
                   f"({', '.join(imported.left_list[:10])}{' ...' if len(imported.left_list) > 10 else ''})", highlight=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,12 +12,24 @@ from jinja2 import (
 )
 
 from dunning.errors import InputError
+from dunning.policy import Stage
 
 TEMPLATE_VARIABLES = (
     "first_name", "last_name", "order_id", "product_name", "open_amount_text", "paid_amount_text",
     "fee_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
 )
-SHOP_VARIABLES = ("shop_name", "shop_contact", "consequence", "has_fee", "language", "stage_label")
+SHOP_VARIABLES = ("shop_name", "shop_contact", "consequence", "has_fee", "language", "stage_label", "reminders_sent")
+
+
+def context(fields: Mapping[str, object], *, language: str, stage: Stage | None, stage_name: str, shop_name: str,
+            shop_contact: str, has_fee: bool, reminders_sent: int) -> dict:
+    """The one template context of a reminder: its merge fields (a customer's values, or a tool's merge tags)
+    and what the shop and the stage say. `reminders_sent` counts the reminders this customer had before."""
+    return {key: fields[key] for key in TEMPLATE_VARIABLES} | {
+        "shop_name": shop_name, "shop_contact": shop_contact, "language": language,
+        "consequence": stage.consequence if stage else "", "has_fee": has_fee,
+        "stage_label": stage.label if stage else stage_name, "reminders_sent": reminders_sent,
+    }
 
 
 @dataclass(frozen=True)

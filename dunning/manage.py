@@ -1,32 +1,14 @@
-"""What a manage link shows: order details recorded when links are handed out, and the view of one order."""
+"""What a manage link shows: one order as the ledger knows it, judged with the same rule as every command."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 
+from dunning import ledger
+from dunning.schema import PAYMENT_COLUMNS, installments, payments
 from dunning.store import Store
-from dunning.tracking import DROP, PAYMENT
-
-
-def record(store: Store, overdue: pd.DataFrame, installments: pd.DataFrame, as_of: date) -> None:
-    """Store, per order handed a link, who it is, what it is for and each installment (due, paid, open)."""
-    by_order = {order_id: group for order_id, group in installments.groupby("order_id")} if len(installments) else {}
-    rows = []
-    for order in overdue.to_dict("records"):
-        plan = by_order.get(order["order_id"], pd.DataFrame(columns=["seq", "due_date", "amount_due", "amount_paid", "amount_open"]))
-        rows.append({
-            "order_id": order["order_id"], "email": order["email"], "first_name": order["first_name"],
-            "last_name": order["last_name"], "language": order["language"], "product_name": order["product_name"],
-            "currency": order["currency"], "fee": int(order["fee"]), "as_of": as_of,
-            "installments": json.dumps([
-                {"seq": int(r.seq), "due_date": pd.Timestamp(r.due_date).date().isoformat(), "due": int(r.amount_due),
-                 "paid": int(r.amount_paid), "open": int(r.amount_open)}
-                for r in plan.itertuples()]),
-        })
-    store.save_orders(rows)
 
 
 @dataclass(frozen=True)
@@ -52,14 +34,9 @@ class OrderView:
     installments: list[Installment]
     fee: int
     paid_since: int
-    open_due: int
+    open_now: int
     open_later: int
     recorded_on: date
-
-    @property
-    def open_now(self) -> int:
-        """What is due and still open, after the payments that came in since the details were recorded."""
-        return max(self.open_due - self.paid_since, 0)
 
     @property
     def settled(self) -> bool:
@@ -67,18 +44,29 @@ class OrderView:
 
 
 def view(store: Store, order_id: str, today: date) -> OrderView | None:
-    """The order behind a link, or None when the store has no details for it."""
+    """The order behind a link, or None when the ledger does not hold it.
+
+    The installments are the shop's latest view with the ledger's payments applied oldest first
+    (`ledger.open_installments`), so every figure on the page comes from one computation."""
     row = store.order(order_id)
     if row is None:
         return None
-    plan = [Installment(i["seq"], date.fromisoformat(i["due_date"]), i["due"], i["paid"], i["open"])
-            for i in json.loads(row.installments)]
-    paid_since = sum(p.amount for p in store.order_payments(order_id)
-                     if p.kind in (PAYMENT, DROP) and p.paid_at >= row.as_of and p.currency == row.currency)
+    views = store.frame(installments, ledger.VIEW_COLUMNS, installments.c.order_id == order_id)
+    paid = store.frame(payments, PAYMENT_COLUMNS, payments.c.order_id == order_id)
+    plan = ledger.open_installments(views, paid, today)
+    items = [Installment(int(r.seq), pd.Timestamp(r.due_date).date(), int(r.amount_due), int(r.amount_paid), int(r.amount_open))
+             for r in plan.itertuples()]
     return OrderView(
         order_id=row.order_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
-        language=row.language, product_name=row.product_name, currency=row.currency, installments=plan,
-        fee=int(row.fee), paid_since=int(paid_since),
-        open_due=sum(i.open for i in plan if i.due_date <= today),
-        open_later=sum(i.open for i in plan if i.due_date > today), recorded_on=row.as_of,
+        language=row.language, product_name=row.product_name, currency=row.currency, installments=items,
+        fee=int(row.fee), paid_since=_paid_since(paid, row.as_of, today),
+        open_now=sum(i.open for i in items if i.due_date <= today),
+        open_later=sum(i.open for i in items if i.due_date > today), recorded_on=row.as_of,
     )
+
+
+def _paid_since(paid: pd.DataFrame, recorded_on: date, today: date) -> int:
+    """Payments the ledger received directly (webhook, file, bank) since the shop's export was last read."""
+    direct = paid[(paid["kind"] == ledger.DIRECT) & (paid["paid_at"] >= pd.Timestamp(recorded_on))
+                  & (paid["paid_at"] <= pd.Timestamp(today))]
+    return int(direct["amount"].sum())

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dunning import stages
 from dunning.money import exponent
 from dunning.policy import Policy
 from dunning.sources.loader import CLOSED_STATUSES
@@ -33,7 +34,8 @@ _FAILURE_WORDS = {
 OVERDUE_COLUMNS = [
     "order_id", "email", "first_name", "last_name", "language", "product_name", "kind",
     "payment_method", "currency", "status", "open_amount", "paid_amount", "fee", "oldest_due_date",
-    "days_overdue", "open_installments", "stage", "reason",
+    "days_overdue", "open_installments", "stage", "reason", "ledger_paid", "reminders_sent", "last_stage",
+    "last_reminded_on",
 ]
 
 
@@ -145,11 +147,13 @@ def find(
     *,
     payments: pd.DataFrame | None = None,
     filters: Filters = Filters(),
-    last_reminded: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
 ) -> OverdueResult:
     """Orders with something open past due + grace as of `as_of`, staged, with reasons.
 
-    `last_reminded` (order_id, reminded_at) applies the policy's cooldown.
+    `history` (order_id, stage, reminded_on: the reminders sent, from any channel) sets each order's
+    next stage (never one it skipped, unless the policy allows it) and applies the cooldown.
+    `ledger_paid` is what `payments` added to what the export shows paid.
     """
     orders = orders.reset_index(drop=True)
     rec_codes = codes_for(receivables["order_id"], orders["order_id"])
@@ -175,9 +179,13 @@ def find(
     frame["open_installments"] = counts[late_codes]
     frame["days_overdue"] = (np.datetime64(as_of, "D") - oldest[late_codes]).astype("int64")
     frame["oldest_due_date"] = pd.Series(oldest[late_codes], index=frame.index).dt.date
-    _stage_and_fee(frame, policy)
+    ledger_paid = np.zeros(len(orders), dtype="int64")
+    if usable is not None:
+        np.add.at(ledger_paid, pay_codes, usable["amount"].to_numpy(dtype="int64"))
+    frame["ledger_paid"] = pd.array(ledger_paid[late_codes], dtype="Int64")
+    waiting = stages.assign(frame, policy, history, as_of)
     frame["reason"] = reasons(frame)
-    why = _exclusions(frame, as_of, policy, last_reminded)
+    why = _exclusions(frame, as_of, policy, waiting)
     excluded = frame[why != ""].assign(why=why[why != ""])
     chosen = _apply_filters(frame[why == ""], filters)
     chosen = chosen.sort_values(["days_overdue", "order_id"], ascending=[False, True], kind="stable")
@@ -216,18 +224,6 @@ def _match_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> tupl
     return payments[good].reset_index(drop=True), bad.reset_index(drop=True), codes[good]
 
 
-def _stage_and_fee(frame: pd.DataFrame, policy: Policy) -> None:
-    """The furthest stage reached and its fee in the order's currency ("" and 0 before the first stage)."""
-    stage = pd.Series("", index=frame.index, dtype="string")
-    fee = pd.Series(0, index=frame.index, dtype="Int64")
-    for s in policy.stages:
-        reached = frame["days_overdue"] >= s.days
-        stage[reached] = s.name
-        fee[reached] = frame.loc[reached, "currency"].map(s.fees).fillna(0).astype("Int64")
-    frame["stage"] = stage
-    frame["fee"] = fee
-
-
 def reasons(frame: pd.DataFrame) -> pd.Series:
     """Why the money did not come in, as far as the data tells (see REASONS)."""
     failure = frame["failure"].map(_FAILURE_WORDS) if "failure" in frame else pd.Series(pd.NA, index=frame.index)
@@ -237,7 +233,7 @@ def reasons(frame: pd.DataFrame) -> pd.Series:
     return reason.astype("string")
 
 
-def _exclusions(frame: pd.DataFrame, as_of: date, policy: Policy, last_reminded: pd.DataFrame | None) -> pd.Series:
+def _exclusions(frame: pd.DataFrame, as_of: date, policy: Policy, waiting: pd.Series) -> pd.Series:
     """Why an overdue order is not dunned ("" when it is)."""
     why = pd.Series("", index=frame.index, dtype="string")
 
@@ -255,10 +251,10 @@ def _exclusions(frame: pd.DataFrame, as_of: date, policy: Policy, last_reminded:
         mark(target, f"on hold{until}: {hold.reason}")
     minimum = frame["currency"].map(policy.minimum_amount).fillna(0).astype("int64")
     mark(frame["open_amount"] < minimum, "below the minimum amount")
-    if last_reminded is not None and not last_reminded.empty and policy.cooldown_days:
-        last = frame["order_id"].map(last_reminded.groupby("order_id")["reminded_at"].max())
-        recent = pd.to_datetime(last) > pd.Timestamp(as_of - timedelta(days=policy.cooldown_days))
+    if policy.cooldown_days:
+        recent = pd.to_datetime(frame["last_reminded_on"]) > pd.Timestamp(as_of - timedelta(days=policy.cooldown_days))
         mark(recent.fillna(False), f"reminded within the last {policy.cooldown_days} days")
+    mark(waiting != "", waiting)
     return why
 
 

@@ -43,6 +43,7 @@ class Policy:
     stages: tuple[Stage, ...] = ()
     minimum_amount: dict[str, int] = field(default_factory=dict)
     holds: tuple[Hold, ...] = ()
+    skip_stages: bool = False
 
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
@@ -57,7 +58,7 @@ def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
         policy = Policy(
             grace_days=_non_negative(section.get("grace_days", 0), "grace_days"),
             cooldown_days=_non_negative(section.get("cooldown_days", 7), "cooldown_days"),
-            stages=stages, minimum_amount=minimum, holds=holds,
+            stages=stages, minimum_amount=minimum, holds=holds, skip_stages=_flag(section.get("skip_stages", False), "skip_stages"),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{origin}: [policy] {exc}") from None
@@ -92,6 +93,12 @@ def _hold(data: dict) -> Hold:
         reason=str(data.get("reason", "on hold")), order_id=str(data.get("order_id", "")),
         email=str(data.get("email", "")).lower(), until=until,
     )
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false (got {value!r})")
+    return value
 
 
 def _non_negative(value: object, name: str) -> int:

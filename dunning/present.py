@@ -10,11 +10,12 @@ import pyarrow.csv as pa_csv
 
 from dunning.money import major_strings
 
-MONEY_COLUMNS = ("open_amount", "paid_amount", "fee")
+MONEY_COLUMNS = ("open_amount", "paid_amount", "fee", "ledger_paid")
 RECORD_COLUMNS = [
     "order_id", "email", "first_name", "last_name", "product_name", "kind", "payment_method",
-    "currency", "open_amount", "paid_amount", "fee", "oldest_due_date", "days_overdue",
-    "open_installments", "stage", "reason", "language", "token", "manage_url",
+    "currency", "open_amount", "paid_amount", "ledger_paid", "fee", "oldest_due_date", "days_overdue",
+    "open_installments", "stage", "last_stage", "last_reminded_on", "reminders_sent", "reason", "language",
+    "token", "manage_url",
 ]
 
 
@@ -28,7 +29,8 @@ def records(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in MONEY_COLUMNS:
         out[column] = money_text(frame, column)
-    out["oldest_due_date"] = pd.to_datetime(frame["oldest_due_date"]).dt.strftime("%Y-%m-%d")
+    for column in ("oldest_due_date", "last_reminded_on"):
+        out[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d").fillna("")
     for column in ("token", "manage_url"):
         if column not in out:
             out[column] = ""

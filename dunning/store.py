@@ -1,8 +1,8 @@
-"""The store: campaigns and reminders in SQLite (embedded default) or PostgreSQL (by URL).
+"""The store: the ledger's tables in SQLite (embedded default) or PostgreSQL (by URL).
 
-The schema is created and changed by the Alembic migrations in dunning/migrations; the tables
-below mirror it for queries. Every change of a reminder's state is its own committed
-transaction, so a crash loses at most the step that was under way.
+The schema (dunning/schema.py) is created and changed by the Alembic migrations in
+dunning/migrations. Every change of a reminder's state is its own committed transaction, so a
+crash loses at most the step that was under way.
 """
 from __future__ import annotations
 
@@ -20,113 +20,13 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from dunning.errors import InputError
 
+from dunning.schema import (  # noqa: F401  (the tables are part of the store's face)
+    FAILED, PAYMENT_COLUMNS, PREPARED, SENDING, SENT, campaigns, installments, metadata, method_requests, orders, payments, reminders,
+    visits, webhook_events,
+)
+
 URL_VARIABLE = "DUNNING_DATABASE_URL"
-PREPARED, SENDING, SENT, FAILED = "prepared", "sending", "sent", "failed"
-
-metadata = sa.MetaData()
-campaigns = sa.Table(
-    "campaigns", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
-    sa.Column("stage", sa.String(50), nullable=False),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("definition", sa.Text, nullable=False),
-    sa.Column("prepared_at", sa.DateTime(timezone=True), nullable=False),
-)
-reminders = sa.Table(
-    "reminders", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False, index=True),
-    sa.Column("order_id", sa.String(200), nullable=False),
-    sa.Column("stage", sa.String(50), nullable=False),
-    sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("first_name", sa.String(200), nullable=False),
-    sa.Column("last_name", sa.String(200), nullable=False),
-    sa.Column("language", sa.String(10), nullable=False),
-    sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("open_amount", sa.BigInteger, nullable=False),
-    sa.Column("fee", sa.BigInteger, nullable=False),
-    sa.Column("reason", sa.String(50), nullable=False),
-    sa.Column("token_id", sa.String(64), nullable=False),
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("body_text", sa.Text, nullable=False),
-    sa.Column("body_html", sa.Text, nullable=False),
-    sa.Column("merge_fields", sa.Text, nullable=False, server_default="{}"),
-    sa.Column("status", sa.String(20), nullable=False, index=True),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("message_id", sa.String(300)),
-    sa.Column("error", sa.Text),
-    sa.Column("prepared_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("sending_at", sa.DateTime(timezone=True)),
-    sa.Column("sent_at", sa.DateTime(timezone=True)),
-    sa.UniqueConstraint("order_id", "stage", name="uq_reminders_order_stage"),
-)
-
-snapshots = sa.Table(
-    "snapshots", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("source", sa.String(200), nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("order_id", sa.String(200), nullable=False, index=True),
-    sa.Column("stage", sa.String(50), nullable=False),
-    sa.Column("reason", sa.String(50), nullable=False),
-    sa.Column("payment_method", sa.String(100), nullable=False),
-    sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("open_amount", sa.BigInteger, nullable=False),
-    sa.Column("days_overdue", sa.Integer, nullable=False),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-    sa.UniqueConstraint("source", "as_of", "order_id", name="uq_snapshots_source_date_order"),
-)
-payments = sa.Table(
-    "payments", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("payment_id", sa.String(300), nullable=False, unique=True),
-    sa.Column("order_id", sa.String(200), nullable=False, index=True),
-    sa.Column("paid_at", sa.Date, nullable=False),
-    sa.Column("amount", sa.BigInteger, nullable=False),
-    sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("source", sa.String(300), nullable=False),
-    sa.Column("flag", sa.String(50), nullable=False, server_default=""),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-)
-orders = sa.Table(
-    "orders", metadata,
-    sa.Column("order_id", sa.String(200), primary_key=True),
-    sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("first_name", sa.String(200), nullable=False),
-    sa.Column("last_name", sa.String(200), nullable=False),
-    sa.Column("language", sa.String(10), nullable=False),
-    sa.Column("product_name", sa.Text, nullable=False),
-    sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("fee", sa.BigInteger, nullable=False),
-    sa.Column("installments", sa.Text, nullable=False),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-visits = sa.Table(
-    "visits", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("order_id", sa.String(200), nullable=False, index=True),
-    sa.Column("visited_at", sa.DateTime(timezone=True), nullable=False),
-)
-method_requests = sa.Table(
-    "method_requests", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("order_id", sa.String(200), nullable=False, index=True),
-    sa.Column("wanted", sa.String(50), nullable=False),
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
-)
-webhook_events = sa.Table(
-    "webhook_events", metadata,
-    sa.Column("signature", sa.String(128), primary_key=True),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-)
-SNAPSHOT_COLUMNS = ["source", "kind", "as_of", "order_id", "stage", "reason", "payment_method", "currency", "open_amount", "days_overdue"]
-PAYMENT_COLUMNS = ["payment_id", "order_id", "paid_at", "amount", "currency", "kind", "source", "flag"]
+MIGRATION_LOCK = 7_341_905_100  # a PostgreSQL advisory lock id: one process migrates at a time
 
 
 def url_for(workspace: Path, configured: str | None = None) -> str:
@@ -159,6 +59,8 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -172,9 +74,11 @@ class Store:
                 name=name, stage=stage, channel=channel, as_of=as_of, definition=definition, prepared_at=now(),
             )).inserted_primary_key[0]
 
-    def add_reminders(self, campaign_id: int, rows: list[dict]) -> int:
-        """Record prepared reminders; an order already holding this stage is skipped. Returns how many were added."""
-        rows = [{**row, "campaign_id": campaign_id, "status": PREPARED} for row in rows]
+    def add_reminders(self, campaign_id: int, rows: list[dict], handed_over_on: date | None = None) -> int:
+        """Record prepared reminders, or (with `handed_over_on`) reminders handed to a newsletter tool, which
+        count as sent that day; an order already holding this stage is skipped. Returns how many were added."""
+        done = {"status": SENT, "reminded_on": handed_over_on, "sent_at": now()} if handed_over_on else {"status": PREPARED}
+        rows = [{**row, "campaign_id": campaign_id, **done} for row in rows]
         return self._insert_new(reminders, rows, ["order_id", "stage"], stamp_column="prepared_at")
 
     def reminded(self) -> pd.DataFrame:
@@ -183,14 +87,12 @@ class Store:
         with self.engine.connect() as db:
             return pd.DataFrame(db.execute(query).all(), columns=["order_id", "stage", "status", "sent_at"])
 
-    def last_reminded(self) -> pd.DataFrame:
-        """order_id, reminded_at: the latest reminder sent per order (for the cooldown)."""
-        query = (sa.select(reminders.c.order_id, sa.func.max(reminders.c.sent_at).label("reminded_at"))
-                 .where(reminders.c.status == SENT).group_by(reminders.c.order_id))
-        with self.engine.connect() as db:
-            frame = pd.DataFrame(db.execute(query).all(), columns=["order_id", "reminded_at"])
-        frame["reminded_at"] = pd.to_datetime(frame["reminded_at"], utc=True).dt.tz_localize(None)
-        return frame
+    def history(self, order_id: str | None = None) -> pd.DataFrame:
+        """order_id, stage, reminded_on: every reminder sent or handed over, from any channel (or one order's)."""
+        sent = reminders.c.status == SENT
+        frame = self.frame(reminders, ["order_id", "stage", "reminded_on"],
+                           sent if order_id is None else sa.and_(sent, reminders.c.order_id == order_id))
+        return frame.dropna(subset=["reminded_on"]).reset_index(drop=True)
 
     def pending(self, campaign_id: int) -> list[sa.Row]:
         """Reminders still to send, in order: those in flight when a run stopped come first."""
@@ -207,8 +109,8 @@ class Store:
     def mark_sending(self, reminder_id: int) -> None:
         self._update(reminder_id, status=SENDING, sending_at=now(), attempts=reminders.c.attempts + 1)
 
-    def mark_sent(self, reminder_id: int, message_id: str) -> None:
-        self._update(reminder_id, status=SENT, sent_at=now(), message_id=message_id, error=None)
+    def mark_sent(self, reminder_id: int, message_id: str, reminded_on: date) -> None:
+        self._update(reminder_id, status=SENT, sent_at=now(), message_id=message_id, error=None, reminded_on=reminded_on)
 
     def mark_failed(self, reminder_id: int, error: str) -> None:
         self._update(reminder_id, status=FAILED, error=error)
@@ -219,36 +121,30 @@ class Store:
         with self.engine.connect() as db:
             return {status: n for status, n in db.execute(query).all()}
 
-    def add_snapshots(self, rows: list[dict]) -> int:
-        """Record what was open per order as of a date (once per source, date and order). Returns how many are new."""
-        return self._insert_new(snapshots, rows, ["source", "as_of", "order_id"])
-
     def add_payments(self, rows: list[dict]) -> int:
         """Record payments; a payment id seen before is skipped, so importing twice counts once."""
         return self._insert_new(payments, rows, ["payment_id"])
 
-    def snapshots_frame(self) -> pd.DataFrame:
-        """Every snapshot; `as_of` as datetime64."""
-        return self._frame(snapshots, SNAPSHOT_COLUMNS)
-
     def payments_frame(self) -> pd.DataFrame:
         """Every payment; `paid_at` as datetime64."""
-        return self._frame(payments, PAYMENT_COLUMNS)
+        return self.frame(payments, PAYMENT_COLUMNS)
 
     def visits_frame(self) -> pd.DataFrame:
         """Every visit of a manage page: order_id, visited_at (datetime64, UTC)."""
-        return self._frame(visits, ["order_id", "visited_at"])
+        return self.frame(visits, ["order_id", "visited_at"])
 
-    def _frame(self, table: sa.Table, columns: list[str]) -> pd.DataFrame:
+    def frame(self, table: sa.Table, columns: list[str], where: sa.ColumnElement | None = None) -> pd.DataFrame:
         """A table as a frame, typed the same whether or not it has rows; dates travel as ISO text and
         are converted in one vectorised step (far faster than a date object per row)."""
         selected = [sa.cast(table.c[c], sa.String).label(c) if isinstance(table.c[c].type, sa.Date) else table.c[c]
                     for c in columns]
-        sql = str(sa.select(*selected).compile(dialect=self.engine.dialect))
+        query = sa.select(*selected)
+        compiled = (query if where is None else query.where(where)).compile(
+            dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         with self.engine.connect() as db:
             cursor = db.connection.dbapi_connection.cursor()  # plain tuples: a million rows load in a second
             try:
-                cursor.execute(sql)
+                cursor.execute(str(compiled))
                 rows = cursor.fetchall()
             finally:
                 cursor.close()
@@ -265,32 +161,8 @@ class Store:
 
     def _insert_new(self, table: sa.Table, rows: list[dict], keys: list[str], stamp_column: str = "recorded_at") -> int:
         """Insert rows whose keys are new (the others are left as they are); returns how many were added."""
-        if not rows:
-            return 0
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(table)
-        insert = insert.on_conflict_do_nothing(index_elements=keys)
-        stamp = now()
-        count = sa.select(sa.func.count()).select_from(table)
         with self.engine.begin() as db:
-            before = db.execute(count).scalar_one()
-            for start in range(0, len(rows), 5000):
-                db.execute(insert, [{**row, stamp_column: stamp} for row in rows[start:start + 5000]])
-            return db.execute(count).scalar_one() - before
-
-    def save_orders(self, rows: list[dict]) -> None:
-        """Upsert what a manage link shows about each order (the newest details win)."""
-        if not rows:
-            return
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(orders)
-        stamp = now()
-        values = [{**row, "updated_at": stamp} for row in rows]
-        upsert = insert.on_conflict_do_update(
-            index_elements=["order_id"],
-            set_={c.name: insert.excluded[c.name] for c in orders.columns if c.name != "order_id"},
-        )
-        with self.engine.begin() as db:
-            for start in range(0, len(values), 5000):
-                db.execute(upsert, values[start:start + 5000])
+            return len(insert_new(db, table, rows, keys, stamp_column))
 
     def order(self, order_id: str) -> sa.Row | None:
         with self.engine.connect() as db:
@@ -325,6 +197,23 @@ class Store:
     def _update(self, reminder_id: int, **values) -> None:
         with self.engine.begin() as db:
             db.execute(reminders.update().where(reminders.c.id == reminder_id).values(**values))
+
+
+def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str],
+               stamp_column: str | None = "recorded_at") -> list:
+    """INSERT ... ON CONFLICT DO NOTHING in batches; returns the keys of the rows this call added.
+
+    The database decides what is new (its unique constraint), so two processes inserting the
+    same rows at once add each row once and each learns exactly which rows were its own."""
+    if not rows:
+        return []
+    insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(table)
+    insert = insert.on_conflict_do_nothing(index_elements=keys).returning(table.c[keys[0]])
+    stamp = {stamp_column: now()} if stamp_column else {}
+    added: list = []
+    for start in range(0, len(rows), 2000):
+        added += db.execute(insert, [{**row, **stamp} for row in rows[start:start + 2000]]).scalars().all()
+    return added
 
 
 def _sqlite_pragmas(connection, _record) -> None:

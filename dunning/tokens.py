@@ -152,6 +152,11 @@ def manage_url(template: str, token: str) -> str:
     return url
 
 
+def token_id(token: str) -> str:
+    """A short fingerprint of a token, stored instead of the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
 def add_links(frame: pd.DataFrame, signer: TokenSigner, template: str, issued_at: datetime | None = None) -> pd.DataFrame:
     """The frame with `token`, `manage_url` and `link_expires_at` for each order_id."""
     issued = issued_at or datetime.now(timezone.utc)

@@ -1,42 +1,29 @@
-"""What was paid after the reminders: snapshots, payments from three sources, recovery figures.
+"""What was paid after the reminders: payments into the ledger, and the recovery figures.
 
-A snapshot records, per order, what was open and at which stage as of a date: `reminded` ones
-(from `overdue --record` and prepared campaigns) are the base of the figures; `observed` ones
-come from later exports. Payments come from a later export (the drop in an order's open amount),
-from a payments file, or from the manage page's webhook; each has a payment id, so importing the
-same thing twice counts once. A payment is credited to every reminder of its order made on or
+The base of every figure is a reminder that was sent or handed over (any channel), with what it
+asked for. Payments come from a later export (the drop in an order's open amount), a payments
+file, the manage page's webhook or a bank statement, and are counted once by the ledger's rule
+(`ledger.counted`). A counted payment is credited to every reminder of its order made on or
 before its date, up to what that reminder asked for.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from dunning.overdue import allocate
+from dunning import ledger, ledger_store, payment_rules
+from dunning.schema import SENT, campaigns, reminders
 from dunning.sources.loader import OrderExport, PaymentExport
 from dunning.sources.rejects import REJECT_COLUMNS
 from dunning.store import Store
 
-REMINDED, OBSERVED = "reminded", "observed"
-PAYMENT, DROP, LEFT_LIST = "payment", "drop", "left_list"
-UNRELATED, OVERPAYMENT = "unrelated", "overpayment"
 COHORT_DAYS = (3, 7, 14, 30)
 AGEING = ((1, 30, "1-30"), (31, 60, "31-60"), (61, 90, "61-90"), (91, 10**9, "90+"))
 DAY_BUCKETS = ((0, 3, "0-3"), (4, 7, "4-7"), (8, 14, "8-14"), (15, 30, "15-30"), (31, 10**9, "31+"))
-
-
-def record(store: Store, overdue: pd.DataFrame, source: str, as_of: date) -> int:
-    """Store what each overdue order owed, and its stage, as of `as_of` under `source`. Returns how many are new."""
-    rows = [
-        {"source": source, "kind": REMINDED, "as_of": as_of, "order_id": r.order_id, "stage": r.stage or "",
-         "reason": r.reason, "payment_method": r.payment_method or "", "currency": r.currency,
-         "open_amount": int(r.open_amount), "days_overdue": int(r.days_overdue)}
-        for r in overdue.itertuples()
-    ]
-    return store.add_snapshots(rows)
+REMINDER_COLUMNS = ["order_id", "stage", "reason", "payment_method", "currency", "open_amount", "days_overdue", "reminded_on"]
 
 
 @dataclass
@@ -44,114 +31,73 @@ class Imported:
     """What an import added and what it reported."""
 
     payments: int
-    left_list: list[str]
-    unrelated: list[str]
-    overpaid: list[str]
-    rejected: pd.DataFrame
+    left_list: list[str] = field(default_factory=list)
+    unrelated: list[str] = field(default_factory=list)
+    overpaid: list[str] = field(default_factory=list)
+    rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+
+
+def sent_reminders(store: Store) -> pd.DataFrame:
+    """Every reminder sent or handed over, with its campaign's name as `source` and its date as `as_of`."""
+    sent = store.frame(reminders, [*REMINDER_COLUMNS, "campaign_id"], reminders.c.status == SENT)
+    names = store.frame(campaigns, ["id", "name"]).set_index("id")["name"]
+    sent = sent.dropna(subset=["reminded_on"])
+    return sent.assign(source=sent["campaign_id"].map(names).astype(object)).rename(columns={"reminded_on": "as_of"}).drop(columns="campaign_id")
 
 
 def import_export(store: Store, export: OrderExport, as_of: date, sources: list[str] | None = None) -> Imported:
-    """A later export of the same shop: for each reminded order the drop in open amount is a payment;
-    a reminded order missing from the export has 'left the list' (paid or cancelled: the export cannot tell).
+    """A later export of the same shop: the ledger reads its view of every order it holds (a drop in an
+    order's open amount is a payment, counted once by the ledger's rule). A reminded order missing from
+    the export has 'left the list' (paid or cancelled: the export cannot tell), reported apart.
 
-    The export speaks for the reminders recorded under `sources`; by default, under the sources that
-    reminded the orders it contains (so another shop's or another export's orders are left alone).
+    The export speaks for the reminders of the campaigns named in `sources`; by default, of the
+    campaigns that reminded the orders it contains (so another shop's orders are left alone).
     """
-    snapshots = store.snapshots_frame()
-    reminded = snapshots[snapshots["kind"] == REMINDED]
-    if sources is None:
-        sources = sorted(set(reminded.loc[reminded["order_id"].isin(export.orders["order_id"]), "source"]))
-    base = set(reminded.loc[reminded["source"].isin(sources), "order_id"])
-    receivables, _ = allocate(export.receivables_until(as_of), None, as_of)
-    due = receivables[receivables["due_date"] <= pd.Timestamp(as_of)]
-    current = due.groupby("order_id")["amount_open"].sum()
-    currency = export.orders.set_index("order_id")["currency"]
+    state = ledger_store.load(store)
+    views = ledger.export_views(export.receivables_until(as_of))
     source = f"export:{export.path.name}"
-    previous = _latest_open(snapshots[snapshots["as_of"] <= pd.Timestamp(as_of)], exclude=(source, pd.Timestamp(as_of)))
-    payments, observations, left = [], [], []
-    for order_id in sorted(base):
-        before = previous.get(order_id)
-        if order_id not in current.index:
-            if before is not None and before[0] > 0:
-                left.append(order_id)
-                payments.append({"payment_id": f"left:{order_id}", "order_id": order_id, "paid_at": as_of,
-                                 "amount": before[0], "currency": before[1], "kind": LEFT_LIST, "source": source, "flag": ""})
-            continue
-        now_open = int(current[order_id])
-        observations.append({"source": source, "kind": OBSERVED, "as_of": as_of, "order_id": order_id, "stage": "",
-                             "reason": "", "payment_method": "", "currency": currency[order_id], "open_amount": now_open,
-                             "days_overdue": 0})
-        if before is not None and before[0] > now_open:
-            payments.append({"payment_id": f"drop:{order_id}:{as_of.isoformat()}:{before[0]}>{now_open}", "order_id": order_id,
-                             "paid_at": as_of, "amount": before[0] - now_open, "currency": currency[order_id],
-                             "kind": DROP, "source": source, "flag": ""})
-    store.add_snapshots(observations)
-    store.add_payments([p for p in payments if p["kind"] == LEFT_LIST])
-    added = store.add_payments([p for p in payments if p["kind"] == DROP])
-    return Imported(added, left, [], [], pd.DataFrame(columns=REJECT_COLUMNS))
-
-
-def _latest_open(snapshots: pd.DataFrame, exclude: tuple[str, pd.Timestamp]) -> dict[str, tuple[int, str]]:
-    """Per order, the most recent open amount and currency known before this import."""
-    keep = ~((snapshots["source"] == exclude[0]) & (snapshots["as_of"] == exclude[1]))
-    latest = snapshots[keep].sort_values(["as_of", "kind"], kind="stable").groupby("order_id").tail(1)
-    return {r.order_id: (int(r.open_amount), r.currency) for r in latest.itertuples()}
+    recorded = ledger_store.record(store, state, details=views.iloc[0:0].reindex(columns=ledger_store.DETAILS),
+                                   views=views[views["order_id"].isin(state.orders["order_id"])], as_of=as_of,
+                                   source=source, new_payments=[])
+    sent = sent_reminders(store)
+    if sources is None:
+        sources = sorted(set(sent.loc[sent["order_id"].isin(export.orders["order_id"]), "source"]))
+    missing = sorted(set(sent.loc[sent["source"].isin(sources), "order_id"]) - set(export.orders["order_id"]))
+    opened = ledger.open_installments(state.views[state.views["order_id"].isin(missing)], state.payments, as_of)
+    still = opened.groupby("order_id")["amount_open"].sum()
+    still = still[still > 0]
+    currency = state.currency_of()
+    store.add_payments([{"payment_id": f"left:{o}", "order_id": o, "paid_at": as_of, "amount": int(a), "currency": currency[o],
+                         "kind": ledger.LEFT_LIST, "source": source, "flag": ""} for o, a in still.items()])
+    return Imported(recorded.drops, left_list=list(still.index))
 
 
 def import_payments(store: Store, paid: PaymentExport, today: date, source: str | None = None) -> Imported:
-    """A payments file: stored by payment id; unrelated and overpaying ones are flagged, a currency other
-    than the order's and a date after `today` are rejected."""
-    snapshots = store.snapshots_frame()
-    reminded = snapshots[snapshots["kind"] == REMINDED]
-    order_currency = reminded.drop_duplicates("order_id").set_index("order_id")["currency"]
-    asked = reminded.groupby("order_id")["open_amount"].max()
-    frame = paid.payments.copy()
-    frame["paid_at"] = frame["paid_at"].dt.date
-    known = frame["order_id"].map(order_currency)
-    currency = frame["currency"].where(frame["currency"] != "", known.fillna(""))
-    problems = pd.Series("", index=frame.index, dtype="string")
-    problems[frame["paid_at"] > today] = f"paid_at is after {today.isoformat()} (a date in the future)"
-    mismatch = known.notna() & (currency != known)
-    problems[mismatch & (problems == "")] = "currency " + currency[mismatch] + " differs from the order's " + known[mismatch].astype("string")
-    problems[(currency == "") & (problems == "")] = "no currency, and the order was never reminded"
-    refused = frame[problems != ""]
-    rejected = pd.DataFrame({"file": str(paid.path), "row": refused["row"], "column": "paid_at",
-                             "reason": problems[problems != ""], "value": refused["order_id"]})
-    rejected.loc[~rejected["reason"].str.startswith("paid_at"), "column"] = "currency"
-    good = frame[problems == ""].assign(currency=currency[problems == ""])
-    occurrence = good.groupby(["order_id", "paid_at", "amount"]).cumcount()
-    derived = [f"file:{o}:{d.isoformat()}:{a}:{n}" for o, d, a, n in zip(good["order_id"], good["paid_at"], good["amount"], occurrence)]
-    good["payment_id"] = good["payment_id"].where(good["payment_id"] != "", pd.Series(derived, index=good.index))
-    stored = store.payments_frame()
-    earlier = stored[stored["kind"].isin([PAYMENT, DROP])].groupby("order_id")["amount"].sum()
-    running = good.groupby("order_id")["amount"].cumsum() + good["order_id"].map(earlier).fillna(0)
-    flag = pd.Series("", index=good.index, dtype="string")
-    flag[~good["order_id"].isin(order_currency.index)] = UNRELATED
-    flag[(flag == "") & (running > good["order_id"].map(asked))] = OVERPAYMENT
-    rows = [{"payment_id": p, "order_id": o, "paid_at": d, "amount": int(a), "currency": c, "kind": PAYMENT,
-             "source": source or f"file:{paid.path.name}", "flag": f}
-            for p, o, d, a, c, f in zip(good["payment_id"], good["order_id"], good["paid_at"], good["amount"], good["currency"], flag)]
-    added = store.add_payments(rows)
-    return Imported(added, [], sorted(set(good.loc[flag == UNRELATED, "order_id"])),
-                    sorted(set(good.loc[flag == OVERPAYMENT, "order_id"])), rejected.reset_index(drop=True))
+    """A payments file into the ledger, through the payment rules (`payment_rules`)."""
+    state = ledger_store.load(store)
+    rows, rejected = payment_rules.checked(paid.payments, state.currency_of(), payment_rules.owed(state, today), today,
+                                           source=source or f"file:{paid.path.name}", file=str(paid.path))
+    added = store.add_payments(payment_rules.as_records(rows))
+    return Imported(added, unrelated=sorted(set(rows.loc[rows["flag"] == payment_rules.UNRELATED, "order_id"])),
+                    overpaid=sorted(set(rows.loc[rows["flag"] == payment_rules.OVERPAYMENT, "order_id"])), rejected=rejected)
 
 
 def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataFrame:
-    """One row per reminder (snapshot): what it asked for, what came in since, and how fast.
+    """One row per reminder sent or handed over: what it asked for, what came in since, and how fast.
 
     Columns: source, as_of, order_id, stage, reason, payment_method, currency, reminded, recovered,
     still_open, status (full/partly/not), days_to_first_payment, days_to_full, days_overdue_now, left_list,
     opened (the manage link was visited on or after the reminder).
     """
-    snaps = store.snapshots_frame()
-    base = snaps[snaps["kind"] == REMINDED]
+    base = sent_reminders(store)
+    base = base[base["as_of"] <= pd.Timestamp(as_of)]
     if campaign:
         base = base[base["source"] == campaign]
     base = base.reset_index(drop=True).rename(columns={"open_amount": "reminded"})
     base["reminder"] = np.arange(len(base))
     paid = store.payments_frame()
-    counted = paid[paid["kind"].isin([PAYMENT, DROP]) & (paid["paid_at"] <= pd.Timestamp(as_of))]
-    left = paid[paid["kind"] == LEFT_LIST]
+    counted = ledger.counted(paid[paid["paid_at"] <= pd.Timestamp(as_of)]).drop(columns="amount").rename(columns={"counted": "amount"})
+    left = paid[paid["kind"] == ledger.LEFT_LIST]
     matched = base[["reminder", "order_id", "as_of", "currency", "reminded"]].merge(
         counted[["order_id", "paid_at", "amount", "currency"]], on=["order_id", "currency"], how="inner")
     matched = matched[matched["paid_at"] >= matched["as_of"]].sort_values(["reminder", "paid_at"], kind="stable")
@@ -177,7 +123,7 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     seen = seen[seen["visited_at"] <= pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(days=1)]
     last_visit = seen.groupby("order_id")["visited_at"].max().dt.tz_localize(None).dt.normalize()
     out["opened"] = last_visit.reindex(out["order_id"]).to_numpy() >= out["as_of"].to_numpy()
-    return out.drop(columns=["reminder", "kind"])
+    return out.drop(columns=["reminder"])
 
 
 def figures(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:

@@ -11,6 +11,13 @@ SAMPLES = Path(__file__).parent / "data" / "samples"
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
+@pytest.fixture(autouse=True)
+def own_workspace(tmp_path, monkeypatch):
+    """Every test runs in a folder of its own, so the store a command opens there (the ledger) is its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DUNNING_DATABASE_URL", raising=False)
+
+
 @pytest.fixture
 def samples() -> Path:
     return SAMPLES
@@ -31,6 +38,12 @@ def signing_key(monkeypatch) -> str:
 @pytest.fixture
 def no_signing_key(monkeypatch) -> None:
     monkeypatch.delenv("DUNNING_SECRET_KEYS", raising=False)
+
+
+def allow_skipping_stages(workspace: Path) -> None:
+    """Let a workspace's orders go straight to the stage their days reached (for tests of one stage's mechanics)."""
+    settings = workspace / "dunning.toml"
+    settings.write_text(settings.read_text("utf-8").replace("skip_stages = false", "skip_stages = true"), "utf-8")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from dunning.channels.outbox import OutboxChannel
 from dunning.cli import app
 from dunning.errors import InputError
 from dunning.store import SENDING, SENT, Store
+from tests.conftest import allow_skipping_stages
 
 AS_OF = date(2026, 11, 20)
 runner = CliRunner()
@@ -21,6 +22,7 @@ runner = CliRunner()
 @pytest.fixture
 def workspace(tmp_path, examples, signing_key):
     config.init(tmp_path)
+    allow_skipping_stages(tmp_path)
     shutil.copytree(examples, tmp_path / "examples")
     (tmp_path / "campaigns" / "final.toml").write_text(
         'stage = "final"\nchannel = "outbox"\nrate_per_minute = 60000\n'
@@ -70,7 +72,7 @@ def test_cooldown_from_the_store_holds_back_recent_reminders(workspace):
     settings, campaign, store = setup(workspace)
     friendly = campaigns.Campaign(**{**vars(campaign), "name": "earlier", "stage": "final"})
     first = campaigns.prepare(friendly, settings, store, AS_OF, ["k"])
-    campaigns.send(friendly, store, OutboxChannel(workspace / "outbox"), dry_run=False)
+    campaigns.send(friendly, store, OutboxChannel(workspace / "outbox"), as_of=AS_OF, dry_run=False)
     second = campaigns.Campaign(**{**vars(campaign), "name": "later", "stage": "second"})
     later = campaigns.prepare(second, settings, store, AS_OF, ["k"])
     assert first.added == 7 and later.added == 0
@@ -90,9 +92,9 @@ def test_dry_run_sends_nothing_and_send_writes_multipart_messages(workspace):
     settings, campaign, store = setup(workspace)
     prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
     outbox = workspace / "outbox"
-    dry = campaigns.send(campaign, store, OutboxChannel(outbox), dry_run=True)
+    dry = campaigns.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=True)
     assert dry.would_send == 7 and not list(outbox.glob("*.eml")) and store.counts(prepared.campaign_id) == {"prepared": 7}
-    report = campaigns.send(campaign, store, OutboxChannel(outbox), dry_run=False)
+    report = campaigns.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=False)
     assert (report.sent, report.failed) == (7, 0)
     files = sorted(outbox.glob("*.eml"))
     assert len(files) == 7
@@ -101,7 +103,7 @@ def test_dry_run_sends_nothing_and_send_writes_multipart_messages(workspace):
     assert message["Message-ID"].startswith("<dunning.") and message["List-Unsubscribe"] == "<mailto:help@shop.example?subject=unsubscribe>"
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
-    rerun = campaigns.send(campaign, store, OutboxChannel(outbox), dry_run=False)
+    rerun = campaigns.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=False)
     assert rerun.sent == 0 and len(list(outbox.glob("*.eml"))) == 7
 
 
@@ -110,7 +112,7 @@ def test_a_reminder_in_flight_when_a_run_died_is_resent_and_named(workspace):
     prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
     first, *_ = store.pending(prepared.campaign_id)
     store.mark_sending(first.id)
-    report = campaigns.send(campaign, store, OutboxChannel(workspace / "outbox"), dry_run=False)
+    report = campaigns.send(campaign, store, OutboxChannel(workspace / "outbox"), as_of=AS_OF, dry_run=False)
     assert report.resent_in_flight == [first.order_id] and report.sent == 7
     assert store.counts(prepared.campaign_id) == {SENT: 7}
     assert SENDING not in store.counts(prepared.campaign_id)

@@ -29,7 +29,8 @@ def test_overdue_json_fields(examples, signing_key):
     noor = rows["P-2001"]
     assert noor["open_amount"] == "247.00" and noor["paid_amount"] == "347.00"
     assert noor["oldest_due_date"] == "2026-08-31" and noor["days_overdue"] == 81
-    assert noor["stage"] == "final" and noor["reason"] == "manual_payment"
+    assert noor["stage"] == "friendly" and noor["reason"] == "manual_payment"  # never reminded: the first stage first
+    assert noor["reminders_sent"] == 0 and noor["last_stage"] == "" and noor["ledger_paid"] == "347.00"
     assert noor["manage_url"].startswith("https://shop.example/m/")
     assert rows["P-2005"]["open_amount"] == "18000"
     for field in ("email", "first_name", "last_name", "product_name", "currency"):
@@ -79,12 +80,19 @@ def test_usage_errors_are_exit_2():
     assert run("nonsense").exit_code == 2
 
 
-def test_token_sign_and_verify(signing_key):
-    signed = run("token", "sign", "A-1", "--json")
+def test_token_sign_and_verify(signing_key, examples):
+    unknown = run("token", "sign", "P-2001", "--json")
+    assert unknown.exit_code == 2 and "not in the ledger" in unknown.stderr
+    assert run("overdue", examples / "plans.csv", "--as-of", AS_OF, "--json").exit_code == 0  # records the orders
+    signed = run("token", "sign", "P-2001", "--json")
     assert signed.exit_code == 0
     token = json.loads(signed.stdout)["token"]
     ok = run("token", "verify", token, "--json")
-    assert json.loads(ok.stdout) == {"valid": True, "order_id": "A-1"}
+    assert json.loads(ok.stdout) == {"valid": True, "order_id": "P-2001"}
+    from dunning.tokens import TokenSigner
+
+    nowhere = run("token", "verify", TokenSigner([signing_key]).sign("NEVER-READ"), "--json")
+    assert nowhere.exit_code == 1 and json.loads(nowhere.stdout)["problem"] == "unknown"
     foreign = run("token", "verify", token, "--order", "A-2", "--json")
     assert foreign.exit_code == 1 and json.loads(foreign.stdout)["problem"] == "foreign"
     tampered = run("token", "verify", token[:-2], "--json")
@@ -129,16 +137,18 @@ def test_long_lists_are_cut_in_the_terminal_but_totals_cover_all(examples, no_si
 def test_export_writes_csv_templates_and_manifest(examples, signing_key, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run("export", examples / "orders_elopage.csv", "--profile", "elopage", "--as-of", AS_OF,
-                 "--to", "mailchimp", "--stage", "final", "--json")
+                 "--to", "mailchimp", "--stage", "friendly", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["rows"] == 4 and summary["csv"].endswith("exports/mailchimp-2026-11-20-stages_final.csv")
-    manifest = json.loads((tmp_path / "exports" / "mailchimp-2026-11-20-stages_final.manifest.json").read_text())
-    assert manifest["filters"] == {"stages": ["final"]} and manifest["rows"] == 4
-    assert any(p.endswith("template.final.de.html") for p in summary["templates"])
+    assert summary["rows"] == 6 and summary["csv"].endswith("exports/mailchimp-2026-11-20-stages_friendly.csv")
+    assert summary["reminders_recorded"] == 6
+    manifest = json.loads((tmp_path / "exports" / "mailchimp-2026-11-20-stages_friendly.manifest.json").read_text())
+    assert manifest["filters"] == {"stages": ["friendly"]} and manifest["rows"] == 6
+    assert any(p.endswith("template.friendly.de.html") for p in summary["templates"])
     again = run("export", examples / "orders_elopage.csv", "--profile", "elopage", "--as-of", AS_OF,
-                "--to", "mailchimp", "--stage", "final", "--json")
-    assert json.loads(again.stdout)["csv"].endswith("stages_final-2.csv")
+                "--to", "mailchimp", "--stage", "friendly", "--json")
+    repeated = json.loads(again.stdout)  # the hand-over was recorded: the cooldown holds them back
+    assert repeated["csv"].endswith("stages_friendly-2.csv") and repeated["rows"] == 0
 
 
 def test_export_refuses_without_key_and_names_the_tools(examples, no_signing_key, tmp_path):

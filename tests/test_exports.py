@@ -13,7 +13,7 @@ from dunning import exports
 from dunning.errors import InputError
 from dunning.exports.dialects import DIALECTS
 from dunning.exports.guard import FORMULA_STARTS
-from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
+from dunning.mailmerge import SHOP_VARIABLES, TEMPLATE_VARIABLES, Templates
 from dunning.policy import Policy, Stage
 from dunning.tokens import TokenSigner, add_links
 
@@ -149,7 +149,7 @@ def test_every_variable_the_shipped_templates_use_is_known():
     for name in templates.env.list_templates():
         source = templates.env.loader.get_source(templates.env, name)[0]
         used |= meta.find_undeclared_variables(templates.env.parse(source))
-    assert used <= set(TEMPLATE_VARIABLES) | {"shop_name", "shop_contact", "consequence", "has_fee", "language", "subject"}
+    assert used <= set(TEMPLATE_VARIABLES) | set(SHOP_VARIABLES) | {"subject"}
     assert set(TEMPLATE_VARIABLES) - {"paid_amount_text", "days_overdue"} <= used
 
 

@@ -14,6 +14,8 @@ from dunning.cli import app
 from dunning.errors import InputError
 from dunning.mailmerge import Templates
 from dunning.store import SENT, Store
+from dunning.policy import Stage
+from tests.conftest import allow_skipping_stages
 from tests.mailchimp_server import FakeMailchimp
 
 AS_OF = date(2026, 11, 20)
@@ -31,6 +33,7 @@ def mailchimp(monkeypatch):
 @pytest.fixture
 def workspace(tmp_path, examples, signing_key, mailchimp):
     config.init(tmp_path)
+    allow_skipping_stages(tmp_path)
     shutil.copytree(examples, tmp_path / "examples")
     (tmp_path / "campaigns" / "mc.toml").write_text(
         'stage = "final"\nchannel = "mailchimp"\n[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
@@ -46,7 +49,7 @@ def prepare_and_send(workspace):
     prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
     from dunning.channels.select import channel_for
 
-    report = campaigns.send(campaign, store, channel_for(campaign, settings), dry_run=False)
+    report = campaigns.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
     return store, prepared, report
 
 
@@ -98,7 +101,7 @@ def test_a_rerun_after_a_crash_creates_no_second_campaign(workspace, mailchimp):
     campaign = campaigns.load("mc", settings)
     from dunning.channels.select import channel_for
 
-    report = campaigns.send(campaign, store, channel_for(campaign, settings), dry_run=False)
+    report = campaigns.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
     assert report.sent == 7 and len(report.resent_in_flight) == 7
     assert len(mailchimp.campaigns) == 4 and all(c["status"] == "sent" for c in mailchimp.campaigns.values())
 
@@ -108,7 +111,7 @@ Reminder = namedtuple("Reminder", "id order_id email language subject merge_fiel
 
 def channel(mailchimp, **settings):
     options = dict(list_id="list1", api_url=mailchimp.url, backoff_seconds=0.001) | settings
-    return MailchimpChannel(MailchimpSettings(**options), Templates(), Shop("Shop", "help@shop.example", "friendly", "Friendly", "", False),
+    return MailchimpChannel(MailchimpSettings(**options), Templates(), Shop("Shop", "help@shop.example", Stage("friendly", "Friendly", 3), False),
                             environ={"DUNNING_MAILCHIMP_API_KEY": KEY})
 
 
@@ -133,9 +136,9 @@ def test_schedule_on_the_quarter_hour(mailchimp):
 
 def test_keys_are_one_clear_sentence(mailchimp):
     with pytest.raises(InputError, match="no Mailchimp API key"):
-        MailchimpChannel(MailchimpSettings(list_id="list1"), Templates(), Shop("", "", "friendly", "", "", False), environ={})
+        MailchimpChannel(MailchimpSettings(list_id="list1"), Templates(), Shop("", "", Stage("friendly", "", 3), False), environ={})
     wrong = MailchimpChannel(MailchimpSettings(list_id="list1", api_url=mailchimp.url), Templates(),
-                             Shop("", "", "friendly", "", "", False), environ={"DUNNING_MAILCHIMP_API_KEY": "wrong-us21"})
+                             Shop("", "", Stage("friendly", "", 3), False), environ={"DUNNING_MAILCHIMP_API_KEY": "wrong-us21"})
     with pytest.raises(InputError, match="Mailchimp refused the API key: API Key Invalid"):
         wrong.deliver("x", "Shop", "h@shop.example", [Reminder(1, "O-1", "a@example.com", "en", "s", "{}")])
 

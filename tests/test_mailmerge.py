@@ -8,7 +8,7 @@ from dunning.exports.fields import values
 from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
 
 
-def context(language: str, consequence: str = "", has_fee: bool = False) -> dict:
+def context(language: str, consequence: str = "", has_fee: bool = False, reminders_sent: int = 2) -> dict:
     frame = pd.DataFrame([dict(order_id="E-1", email="a@example.com", first_name="Anna", last_name="Berg", language=language,
                                product_name="Kurs", currency="EUR", open_amount=14970, paid_amount=0, fee=500,
                                oldest_due_date=date(2026, 11, 2), days_overdue=18, stage="final")])
@@ -16,7 +16,7 @@ def context(language: str, consequence: str = "", has_fee: bool = False) -> dict
     row = values(frame, "en").iloc[0]
     return {k: row[k] for k in TEMPLATE_VARIABLES} | {
         "shop_name": "Beispiel GmbH", "shop_contact": "help@shop.example", "language": row["language"],
-        "consequence": consequence, "has_fee": has_fee, "stage_label": "Final notice"}
+        "consequence": consequence, "has_fee": has_fee, "stage_label": "Final notice", "reminders_sent": reminders_sent}
 
 
 @pytest.mark.parametrize(("language", "amount", "date_text", "greeting"), [
@@ -61,3 +61,14 @@ def test_missing_language_falls_back_to_the_configured_one():
     templates = Templates(fallback_language="de")
     message = templates.render("friendly", "sv", context("de"))
     assert message.text.startswith("Guten Tag") and templates.names("friendly", "")[0] == "friendly.de.txt.j2"
+
+
+@pytest.mark.parametrize(("language", "despite"), [
+    ("en", "Despite our reminders"), ("de", "trotz unserer Erinnerungen"), ("fr", "Malgré nos rappels"),
+    ("nl", "Ondanks onze herinneringen")])
+def test_only_a_customer_who_was_reminded_reads_despite_our_reminders(language, despite):
+    reminded = Templates().render("final", language, context(language))
+    first = Templates().render("final", language, context(language, reminders_sent=0))
+    assert despite in reminded.text and despite in reminded.html
+    assert despite.lower() not in first.text.lower() and despite.lower() not in first.html.lower()
+    assert "E-1" in first.text and "02.11.2026" in Templates().render("final", "de", context("de", reminders_sent=0)).text

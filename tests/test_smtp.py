@@ -19,6 +19,7 @@ from dunning.channels import Outgoing, PermanentFailure
 from dunning.channels.smtp import SmtpChannel, SmtpSettings
 from dunning.errors import InputError
 from dunning.store import Store
+from tests.conftest import allow_skipping_stages
 
 AS_OF = date(2026, 11, 20)
 
@@ -171,6 +172,7 @@ def test_tls_and_login(certificate, security):
 
 def _workspace(tmp_path, examples, port, orders=30):
     config.init(tmp_path)
+    allow_skipping_stages(tmp_path)
     lines = ["order_id,email,first_name,last_name,language,product_name,currency,status,start_date,interval,installments,installment_amount"]
     lines += [f"S-{n:03d},c{n}@example.com,Kim,Lee,en,Course,EUR,active,2026-06-01,1 month,3,50.00" for n in range(orders)]
     (tmp_path / "plans.csv").write_text("\n".join(lines) + "\n")
@@ -189,7 +191,7 @@ def test_a_refused_address_is_marked_failed_and_the_batch_goes_on(smtp_server, t
     store = Store(f"sqlite:///{workspace / 'dunning.sqlite3'}")
     campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
     report = campaigns.send(campaign, store, SmtpChannel(SmtpSettings(host="127.0.0.1", port=port, security="none"), environ={}),
-                            dry_run=False, sleep=lambda s: None)
+                            as_of=AS_OF, dry_run=False, sleep=lambda s: None)
     assert (report.sent, report.failed) == (4, 1)
     assert report.failures == [("S-002", "550 5.1.1 no such mailbox")]
 

@@ -4,6 +4,7 @@ import sys
 import textwrap
 from datetime import date
 
+import pandas as pd
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -43,15 +44,15 @@ def test_states_and_what_was_in_flight(database_url):
     store.add_reminders(campaign, [row("A"), row("B"), row("C")])
     a, b, c = store.pending(campaign)
     store.mark_sending(a.id)
-    store.mark_sent(a.id, "<m1@x>")
+    store.mark_sent(a.id, "<m1@x>", date(2026, 11, 21))
     store.mark_sending(b.id)
     store.mark_sending(c.id)
     store.mark_failed(c.id, "550 no such user")
     pending = store.pending(campaign)
     assert [(p.order_id, p.status, p.attempts) for p in pending] == [("B", SENDING, 1)]
     assert store.counts(campaign) == {SENT: 1, SENDING: 1, FAILED: 1}
-    last = store.last_reminded()
-    assert list(last["order_id"]) == ["A"] and last["reminded_at"].notna().all()
+    history = store.history()
+    assert history.to_dict("records") == [{"order_id": "A", "stage": "final", "reminded_on": pd.Timestamp("2026-11-21")}]
 
 
 WRITER = textwrap.dedent("""
@@ -67,7 +68,7 @@ WRITER = textwrap.dedent("""
         store.add_reminders(campaign, rows)
         for reminder in store.pending(campaign)[:5]:
             store.mark_sending(reminder.id)
-            store.mark_sent(reminder.id, "<m>")
+            store.mark_sent(reminder.id, "<m>", date(2026, 11, 20))
         store.add_payments([dict(payment_id=f"{sys.argv[2]}-{n}-{k}", order_id=f"{sys.argv[2]}-{n}-{k}", paid_at=date(2026, 11, 20),
                                  amount=1, currency="EUR", kind="payment", source="t", flag="") for k in range(3)])
 """)

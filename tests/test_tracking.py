@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from dunning import report, tracking
+from dunning import ledger_store, reminders, report, tracking
+from dunning.exports.fields import values
 from dunning.sources import loader, profiles
 from dunning.store import Store, visits
 
@@ -16,12 +17,26 @@ TODAY = date(2026, 11, 1)
 
 
 def overdue_rows(*rows):
-    base = dict(stage="final", reason="manual_payment", payment_method="bank_transfer", currency="EUR", days_overdue=20)
+    base = dict(stage="final", reason="manual_payment", payment_method="bank_transfer", currency="EUR", days_overdue=20,
+                email="a@example.com", first_name="A", last_name="B", language="en", product_name="Kurs", fee=0,
+                token="t", oldest_due_date=date(2026, 9, 10), paid_amount=0, reminders_sent=0)
     return pd.DataFrame([base | r for r in rows])
 
 
+def remind(store, frame, name, on):
+    """What `export` or a sent campaign leaves in the ledger: the orders with their one installment, and a reminder each."""
+    views = pd.DataFrame({"order_id": frame["order_id"], "seq": 1, "due_date": pd.Timestamp("2026-09-10"),
+                          "amount_due": frame["open_amount"], "amount_open": frame["open_amount"]})
+    ledger_store.record(store, ledger_store.load(store), details=frame[ledger_store.DETAILS], views=views, as_of=on,
+                        source="test", new_payments=[])
+    campaign = store.create_campaign(name, "final", "outbox", on, "")
+    store.add_reminders(campaign, [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": ""} for o, v in
+                                   zip(frame.to_dict("records"), values(frame.astype({"open_amount": "Int64"}), "en").to_dict("records"))],
+                        handed_over_on=on)
+
+
 def history(store, write_csv):
-    tracking.record(store, overdue_rows(
+    remind(store, overdue_rows(
         dict(order_id="A", open_amount=10000), dict(order_id="B", open_amount=5000, stage="second", reason="no_response"),
         dict(order_id="C", open_amount=20000, currency="USD", payment_method="card"), dict(order_id="D", open_amount=8000),
     ), "c1", REMINDED_ON)
@@ -55,7 +70,7 @@ def test_exact_figures_on_a_hand_built_history(database_url, write_csv):
     assert first.payments == 4 and again.payments == 0
     assert first.unrelated == ["X"] and first.overpaid == ["C"]
     assert {(r.value, r.column) for r in first.rejected.itertuples()} == {("A", "currency"), ("D", "paid_at")}
-    assert dropped.payments == 1 and dropped.left_list == ["A", "B", "C"] and repeat.payments == 0
+    assert dropped.payments == 1 and dropped.left_list == ["B", "C"] and repeat.payments == 0  # A was paid by then
     rows = tracking.recovery(store, TODAY).set_index("order_id")
     assert rows.loc["A", ["recovered", "still_open", "status", "days_to_first_payment"]].tolist() == [10000, 0, "full", 3]
     assert rows.loc["B", ["recovered", "still_open", "status", "left_list"]].tolist() == [2000, 3000, "partly", True]
@@ -82,7 +97,7 @@ def test_exact_figures_on_a_hand_built_history(database_url, write_csv):
                 min_size=1, max_size=8))
 def test_recovered_plus_still_open_is_what_was_reminded(tmp_path_factory, orders):
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('p') / 's.sqlite3'}")
-    tracking.record(store, overdue_rows(*[dict(order_id=f"O{i}", open_amount=a) for i, (a, _) in enumerate(orders)]), "c", REMINDED_ON)
+    remind(store, overdue_rows(*[dict(order_id=f"O{i}", open_amount=a) for i, (a, _) in enumerate(orders)]), "c", REMINDED_ON)
     store.add_payments([{"payment_id": f"{i}-{k}", "order_id": f"O{i}", "paid_at": REMINDED_ON + timedelta(days=d),
                          "amount": amount, "currency": "EUR", "kind": "payment", "source": "t", "flag": ""}
                         for i, (_, pays) in enumerate(orders) for k, (d, amount) in enumerate(pays)])
@@ -150,9 +165,9 @@ def test_report_and_track_commands(tmp_path, write_csv, monkeypatch, examples, s
 
     runner = CliRunner()
     monkeypatch.chdir(tmp_path)
-    recorded = runner.invoke(app, ["overdue", str(examples / "plans.csv"), "--payments", str(examples / "payments.csv"),
-                                   "--as-of", "2026-11-20", "--record", "--json"])
-    assert recorded.exit_code == 0 and "recorded 7 orders as overdue-2026-11-20" in recorded.stderr
+    recorded = runner.invoke(app, ["export", str(examples / "plans.csv"), "--payments", str(examples / "payments.csv"),
+                                   "--as-of", "2026-11-20", "--to", "generic", "--json"])
+    assert recorded.exit_code == 0 and json.loads(recorded.stdout)["reminders_recorded"] == 7
     paid = write_csv([["order_id", "paid_at", "amount", "currency"], ["P-2001", "2026-11-21", "247.00", "EUR"],
                       ["P-2004", "2026-11-22", "100.00", "GBP"], ["P-2002", "2026-11-22", "39.80", "USD"]], name="later-payments.csv")
     imported = runner.invoke(app, ["track", "payments", str(paid), "--as-of", "2026-11-25"])

@@ -26,7 +26,9 @@ from markupsafe import Markup
 from dunning.channels import PermanentFailure, TemporaryFailure
 from dunning.errors import InputError
 from dunning.exports.dialects import MAILCHIMP
+from dunning import mailmerge
 from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
+from dunning.policy import Stage
 
 KEY_VARIABLE = "DUNNING_MAILCHIMP_API_KEY"
 BATCH_SIZE = 500
@@ -53,9 +55,7 @@ class Shop:
 
     name: str
     contact: str
-    stage: str
-    label: str
-    consequence: str
+    stage: Stage
     has_fee: bool
 
 
@@ -95,8 +95,9 @@ class MailchimpChannel:
             for name in (campaign_name, tag):
                 self._tag(list_id, name, [r.email for r in members])
             segment = self._segment(list_id, tag)
+            sent_before = min(json.loads(r.merge_fields).get("reminders_sent", 0) for r in members)
             mc_id = self._send_campaign(list_id, segment["id"], f"dunning {campaign_name} {language}", language,
-                                        sender_name, reply_to, members[0].subject)
+                                        sender_name, reply_to, members[0].subject, sent_before)
             for reminder in members:
                 results[reminder.id] = (True, mc_id)
         return results
@@ -145,7 +146,7 @@ class MailchimpChannel:
         return self._call(self.client.lists.create_segment, list_id, {"name": name, "static_segment": []})
 
     def _send_campaign(self, list_id: str, segment_id: int, title: str, language: str, from_name: str,
-                       reply_to: str, subject: str) -> str:
+                       reply_to: str, subject: str, reminders_sent: int) -> str:
         existing = [c for c in self._call(self.client.campaigns.list, list_id=list_id, count=1000)["campaigns"]
                     if c["settings"]["title"] == title]
         done = [c for c in existing if c["status"] in ("sent", "sending", "schedule")]
@@ -156,7 +157,7 @@ class MailchimpChannel:
             "recipients": {"list_id": list_id, "segment_opts": {"saved_segment_id": segment_id}},
             "settings": {"subject_line": subject, "title": title, "from_name": from_name, "reply_to": reply_to},
         })
-        content = self._content(language)
+        content = self._content(language, reminders_sent)
         self._call(self.client.campaigns.set_content, draft["id"], {"html": content.html, "plain_text": content.text})
         if self.settings.test_emails:
             self._call(self.client.campaigns.send_test_email, draft["id"],
@@ -167,12 +168,12 @@ class MailchimpChannel:
             self._call(self.client.campaigns.send, draft["id"])
         return draft["id"]
 
-    def _content(self, language: str):
-        context = {key: Markup(MAILCHIMP.tag(key)) for key in TEMPLATE_VARIABLES} | {
-            "shop_name": self.shop.name, "shop_contact": self.shop.contact, "language": language,
-            "consequence": self.shop.consequence, "has_fee": self.shop.has_fee, "stage_label": self.shop.label,
-        }
-        return self.templates.render(self.shop.stage, language, context)
+    def _content(self, language: str, reminders_sent: int):
+        tags = {key: Markup(MAILCHIMP.tag(key)) for key in TEMPLATE_VARIABLES}
+        context = mailmerge.context(tags, language=language, stage=self.shop.stage, stage_name=self.shop.stage.name,
+                                    shop_name=self.shop.name, shop_contact=self.shop.contact, has_fee=self.shop.has_fee,
+                                    reminders_sent=reminders_sent)
+        return self.templates.render(self.shop.stage.name, language, context)
 
     def _call(self, method, *args, **kwargs):
         """One API call; 429 and 5xx are retried with backoff, other errors become one clear sentence."""

@@ -30,8 +30,7 @@ def channel_for(campaign, settings: Settings):
         shop = settings.section("shop")
         return MailchimpChannel(
             MailchimpSettings(**options), Templates(settings.root / "templates", settings.fallback_language),
-            Shop(str(shop.get("name", "")), str(shop.get("contact", "")), stage.name, stage.label, stage.consequence,
-                 bool(stage.fees)),
+            Shop(str(shop.get("name", "")), str(shop.get("contact", "")), stage, bool(stage.fees)),
         )
     raise InputError(f"{campaign.path}: unknown channel {campaign.channel}")
 

@@ -21,6 +21,7 @@ from dunning.errors import InputError
 from dunning.exports import fields
 from dunning.exports.dialects import Dialect
 from dunning.exports.guard import neutralise, single_line
+from dunning import mailmerge
 from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
 from dunning.money import to_major_string
 from dunning.policy import Policy
@@ -51,6 +52,7 @@ class ExportResult:
     clipped_cells: int
     without_stage: int
     totals: list[dict] = field(default_factory=list)
+    order_ids: list[str] = field(default_factory=list)
 
 
 def default_path(folder: Path, tool: str, as_of: date, filter_words: list[str]) -> Path:
@@ -106,7 +108,9 @@ def write(
     if not rejects.empty:
         rejects_path = path.with_name(path.stem + ".rejects.csv")
         _write_private(rejects_path, rejects.to_csv(index=False).encode("utf-8"), True)
-    template_paths = _write_templates(values, dialect, path, policy, shop or Shop(), templates or Templates(fallback_language=fallback_language))
+    sent_before = staged["reminders_sent"][keep.to_numpy()] if "reminders_sent" in staged else pd.Series(0, index=values.index)
+    template_paths = _write_templates(values.assign(reminders_sent=sent_before.to_numpy()), dialect, path, policy, shop or Shop(),
+                                      templates or Templates(fallback_language=fallback_language))
     totals = _totals(staged[keep.to_numpy()])
     manifest_path = path.with_name(path.stem + ".manifest.json")
     manifest = {
@@ -120,7 +124,7 @@ def write(
     }
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return ExportResult(path, manifest_path, template_paths, int(len(table)), rejects, rejects_path, clipped,
-                        int(len(frame) - len(staged)), totals)
+                        int(len(frame) - len(staged)), totals, values["order_id"].tolist())
 
 
 def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
@@ -209,14 +213,14 @@ def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy:
     """The reminder template for each stage and language in the export, in the tool's placeholders."""
     stages = {s.name: s for s in (policy.stages if policy else ())}
     written: list[Path] = []
-    pairs = values[["stage", "language"]].drop_duplicates().sort_values(["stage", "language"])
-    for stage_name, language in pairs.itertuples(index=False):
+    # "Despite our reminders" only where every customer of the template was reminded before.
+    pairs = values.groupby(["stage", "language"], sort=True)["reminders_sent"].min().reset_index()
+    for stage_name, language, reminders_sent in pairs.itertuples(index=False):
         stage = stages.get(stage_name)
-        context = {key: Markup(dialect.tag(key)) for key in TEMPLATE_VARIABLES} | {
-            "shop_name": shop.name, "shop_contact": shop.contact, "language": language,
-            "consequence": stage.consequence if stage else "", "has_fee": bool(stage and stage.fees),
-            "stage_label": stage.label if stage else stage_name,
-        }
+        tags = {key: Markup(dialect.tag(key)) for key in TEMPLATE_VARIABLES}
+        context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage_name, shop_name=shop.name,
+                                    shop_contact=shop.contact, has_fee=bool(stage and stage.fees),
+                                    reminders_sent=int(reminders_sent))
         message = templates.render(stage_name, language, context)
         base = path.with_name(f"{path.stem}.template.{stage_name}.{language}")
         text_path, html_path = base.with_suffix(base.suffix + ".txt"), base.with_suffix(base.suffix + ".html")

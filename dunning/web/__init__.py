@@ -14,13 +14,13 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from babel.dates import format_date
+import pandas as pd
 from flask import Flask, abort, jsonify, redirect, render_template, request
 
-from dunning import bank, config, manage, tokens
+from dunning import bank, config, ledger_store, manage, payment_rules, tokens
 from dunning.errors import InputError
 from dunning.money import format_amount, parse_major, to_decimal, to_major_string
 from dunning.store import Store, url_for
-from dunning.tracking import OVERPAYMENT, PAYMENT, UNRELATED
 from dunning.web import webhook
 from dunning.web.security import AttemptLimiter, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
@@ -161,21 +161,17 @@ def _date_text(day: date, lang: str) -> str:
 
 
 def _payment(data: dict, store: Store, today: date) -> dict:
-    """A webhook body as a payment row; refuses another currency than the order's and dates in the future,
-    flags a payment for an unknown order as unrelated and one above what is open as an overpayment."""
+    """A webhook body as a payment row, through the same payment rules as a payments file."""
     order_id, currency = str(data["order_id"]), str(data["currency"]).upper()
     paid_at = date.fromisoformat(str(data.get("paid_at") or today.isoformat()))
-    if paid_at > today:
-        raise ValueError("paid_at is in the future")
-    order = store.order(order_id)
-    if order is not None and order.currency != currency:
-        raise ValueError(f"currency {currency} differs from the order's {order.currency}")
     amount = parse_major(str(data["amount"]), currency)
     if amount <= 0:
         raise ValueError("amount must be above 0")
-    flag = UNRELATED
-    if order is not None:
-        view = manage.view(store, order_id, today)
-        flag = OVERPAYMENT if amount > view.open_now + view.open_later + view.fee else ""
-    return {"payment_id": f"webhook:{data['payment_id']}", "order_id": order_id, "paid_at": paid_at, "amount": amount,
-            "currency": currency, "kind": PAYMENT, "source": "webhook", "flag": flag}
+    state = ledger_store.load(store, order_id)
+    candidate = pd.DataFrame([{"order_id": order_id, "paid_at": paid_at, "amount": amount, "currency": currency,
+                               "payment_id": f"webhook:{data['payment_id']}", "row": 0}])
+    rows, refused = payment_rules.checked(candidate, state.currency_of(), payment_rules.owed(state, today), today,
+                                          source="webhook", file="webhook")
+    if len(refused):
+        raise ValueError(refused["reason"].iat[0])
+    return payment_rules.as_records(rows)[0]

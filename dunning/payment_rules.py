@@ -1,0 +1,68 @@
+"""The rules every payment follows on its way into the ledger, whatever its source (file, webhook, statement).
+
+* a payment in another currency than its order's, or dated after today, is refused with its reason;
+* a payment without an id gets one from its order, date, amount and place in the file, so a file
+  imported twice counts once;
+* a payment for an order the ledger does not know (and the export being read does not show) is
+  stored and flagged `unrelated`;
+* a payment that takes an order past everything it owes (every installment still open in the
+  latest view, plus the fee) is stored and flagged `overpayment`.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from dunning import ledger
+from dunning.schema import PAYMENT_COLUMNS
+from dunning.sources.rejects import REJECT_COLUMNS
+
+UNRELATED, OVERPAYMENT = "unrelated", "overpayment"
+
+
+def owed(state: ledger.LedgerState, as_of: date) -> pd.Series:
+    """Per order the ledger knows: what is still open in its latest view plus its fee, less the ledger's pending payments."""
+    fee = state.orders.set_index("order_id")["fee"].astype("int64")
+    open_total = state.views.groupby("order_id")["amount_open"].sum().reindex(fee.index, fill_value=0)
+    return (open_total + fee).sub(ledger.pending(state.payments, as_of), fill_value=0).reindex(fee.index)
+
+
+def checked(candidates: pd.DataFrame, currency: pd.Series, owed_now: pd.Series, today: date, *,
+            source: str, file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Payment rows (PAYMENT_COLUMNS) and rejects for candidates: order_id, paid_at, amount, currency
+    ("" takes the order's), payment_id ("" derives one) and row (for the rejects)."""
+    frame = candidates.reset_index(drop=True).copy()
+    frame["paid_at"] = pd.to_datetime(frame["paid_at"])
+    known = frame["order_id"].map(currency).astype("object")
+    given = frame["currency"].fillna("").astype("string")
+    frame["currency"] = given.where(given != "", known.fillna("").astype("string"))
+    problem = pd.Series("", index=frame.index, dtype="string")
+    column = pd.Series("paid_at", index=frame.index, dtype="string")
+    problem[frame["paid_at"] > pd.Timestamp(today)] = f"paid_at is after {today.isoformat()} (a date in the future)"
+    mismatch = known.notna() & (frame["currency"] != known) & (problem == "")
+    problem[mismatch] = "currency " + frame.loc[mismatch, "currency"] + " differs from the order's " + known[mismatch].astype("string")
+    column[mismatch] = "currency"
+    no_currency = (frame["currency"] == "") & (problem == "")
+    problem[no_currency] = "no currency, and the order is not known"
+    column[no_currency] = "currency"
+    refused = problem != ""
+    rejected = pd.DataFrame({"file": file, "row": frame.loc[refused, "row"], "column": column[refused],
+                             "reason": problem[refused], "value": frame.loc[refused, "order_id"]}, columns=REJECT_COLUMNS)
+    good = frame[~refused].copy()
+    occurrence = good.groupby(["order_id", "paid_at", "amount"]).cumcount()
+    derived = [f"{source}:{o}:{d.date().isoformat()}:{a}:{n}"
+               for o, d, a, n in zip(good["order_id"], good["paid_at"], good["amount"], occurrence)]
+    good["payment_id"] = good["payment_id"].fillna("").where(good["payment_id"].fillna("") != "", pd.Series(derived, index=good.index))
+    running = good.groupby("order_id")["amount"].cumsum()
+    flag = pd.Series("", index=good.index, dtype="object")
+    flag[~good["order_id"].isin(currency.index)] = UNRELATED
+    limit = owed_now.reindex(good["order_id"]).fillna(0).to_numpy(dtype="int64")
+    flag[(flag == "") & (running.to_numpy(dtype="int64") > limit)] = OVERPAYMENT
+    rows = good.assign(kind=ledger.DIRECT, source=source, flag=flag, amount=good["amount"].astype("int64"))
+    return rows[PAYMENT_COLUMNS].reset_index(drop=True), rejected.reset_index(drop=True)
+
+
+def as_records(rows: pd.DataFrame) -> list[dict]:
+    """Payment rows as dicts for the store (dates as dates)."""
+    return [{**r, "paid_at": r["paid_at"].date(), "amount": int(r["amount"])} for r in rows.to_dict("records")]

@@ -1,0 +1,127 @@
+"""One pipeline for every command that reads an export: read, judge against the ledger, link, record.
+
+`find_overdue` writes nothing: it reads the export (and a payments file), and judges what is open
+with the ledger (`ledger.pending`). `record` writes what the run learnt: the file's payments, the
+export's view of every order the ledger holds (a drop becomes a payment) and the orders handed a
+link, so every link opens its page. A look that writes nothing (`--dry-run`) skips `record`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from dunning import ledger, ledger_store, payment_rules
+from dunning.config import Settings
+from dunning.errors import InputError
+from dunning.overdue import Filters, OverdueResult, find
+from dunning.sources import loader, profiles
+from dunning.store import Store
+
+
+@dataclass
+class Found:
+    """The export read, the payments read (if any), the overdue result, and what the ledger would learn."""
+
+    export: loader.OrderExport
+    payments: loader.PaymentExport | None
+    result: OverdueResult
+    state: ledger.LedgerState
+    views: pd.DataFrame  # the export's own installments, every order in it
+    new_payments: pd.DataFrame  # the payments file's rows, checked (PAYMENT_COLUMNS)
+    as_of: date
+
+    @property
+    def rejects(self) -> pd.DataFrame:
+        """Rejected rows of the export and the payments file."""
+        frames = [self.export.rejects] + ([self.payments.rejects] if self.payments else [])
+        return pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
+
+    @property
+    def source(self) -> str:
+        return f"export:{self.export.path.name}"
+
+
+def find_overdue(
+    settings: Settings, store: Store, file: Path, *, as_of: date, payments: Path | None = None, profile: str | None = None,
+    payments_profile: str | None = None, grace: int | None = None, filters: Filters = Filters(),
+    on_step: Callable[[str], None] = lambda text: None,
+) -> Found:
+    """Read the export (and payments file) and find what is overdue, judged with everything the ledger knows."""
+    policy = settings.policy
+    if grace is not None:
+        if grace < 0:
+            raise InputError("--grace must be 0 or more days")
+        policy = replace(policy, grace_days=grace)
+    inputs = settings.section("input")
+    on_step(f"reading {file.name}")
+    export = loader.read_orders(file, profiles.load(profile or inputs.get("profile", "generic")))
+    paid = None
+    if payments is not None:
+        on_step(f"reading {payments.name}")
+        paid = loader.read_payments(payments, profiles.load(payments_profile or inputs.get("payments_profile", "generic")))
+    on_step("reading the ledger")
+    state = ledger_store.load(store)
+    receivables = export.receivables_until(as_of)
+    views = ledger.export_views(receivables)
+    currency = _currencies(state, export.orders)
+    new_payments = ledger.empty_payments()
+    if paid is not None:
+        new_payments, refused = _checked_file(paid, state, views, export.orders, currency, as_of)
+        paid.rejects = pd.concat([f for f in (paid.rejects, refused) if not f.empty] or [paid.rejects], ignore_index=True)
+    on_step("allocating payments and finding what is overdue")
+    everything = pd.concat([state.payments, _unseen(new_payments, state.payments), _drops(state, views, currency, as_of, export)],
+                           ignore_index=True)
+    in_export = everything[everything["order_id"].isin(export.orders["order_id"])]
+    result = find(export.orders, receivables, as_of, policy, payments=ledger.pending_payments(in_export, currency, as_of),
+                  filters=filters, history=state.history)
+    result.unmatched_payments = _unmatched(new_payments, export.orders)
+    return Found(export, paid, result, state, views, new_payments, as_of)
+
+
+def record(found: Found, store: Store, linked: pd.DataFrame | None) -> ledger_store.Recorded:
+    """Record what the run learnt: the file's payments, the export's view of every order the ledger holds,
+    and the orders in `linked` (those handed a link), so that every link handed out opens its page."""
+    details = (linked if linked is not None else found.result.orders.iloc[0:0])[ledger_store.DETAILS]
+    handed = set(details["order_id"]) | set(found.state.orders["order_id"])
+    return ledger_store.record(
+        store, found.state, details=details, views=found.views[found.views["order_id"].isin(handed)],
+        as_of=found.as_of, source=found.source, new_payments=payment_rules.as_records(found.new_payments),
+    )
+
+
+def _currencies(state: ledger.LedgerState, orders: pd.DataFrame) -> pd.Series:
+    """Each order's currency: the export's where it shows the order, else the ledger's."""
+    both = pd.concat([state.currency_of(), orders.set_index("order_id")["currency"]])
+    return both[~both.index.duplicated(keep="last")]
+
+
+def _checked_file(paid: loader.PaymentExport, state: ledger.LedgerState, views: pd.DataFrame, orders: pd.DataFrame,
+                  currency: pd.Series, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The payments file through the payment rules; what each order owes comes from this export where it shows it."""
+    owed = payment_rules.owed(state, as_of)
+    from_export = views.groupby("order_id")["amount_open"].sum()
+    from_export = from_export.sub(ledger.pending(state.payments, as_of), fill_value=0).reindex(from_export.index)
+    owed = pd.concat([owed[~owed.index.isin(from_export.index)], from_export])
+    return payment_rules.checked(paid.payments, currency, owed, as_of, source=f"file:{paid.path.name}", file=str(paid.path))
+
+
+def _unseen(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
+    return rows[~rows["payment_id"].isin(stored["payment_id"])]
+
+
+def _drops(state: ledger.LedgerState, views: pd.DataFrame, currency: pd.Series, as_of: date,
+           export: loader.OrderExport) -> pd.DataFrame:
+    """What this export shows paid since the ledger's earlier view of each order it holds."""
+    older = state.orders.loc[pd.to_datetime(state.orders["as_of"]) < pd.Timestamp(as_of), "order_id"]
+    before = state.views[state.views["order_id"].isin(older)]
+    return ledger.drops(before, views[views["order_id"].isin(older)], currency, as_of, f"export:{export.path.name}")
+
+
+def _unmatched(rows: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
+    """Payments of the file for orders this export does not show, with why."""
+    other = rows[~rows["order_id"].isin(orders["order_id"])]
+    return other.assign(why="no such order in the export").reset_index(drop=True)

@@ -1,0 +1,103 @@
+"""The store's tables, defined once: the migrations build them and a test checks that they agree."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+PREPARED, SENDING, SENT, FAILED = "prepared", "sending", "sent", "failed"
+PAYMENT_COLUMNS = ["payment_id", "order_id", "paid_at", "amount", "currency", "kind", "source", "flag"]
+
+metadata = sa.MetaData()
+campaigns = sa.Table(
+    "campaigns", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("stage", sa.String(50), nullable=False),
+    sa.Column("channel", sa.String(50), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("prepared_at", sa.DateTime(timezone=True), nullable=False),
+)
+reminders = sa.Table(
+    "reminders", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id"), nullable=False, index=True),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("stage", sa.String(50), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("first_name", sa.String(200), nullable=False),
+    sa.Column("last_name", sa.String(200), nullable=False),
+    sa.Column("language", sa.String(10), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("open_amount", sa.BigInteger, nullable=False),
+    sa.Column("fee", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(50), nullable=False),
+    sa.Column("payment_method", sa.String(100), nullable=False, server_default=""),
+    sa.Column("days_overdue", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("token_id", sa.String(64), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("merge_fields", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message_id", sa.String(300)),
+    sa.Column("error", sa.Text),
+    sa.Column("prepared_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sending_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("reminded_on", sa.Date),
+    sa.UniqueConstraint("order_id", "stage", name="uq_reminders_order_stage"),
+)
+payments = sa.Table(
+    "payments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("payment_id", sa.String(300), nullable=False, unique=True),
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("paid_at", sa.Date, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("flag", sa.String(50), nullable=False, server_default=""),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("first_name", sa.String(200), nullable=False),
+    sa.Column("last_name", sa.String(200), nullable=False),
+    sa.Column("language", sa.String(10), nullable=False),
+    sa.Column("product_name", sa.Text, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("fee", sa.BigInteger, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+installments = sa.Table(
+    "installments", metadata,
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("amount_due", sa.BigInteger, nullable=False),
+    sa.Column("amount_open", sa.BigInteger, nullable=False),
+)
+visits = sa.Table(
+    "visits", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("visited_at", sa.DateTime(timezone=True), nullable=False),
+)
+method_requests = sa.Table(
+    "method_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_id", sa.String(200), nullable=False, index=True),
+    sa.Column("wanted", sa.String(50), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+)
+webhook_events = sa.Table(
+    "webhook_events", metadata,
+    sa.Column("signature", sa.String(128), primary_key=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
