@@ -199,6 +199,7 @@ def export_command(
     min_amount: MinAmountOpt = None, rejects_out: RejectsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be handed over; write and record nothing.")] = False,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Write the file but record no hand-over (a test import, not for sending).")] = False,
     config_path: ConfigOption = None,
 ) -> None:
     """Write the orders due for a reminder as a CSV for a newsletter tool, with the reminder template in its
@@ -228,9 +229,13 @@ def export_command(
         sources=[str(file)] + ([str(payments)] if payments else []), encoding=encoding, overwrite=force,
         field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
     )
-    handed = reminders.hand_over(store, frame, written.order_ids, tool=dialect.name, path=written.csv_path, as_of=when,
-                                 fallback_language=settings.fallback_language)
-    err.print(f"ledger: {handed} reminders recorded as handed to {dialect.title} on {when.isoformat()}", highlight=False)
+    handed = 0
+    if no_record:
+        err.print(f"not recorded: the ledger does not know of these reminders; send them only from a file written without --no-record")
+    else:
+        handed = reminders.hand_over(store, frame, written.order_ids, tool=dialect.name, path=written.csv_path, as_of=when,
+                                     fallback_language=settings.fallback_language)
+        err.print(f"ledger: {handed} reminders recorded as handed to {dialect.title} on {when.isoformat()}", highlight=False)
     if as_json:
         summary = {
             "tool": dialect.name, "csv": str(written.csv_path), "rows": written.rows, "manifest": str(written.manifest_path),

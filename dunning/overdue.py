@@ -34,8 +34,7 @@ _FAILURE_WORDS = {
 OVERDUE_COLUMNS = [
     "order_id", "email", "first_name", "last_name", "language", "product_name", "kind",
     "payment_method", "currency", "status", "open_amount", "paid_amount", "fee", "oldest_due_date",
-    "days_overdue", "open_installments", "stage", "reason", "ledger_paid", "reminders_sent", "last_stage",
-    "last_reminded_on",
+    "days_overdue", "open_installments", "stage", "reason", "reminders_sent", "last_stage", "last_reminded_on",
 ]
 
 
@@ -153,7 +152,6 @@ def find(
 
     `history` (order_id, stage, reminded_on: the reminders sent, from any channel) sets each order's
     next stage (never one it skipped, unless the policy allows it) and applies the cooldown.
-    `ledger_paid` is what `payments` added to what the export shows paid.
     """
     orders = orders.reset_index(drop=True)
     rec_codes = codes_for(receivables["order_id"], orders["order_id"])
@@ -179,10 +177,6 @@ def find(
     frame["open_installments"] = counts[late_codes]
     frame["days_overdue"] = (np.datetime64(as_of, "D") - oldest[late_codes]).astype("int64")
     frame["oldest_due_date"] = pd.Series(oldest[late_codes], index=frame.index).dt.date
-    ledger_paid = np.zeros(len(orders), dtype="int64")
-    if usable is not None:
-        np.add.at(ledger_paid, pay_codes, usable["amount"].to_numpy(dtype="int64"))
-    frame["ledger_paid"] = pd.array(ledger_paid[late_codes], dtype="Int64")
     waiting = stages.assign(frame, policy, history, as_of)
     frame["reason"] = reasons(frame)
     why = _exclusions(frame, as_of, policy, waiting)

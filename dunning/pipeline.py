@@ -79,6 +79,7 @@ def find_overdue(
     result = find(export.orders, receivables, as_of, policy, payments=ledger.pending_payments(in_export, currency, as_of),
                   filters=filters, history=state.history)
     result.unmatched_payments = _unmatched(new_payments, export.orders)
+    _show_what_only_the_ledger_knows(result, in_export, new_payments, as_of)
     return Found(export, paid, result, state, views, new_payments, as_of)
 
 
@@ -119,6 +120,15 @@ def _drops(state: ledger.LedgerState, views: pd.DataFrame, currency: pd.Series, 
     older = state.orders.loc[pd.to_datetime(state.orders["as_of"]) < pd.Timestamp(as_of), "order_id"]
     before = state.views[state.views["order_id"].isin(older)]
     return ledger.drops(before, views[views["order_id"].isin(older)], currency, as_of, f"export:{export.path.name}")
+
+
+def _show_what_only_the_ledger_knows(result: OverdueResult, payments: pd.DataFrame, inputs: pd.DataFrame, as_of: date) -> None:
+    """`ledger_paid` per order: payments the ledger knows (the webhook, earlier files, bank statements) that
+    neither this export nor this run's payments file shows."""
+    from_inputs = payments[payments["payment_id"].isin(inputs["payment_id"]) | (payments["kind"] == ledger.DROP)]
+    beyond = ledger.pending(payments, as_of).sub(ledger.pending(from_inputs, as_of), fill_value=0).clip(lower=0)
+    for frame in (result.orders, result.excluded):
+        frame["ledger_paid"] = pd.array(frame["order_id"].map(beyond).fillna(0).astype("int64"), dtype="Int64")
 
 
 def _unmatched(rows: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:

@@ -27,8 +27,10 @@ def money_text(frame: pd.DataFrame, column: str) -> pd.Series:
 def records(frame: pd.DataFrame) -> pd.DataFrame:
     """The overdue frame with money as decimal strings and dates as ISO text; token columns kept when present."""
     out = frame.copy()
+    if "ledger_paid" not in out:
+        out["ledger_paid"] = pd.array([0] * len(out), dtype="Int64")
     for column in MONEY_COLUMNS:
-        out[column] = money_text(frame, column)
+        out[column] = money_text(out, column)
     for column in ("oldest_due_date", "last_reminded_on"):
         out[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d").fillna("")
     for column in ("token", "manage_url"):

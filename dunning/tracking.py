@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dunning import ledger, ledger_store, payment_rules
-from dunning.schema import SENT, campaigns, reminders
+from dunning.schema import PAYMENT_COLUMNS, SENT, campaigns, payments, reminders
 from dunning.sources.loader import OrderExport, PaymentExport
 from dunning.sources.rejects import REJECT_COLUMNS
 from dunning.store import Store
@@ -39,7 +39,7 @@ class Imported:
 
 def sent_reminders(store: Store) -> pd.DataFrame:
     """Every reminder sent or handed over, with its campaign's name as `source` and its date as `as_of`."""
-    sent = store.frame(reminders, [*REMINDER_COLUMNS, "campaign_id"], reminders.c.status == SENT)
+    sent = store.frame(reminders, [*REMINDER_COLUMNS, "prepared_at", "campaign_id"], reminders.c.status == SENT)
     names = store.frame(campaigns, ["id", "name"]).set_index("id")["name"]
     sent = sent.dropna(subset=["reminded_on"])
     return sent.assign(source=sent["campaign_id"].map(names).astype(object)).rename(columns={"reminded_on": "as_of"}).drop(columns="campaign_id")
@@ -95,12 +95,9 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
         base = base[base["source"] == campaign]
     base = base.reset_index(drop=True).rename(columns={"open_amount": "reminded"})
     base["reminder"] = np.arange(len(base))
-    paid = store.payments_frame()
-    counted = ledger.counted(paid[paid["paid_at"] <= pd.Timestamp(as_of)]).drop(columns="amount").rename(columns={"counted": "amount"})
+    paid = store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"])
     left = paid[paid["kind"] == ledger.LEFT_LIST]
-    matched = base[["reminder", "order_id", "as_of", "currency", "reminded"]].merge(
-        counted[["order_id", "paid_at", "amount", "currency"]], on=["order_id", "currency"], how="inner")
-    matched = matched[matched["paid_at"] >= matched["as_of"]].sort_values(["reminder", "paid_at"], kind="stable")
+    matched = credits(base, paid, as_of)
     matched["cumulative"] = matched.groupby("reminder")["amount"].cumsum()
     first = matched.groupby("reminder")["paid_at"].min()
     total = matched.groupby("reminder")["amount"].sum()
@@ -123,7 +120,24 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     seen = seen[seen["visited_at"] <= pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(days=1)]
     last_visit = seen.groupby("order_id")["visited_at"].max().dt.tz_localize(None).dt.normalize()
     out["opened"] = last_visit.reindex(out["order_id"]).to_numpy() >= out["as_of"].to_numpy()
-    return out.drop(columns=["reminder"])
+    return out.drop(columns=["reminder", "prepared_at"])
+
+
+def credits(reminded: pd.DataFrame, paid: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Which counted payment (its id and source) is credited to which reminder, and how much.
+
+    A reminder is credited with its order's payments made on or after its date, and with those
+    made before it that the ledger learnt of only after the reminder was prepared (the reminder
+    asked for them, not knowing); a payment made before it counts as paid on the reminder's day.
+    """
+    counted = ledger.counted(paid[paid["paid_at"] <= pd.Timestamp(as_of)]).drop(columns="amount").rename(columns={"counted": "amount"})
+    matched = reminded[["reminder", "order_id", "as_of", "currency", "reminded", "prepared_at"]].merge(
+        counted[["order_id", "paid_at", "amount", "currency", "payment_id", "source", "recorded_at"]],
+        on=["order_id", "currency"], how="inner")
+    unknown_then = matched["recorded_at"] > matched["prepared_at"]
+    matched = matched[(matched["paid_at"] >= matched["as_of"]) | unknown_then].copy()
+    matched["paid_at"] = matched[["paid_at", "as_of"]].max(axis=1)
+    return matched.sort_values(["reminder", "paid_at"], kind="stable").reset_index(drop=True)
 
 
 def figures(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
