@@ -55,14 +55,25 @@ class Store:
             raise InputError(f"cannot open the store at {_redacted(url)}: {exc.orig}") from None
 
     def migrate(self) -> None:
-        """Run the migrations up to the newest (a no-op when the schema is current)."""
+        """Run the migrations up to the newest (a no-op when the schema is current).
+
+        On PostgreSQL one process migrates at a time (an advisory lock); on SQLite foreign keys are
+        off while a migration rebuilds a table that others refer to, as SQLite's documentation advises."""
         config = Config()
         config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        embedded = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as connection:
+            if embedded:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            with connection.begin():
+                if not embedded:
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            if embedded:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
     def campaign(self, name: str) -> sa.Row | None:
         with self.engine.connect() as db:

@@ -3,8 +3,8 @@
 The base of every figure is a reminder that was sent or handed over (any channel), with what it
 asked for. Payments come from a later export (the drop in an order's open amount), a payments
 file, the manage page's webhook or a bank statement, and are counted once by the ledger's rule
-(`ledger.counted`). A counted payment is credited to every reminder of its order made on or
-before its date, up to what that reminder asked for.
+(`ledger.counted`). A counted payment is credited to every reminder of its order that asked for
+it (the ledger learnt of it after the reminder was prepared), up to what that reminder asked for.
 """
 from __future__ import annotations
 
@@ -89,15 +89,10 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     still_open, status (full/partly/not), days_to_first_payment, days_to_full, days_overdue_now, left_list,
     opened (the manage link was visited on or after the reminder).
     """
-    base = sent_reminders(store)
-    base = base[base["as_of"] <= pd.Timestamp(as_of)]
-    if campaign:
-        base = base[base["source"] == campaign]
-    base = base.reset_index(drop=True).rename(columns={"open_amount": "reminded"})
-    base["reminder"] = np.arange(len(base))
+    base = _reminded(store, as_of, campaign)
     paid = store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"])
     left = paid[paid["kind"] == ledger.LEFT_LIST]
-    matched = credits(base, paid, as_of)
+    matched = _credits(base, paid, as_of)
     matched["cumulative"] = matched.groupby("reminder")["amount"].cumsum()
     first = matched.groupby("reminder")["paid_at"].min()
     total = matched.groupby("reminder")["amount"].sum()
@@ -123,19 +118,38 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     return out.drop(columns=["reminder", "prepared_at"])
 
 
-def credits(reminded: pd.DataFrame, paid: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def credited(store: Store, as_of: date, campaign: str | None = None) -> pd.DataFrame:
+    """Every recovered amount traced to its payment: one row per reminder and payment credited to it, with the
+    reminder's campaign (`source`), stage, order and date, and the payment's id, source, date and counted amount."""
+    base = _reminded(store, as_of, campaign)
+    matched = _credits(base, store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"]), as_of)
+    out = matched.merge(base[["reminder", "source", "stage"]], on="reminder")
+    return out[["source", "stage", "order_id", "as_of", "payment_id", "payment_source", "paid_at", "amount"]]
+
+
+def _reminded(store: Store, as_of: date, campaign: str | None) -> pd.DataFrame:
+    base = sent_reminders(store)
+    base = base[base["as_of"] <= pd.Timestamp(as_of)]
+    if campaign:
+        base = base[base["source"] == campaign]
+    base = base.reset_index(drop=True).rename(columns={"open_amount": "reminded"})
+    base["reminder"] = np.arange(len(base))
+    return base
+
+
+def _credits(reminded: pd.DataFrame, paid: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Which counted payment (its id and source) is credited to which reminder, and how much.
 
-    A reminder is credited with its order's payments made on or after its date, and with those
-    made before it that the ledger learnt of only after the reminder was prepared (the reminder
-    asked for them, not knowing); a payment made before it counts as paid on the reminder's day.
+    A reminder is credited with the payments of its order that the ledger learnt of after the
+    reminder was prepared: what it asked for did not yet reflect them. One made before the
+    reminder's date (known only later) counts as paid on the reminder's day.
     """
-    counted = ledger.counted(paid[paid["paid_at"] <= pd.Timestamp(as_of)]).drop(columns="amount").rename(columns={"counted": "amount"})
+    counted = ledger.counted(paid[paid["paid_at"] <= pd.Timestamp(as_of)]).drop(columns="amount").rename(
+        columns={"counted": "amount", "source": "payment_source"})
     matched = reminded[["reminder", "order_id", "as_of", "currency", "reminded", "prepared_at"]].merge(
-        counted[["order_id", "paid_at", "amount", "currency", "payment_id", "source", "recorded_at"]],
+        counted[["order_id", "paid_at", "amount", "currency", "payment_id", "payment_source", "recorded_at"]],
         on=["order_id", "currency"], how="inner")
-    unknown_then = matched["recorded_at"] > matched["prepared_at"]
-    matched = matched[(matched["paid_at"] >= matched["as_of"]) | unknown_then].copy()
+    matched = matched[matched["recorded_at"] > matched["prepared_at"]].copy()
     matched["paid_at"] = matched[["paid_at", "as_of"]].max(axis=1)
     return matched.sort_values(["reminder", "paid_at"], kind="stable").reset_index(drop=True)
 
