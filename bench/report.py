@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dunning.store import Store
+from dunning.schema import SENT
+from dunning.schema import reminders as reminders_table
+from dunning.store import Store, now
 
 AS_OF = date(2026, 12, 31)
 REFERENCE_QUERY = """
-WITH r AS (SELECT id, order_id, as_of, currency, open_amount FROM snapshots WHERE kind = 'reminded'),
+WITH r AS (SELECT id, order_id, reminded_on AS as_of, currency, open_amount FROM reminders WHERE status = 'sent'),
 p AS (SELECT order_id, currency, paid_at, amount FROM payments WHERE kind IN ('payment', 'drop') AND paid_at <= :as_of),
 rec AS (SELECT r.id, r.currency, r.open_amount, MIN(r.open_amount, COALESCE(SUM(p.amount), 0)) AS recovered
         FROM r LEFT JOIN p ON p.order_id = r.order_id AND p.currency = r.currency AND p.paid_at >= r.as_of
@@ -33,7 +35,8 @@ SELECT currency, COUNT(*), SUM(open_amount), SUM(recovered) FROM rec GROUP BY cu
 
 
 def fill(store: Store, reminders: int, payments: int, seed: int = 5) -> None:
-    """Reminders of distinct orders over ten weeks, and payments for some of them after their reminder."""
+    """Reminders sent to distinct orders over ten weeks, and payments for some of them after their reminder
+(recorded after it, so the report credits them as the reference query does)."""
     rng = np.random.default_rng(seed)
     start = date(2026, 9, 1)
     days = rng.integers(0, 70, reminders)
@@ -41,10 +44,17 @@ def fill(store: Store, reminders: int, payments: int, seed: int = 5) -> None:
     currencies = np.array(["EUR"] * 8 + ["USD", "GBP"])[rng.integers(0, 10, reminders)]
     stages = np.array(["friendly", "second", "final"])[rng.integers(0, 3, reminders)]
     reasons = np.array(["manual_payment", "no_response", "failed_debit", "chargeback"])[rng.integers(0, 4, reminders)]
-    store.add_snapshots([
-        {"source": f"campaign-{d // 7}", "kind": "reminded", "as_of": start + timedelta(days=int(d)), "order_id": f"O{i:08d}",
-         "stage": s, "reason": r, "payment_method": "bank_transfer", "currency": c, "open_amount": int(a), "days_overdue": 10}
-        for i, (d, a, c, s, r) in enumerate(zip(days, amounts, currencies, stages, reasons))])
+    weeks = {week: store.create_campaign(f"campaign-{week}", "friendly", "outbox", start + timedelta(days=7 * week), "")
+             for week in range(10)}
+    stamp = now()
+    rows = [{"campaign_id": weeks[int(d) // 7], "order_id": f"O{i:08d}", "stage": s, "email": "a@example.com", "first_name": "A",
+             "last_name": "B", "language": "en", "currency": c, "open_amount": int(a), "fee": 0, "reason": r,
+             "payment_method": "bank_transfer", "days_overdue": 10, "token_id": "t", "subject": "", "body_text": "",
+             "body_html": "", "status": SENT, "prepared_at": stamp, "sent_at": stamp, "reminded_on": start + timedelta(days=int(d))}
+            for i, (d, a, c, s, r) in enumerate(zip(days, amounts, currencies, stages, reasons))]
+    with store.engine.begin() as db:
+        for first in range(0, len(rows), 50_000):
+            db.execute(reminders_table.insert(), rows[first:first + 50_000])
     payer = rng.choice(reminders, payments, replace=False)
     store.add_payments([
         {"payment_id": f"P{k}", "order_id": f"O{i:08d}", "paid_at": start + timedelta(days=int(days[i] + rng.integers(0, 40))),

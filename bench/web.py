@@ -91,11 +91,11 @@ def main() -> None:
         workspace = Path(folder)
         config.init(workspace)
         shutil.copytree(EXAMPLES, workspace / "examples")
-        (workspace / "campaigns" / "final.toml").write_text(
-            'stage = "final"\n[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
+        (workspace / "campaigns" / "first.toml").write_text(
+            'stage = "friendly"\n[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
             '[sender]\nfrom = "Shop <billing@shop.example>"\n')
         settings = config.load(cwd=workspace)
-        campaigns.prepare(campaigns.load("final", settings), settings, Store(f"sqlite:///{workspace / 'dunning.sqlite3'}"),
+        campaigns.prepare(campaigns.load("first", settings), settings, Store(f"sqlite:///{workspace / 'dunning.sqlite3'}"),
                           date(2026, 11, 20), [KEY])
         port = free_port()
         env = dict(os.environ, DUNNING_SECRET_KEYS=KEY)

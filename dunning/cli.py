@@ -552,7 +552,7 @@ def track_open(as_of: AsOfOpt = None, as_json: Annotated[bool, typer.Option("--j
 @handles_input_errors
 def report_command(
     as_of: AsOfOpt = None,
-    campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only the reminders of this campaign or snapshot.")] = None,
+    campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only the reminders of this campaign (an export hand-over is export:<file name>).")] = None,
     html_out: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML report with charts.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every table as JSON.")] = False,
     config_path: ConfigOption = None,

@@ -115,3 +115,19 @@ def open_installments(views: pd.DataFrame, payments: pd.DataFrame, as_of: date) 
     receivables = views.assign(amount_paid=views["amount_due"] - views["amount_open"])
     allocated, _ = allocate(receivables, frame, as_of)
     return allocated
+
+
+def one_order(views: list[tuple[int, date, int, int]], payments: list[tuple[str, date, int]],
+              as_of: date) -> list[tuple[int, date, int, int, int]]:
+    """`open_installments` for a single order, in plain Python (the customer's page answers in a millisecond):
+    views are (seq, due_date, amount_due, amount_open), payments (kind, paid_at, amount); returns
+    (seq, due_date, amount_due, amount_paid, amount_open) oldest first."""
+    direct = sum(amount for kind, paid_at, amount in payments if kind == DIRECT and paid_at <= as_of)
+    dropped = sum(amount for kind, paid_at, amount in payments if kind == DROP and paid_at <= as_of)
+    left = max(direct - dropped, 0)
+    out = []
+    for seq, due_date, due, still in sorted(views, key=lambda v: (v[1], v[0])):
+        applied = min(left, still)
+        left -= applied
+        out.append((seq, due_date, due, due - still + applied, still - applied))
+    return out

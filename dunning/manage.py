@@ -4,10 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import pandas as pd
-
 from dunning import ledger
-from dunning.schema import PAYMENT_COLUMNS, installments, payments
 from dunning.store import Store
 
 
@@ -46,27 +43,19 @@ class OrderView:
 def view(store: Store, order_id: str, today: date) -> OrderView | None:
     """The order behind a link, or None when the ledger does not hold it.
 
-    The installments are the shop's latest view with the ledger's payments applied oldest first
-    (`ledger.open_installments`), so every figure on the page comes from one computation."""
+    The installments are the shop's latest view with the ledger's payments applied oldest first,
+    by the ledger's rule (`ledger.one_order`), so every figure on the page comes from one computation."""
     row = store.order(order_id)
     if row is None:
         return None
-    views = store.frame(installments, ledger.VIEW_COLUMNS, installments.c.order_id == order_id)
-    paid = store.frame(payments, PAYMENT_COLUMNS, payments.c.order_id == order_id)
-    plan = ledger.open_installments(views, paid, today)
-    items = [Installment(int(r.seq), pd.Timestamp(r.due_date).date(), int(r.amount_due), int(r.amount_paid), int(r.amount_open))
-             for r in plan.itertuples()]
+    paid = [(p.kind, p.paid_at, p.amount) for p in store.order_payments(order_id)]
+    plan = ledger.one_order([(i.seq, i.due_date, i.amount_due, i.amount_open) for i in store.order_installments(order_id)],
+                            paid, today)
+    items = [Installment(*item) for item in plan]
+    since = sum(amount for kind, paid_at, amount in paid if kind == ledger.DIRECT and row.as_of <= paid_at <= today)
     return OrderView(
         order_id=row.order_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
         language=row.language, product_name=row.product_name, currency=row.currency, installments=items,
-        fee=int(row.fee), paid_since=_paid_since(paid, row.as_of, today),
-        open_now=sum(i.open for i in items if i.due_date <= today),
+        fee=int(row.fee), paid_since=since, open_now=sum(i.open for i in items if i.due_date <= today),
         open_later=sum(i.open for i in items if i.due_date > today), recorded_on=row.as_of,
     )
-
-
-def _paid_since(paid: pd.DataFrame, recorded_on: date, today: date) -> int:
-    """Payments the ledger received directly (webhook, file, bank) since the shop's export was last read."""
-    direct = paid[(paid["kind"] == ledger.DIRECT) & (paid["paid_at"] >= pd.Timestamp(recorded_on))
-                  & (paid["paid_at"] <= pd.Timestamp(today))]
-    return int(direct["amount"].sum())

@@ -179,6 +179,11 @@ class Store:
         with self.engine.connect() as db:
             return db.execute(sa.select(orders).where(orders.c.order_id == order_id)).first()
 
+    def order_installments(self, order_id: str) -> list[sa.Row]:
+        """The shop's latest view of the order's installments (before the ledger's payments)."""
+        with self.engine.connect() as db:
+            return list(db.execute(sa.select(installments).where(installments.c.order_id == order_id)).all())
+
     def order_payments(self, order_id: str) -> list[sa.Row]:
         """The order's recorded payments (all sources), oldest first."""
         query = sa.select(payments).where(payments.c.order_id == order_id).order_by(payments.c.paid_at, payments.c.id)

@@ -1,7 +1,7 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from dunning.overdue import allocate
 
@@ -54,3 +54,26 @@ def test_allocation_never_creates_or_loses_a_cent(plans, paid):
                 assert got == 0
             if got < due:
                 open_seen = True
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 5000), st.integers(0, 5000)), min_size=1, max_size=6),
+    st.lists(st.tuples(st.sampled_from(["payment", "drop", "left_list"]), st.integers(0, 90), st.integers(1, 8000)), max_size=6),
+)
+def test_the_pages_one_order_rule_is_the_ledgers_rule(plan, paid):
+    """The customer's page computes one order in plain Python; it must agree with the ledger's frames."""
+    from dunning import ledger
+
+    start, as_of = date(2026, 9, 1), date(2026, 10, 15)
+    views = [(seq, start + timedelta(days=d), due, min(still, due)) for seq, (d, due, still) in enumerate(plan)]
+    payments = [(kind, start + timedelta(days=d), amount) for kind, d, amount in paid]
+    frame = pd.DataFrame(views, columns=["seq", "due_date", "amount_due", "amount_open"]).assign(order_id="A")
+    frame["due_date"] = pd.to_datetime(frame["due_date"])
+    rows = pd.DataFrame([{"order_id": "A", "kind": k, "paid_at": pd.Timestamp(d), "amount": a} for k, d, a in payments],
+                        columns=["order_id", "kind", "paid_at", "amount"])
+    vectorised = ledger.open_installments(frame, rows, as_of)
+    single = ledger.one_order(views, payments, as_of)
+    assert [(s, d, due, paid_, open_) for s, d, due, paid_, open_ in single] == [
+        (int(r.seq), pd.Timestamp(r.due_date).date(), int(r.amount_due), int(r.amount_paid), int(r.amount_open))
+        for r in vectorised.itertuples()]
