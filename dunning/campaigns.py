@@ -14,9 +14,8 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import TemplateError
 
-from dunning import mailmerge, pipeline, reminders, store as store_module, tokens
-from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
-from dunning.channels.email import message_id, unsubscribe_header
+from dunning import mailmerge, pipeline, reminders, tokens
+from dunning.sending import SendReport, send  # noqa: F401  (sending is part of a campaign's face)
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
@@ -165,103 +164,6 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> 
                 raise InputError(f"{campaign.path}: [subject] {value['language']}: {exc}") from None
         rows.append(reminders.row(order, value) | {"subject": subject, "body_text": message.text, "body_html": message.html})
     return rows
-
-
-@dataclass
-class SendReport:
-    """What a send run did."""
-
-    sent: int = 0
-    failed: int = 0
-    resent_in_flight: list[str] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    dry_run: bool = True
-    would_send: int = 0
-
-
-def send(campaign: Campaign, store: Store, channel, *, as_of: date, dry_run: bool = True,
-         on_progress: Callable[[int, int], None] = lambda done, total: None,
-         sleep: Callable[[float], None] = time.sleep) -> SendReport:
-    """Send the prepared batch: each reminder goes prepared -> sending -> sent/failed in its own commit.
-
-    A reminder found in `sending` was in flight when an earlier run stopped; it is sent again
-    (it may arrive twice) and named in the report. A refused address is marked failed and the
-    batch goes on. Each reminder sent is dated `as_of` in the ledger. Dry by default: nothing is
-    sent and nothing changes.
-    """
-    row = store.campaign(campaign.name)
-    if row is None:
-        raise InputError(f"campaign {campaign.name} is not prepared yet: run `dunning campaign prepare {campaign.name}`")
-    pending = store.pending(row.id)
-    report = SendReport(dry_run=dry_run, would_send=len(pending))
-    if dry_run:
-        return report
-    if getattr(channel, "batch", False):
-        _send_batch(campaign, store, channel, pending, report, on_progress, as_of)
-        return report
-    interval = 60.0 / campaign.rate_per_minute
-    last = 0.0
-    try:
-        for done, reminder in enumerate(pending, start=1):
-            if reminder.status == store_module.SENDING:
-                report.resent_in_flight.append(reminder.order_id)
-            wait = interval - (time.monotonic() - last)
-            if wait > 0 and last:
-                sleep(wait)
-            last = time.monotonic()
-            store.mark_sending(reminder.id)
-            try:
-                sent_id = channel.send(_outgoing(row.id, campaign, reminder))
-            except (PermanentFailure, TemporaryFailure) as exc:
-                store.mark_failed(reminder.id, str(exc))
-                report.failed += 1
-                report.failures.append((reminder.order_id, str(exc)))
-            else:
-                store.mark_sent(reminder.id, sent_id, as_of)
-                report.sent += 1
-            on_progress(done, len(pending))
-    finally:
-        channel.close()
-    return report
-
-
-def _send_batch(campaign: Campaign, store: Store, channel, pending: list, report: SendReport,
-                on_progress: Callable[[int, int], None], as_of: date) -> None:
-    """A channel that delivers the whole batch at once (Mailchimp): all go to sending, then each to sent or failed.
-
-    A temporary failure leaves them in sending; the next run repeats the (idempotent) delivery.
-    """
-    for reminder in pending:
-        if reminder.status == store_module.SENDING:
-            report.resent_in_flight.append(reminder.order_id)
-        store.mark_sending(reminder.id)
-    name, address = parseaddr(campaign.sender)
-    try:
-        results = channel.deliver(campaign.name, name or address, campaign.reply_to or address, pending)
-    except PermanentFailure as exc:
-        results = {r.id: (False, str(exc)) for r in pending}
-    finally:
-        channel.close()
-    for done, reminder in enumerate(pending, start=1):
-        ok, detail = results.get(reminder.id, (False, "not delivered"))
-        if ok:
-            store.mark_sent(reminder.id, detail, as_of)
-            report.sent += 1
-        else:
-            store.mark_failed(reminder.id, detail)
-            report.failed += 1
-            report.failures.append((reminder.order_id, detail))
-        on_progress(done, len(pending))
-
-
-def _outgoing(campaign_id: int, campaign: Campaign, reminder) -> Outgoing:
-    return Outgoing(
-        reminder_id=reminder.id, order_id=reminder.order_id, to=reminder.email,
-        to_name=f"{reminder.first_name} {reminder.last_name}".strip(),
-        subject=reminder.subject, text=reminder.body_text, html=reminder.body_html, sender=campaign.sender,
-        reply_to=campaign.reply_to, message_id=message_id(campaign_id, reminder.id, campaign.sender),
-        list_unsubscribe=unsubscribe_header(campaign.reply_to, campaign.sender), language=reminder.language,
-    )
 
 
 def preview_html(campaign: Campaign, rows: list) -> str:

@@ -470,13 +470,16 @@ def campaign_send(name: CampaignArg,
             raise typer.Exit(1) from None
     summary = {"campaign": campaign.name, "dry_run": report.dry_run, "would_send": report.would_send, "sent": report.sent,
                "failed": report.failed, "resent_in_flight": report.resent_in_flight,
+               "taken_by_another_sender": report.taken_by_another_sender,
                "failures": [{"order_id": o, "reason": r} for o, r in report.failures]}
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     elif report.dry_run:
         out.print(f"dry run: {report.would_send} reminders would be sent through {campaign.channel}; add --send to send them", highlight=False)
     else:
-        out.print(f"{campaign.name}: {report.sent} sent, {report.failed} failed", highlight=False)
+        out.print(f"{campaign.name}: {report.sent} sent, {report.failed} failed"
+                  + (f", {report.taken_by_another_sender} being sent by another run" if report.taken_by_another_sender else ""),
+                  highlight=False)
         for order_id in report.resent_in_flight:
             out.print(f"  order {order_id} was in flight when the last run stopped and was sent again (it may arrive twice)", highlight=False)
         for order_id, reason in report.failures:

@@ -46,6 +46,7 @@ reminders = sa.Table(
     sa.Column("sending_at", sa.DateTime(timezone=True)),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("reminded_on", sa.Date),
+    sa.Column("claimed_by", sa.String(300)),
     sa.UniqueConstraint("order_id", "stage", name="uq_reminders_order_stage"),
 )
 payments = sa.Table(

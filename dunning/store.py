@@ -117,8 +117,15 @@ class Store:
         with self.engine.connect() as db:
             return list(db.execute(query).all())
 
-    def mark_sending(self, reminder_id: int) -> None:
-        self._update(reminder_id, status=SENDING, sending_at=now(), attempts=reminders.c.attempts + 1)
+    def claim(self, reminder: sa.Row, sender: str) -> bool:
+        """Move a prepared reminder (or one left in flight by a sender that died) to sending for `sender`.
+
+        A conditional update: of two senders at once, exactly one wins each reminder; the loser skips it."""
+        held = reminders.c.claimed_by.is_(None) if reminder.claimed_by is None else reminders.c.claimed_by == reminder.claimed_by
+        update = (reminders.update().where(reminders.c.id == reminder.id, reminders.c.status == reminder.status, held)
+                  .values(status=SENDING, sending_at=now(), attempts=reminders.c.attempts + 1, claimed_by=sender))
+        with self.engine.begin() as db:
+            return db.execute(update).rowcount == 1
 
     def mark_sent(self, reminder_id: int, message_id: str, reminded_on: date) -> None:
         self._update(reminder_id, status=SENT, sent_at=now(), message_id=message_id, error=None, reminded_on=reminded_on)
@@ -211,6 +218,7 @@ class Store:
         return self._insert_new(webhook_events, [{"signature": signature}], ["signature"], stamp_column="received_at") == 1
 
     def _update(self, reminder_id: int, **values) -> None:
+        """Change one reminder's state in a commit of its own."""
         with self.engine.begin() as db:
             db.execute(reminders.update().where(reminders.c.id == reminder_id).values(**values))
 

@@ -2,6 +2,10 @@
 import email
 import email.policy
 import json
+import os
+import socket
+import subprocess
+import sys
 import shutil
 from datetime import date
 
@@ -110,12 +114,13 @@ def test_dry_run_sends_nothing_and_send_writes_multipart_messages(workspace):
 def test_a_reminder_in_flight_when_a_run_died_is_resent_and_named(workspace):
     settings, campaign, store = setup(workspace)
     prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
-    first, *_ = store.pending(prepared.campaign_id)
-    store.mark_sending(first.id)
+    first, second, *_ = store.pending(prepared.campaign_id)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert store.claim(first, f"{socket.gethostname()}:{ended.stdout.strip()}")  # a sender that has died since
+    assert store.claim(second, f"{socket.gethostname()}:{os.getpid()}")  # one that is still at work: left to it
     report = campaigns.send(campaign, store, OutboxChannel(workspace / "outbox"), as_of=AS_OF, dry_run=False)
-    assert report.resent_in_flight == [first.order_id] and report.sent == 7
-    assert store.counts(prepared.campaign_id) == {SENT: 7}
-    assert SENDING not in store.counts(prepared.campaign_id)
+    assert report.resent_in_flight == [first.order_id] and report.sent == 6 and report.taken_by_another_sender == 1
+    assert store.counts(prepared.campaign_id) == {SENT: 6, SENDING: 1}
 
 
 def test_campaign_commands(workspace, monkeypatch):

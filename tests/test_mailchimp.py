@@ -96,7 +96,7 @@ def test_a_refused_member_fails_alone(workspace, mailchimp):
 def test_a_rerun_after_a_crash_creates_no_second_campaign(workspace, mailchimp):
     store, prepared, _ = prepare_and_send(workspace)
     with store.engine.begin() as db:
-        db.exec_driver_sql("UPDATE reminders SET status = 'sending'")
+        db.exec_driver_sql("UPDATE reminders SET status = 'sending', claimed_by = NULL")  # its sender is gone
     settings = config.load(cwd=workspace)
     campaign = campaigns.load("mc", settings)
     from dunning.channels.select import channel_for

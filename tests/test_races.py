@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from dunning.cli import app
 from dunning.store import Store
+from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on loopback)
 
 KEY = "race-key-0123456789abcdef0123456789"
 HEADER = "order_id,email,first_name,last_name,language,currency,status,due_date,open_amount"
@@ -38,3 +39,29 @@ def test_two_imports_of_the_same_later_export_record_each_drop_once(tmp_path, mo
     report = CliRunner().invoke(app, ["report", "--as-of", "2026-11-30", "--json"])
     eur = json.loads(report.stdout)["by currency"][0]
     assert (eur["orders_reminded"], eur["amount_recovered"], eur["still_open"]) == (60, "3600.00", "2400.00")
+
+
+def test_two_senders_at_once_deliver_every_reminder_once(tmp_path, monkeypatch, database_url, smtp_server):  # noqa: F811
+    """A cron job and a person run the same send: each reminder is claimed by one of them."""
+    recorder, port = smtp_server
+    monkeypatch.setenv("DUNNING_SECRET_KEYS", KEY)
+    monkeypatch.setenv("DUNNING_DATABASE_URL", database_url)
+    CliRunner().invoke(app, ["init", str(tmp_path)])
+    export(tmp_path / "orders.csv", ["25.00"] * 300)
+    (tmp_path / "campaigns" / "now.toml").write_text(
+        'stage = "friendly"\nchannel = "smtp"\nrate_per_minute = 600000\n[input]\nfile = "../orders.csv"\n'
+        f'[sender]\nfrom = "Shop <billing@shop.example>"\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n')
+    monkeypatch.chdir(tmp_path)
+    prepared = CliRunner().invoke(app, ["campaign", "prepare", "now", "--as-of", "2026-11-10", "--json"])
+    assert json.loads(prepared.stdout)["prepared"] == 300, prepared.output
+    command = [sys.executable, "-m", "dunning", "campaign", "send", "now", "--send", "--as-of", "2026-11-10", "--json"]
+    env = {**__import__("os").environ, "DUNNING_SECRET_KEYS": KEY, "DUNNING_DATABASE_URL": database_url}
+    runs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    addresses = [m["To"].addresses[0].addr_spec for m in recorder.messages]
+    assert len(addresses) == len(set(addresses)) == 300
+    summaries = [json.loads(out) for out, _ in outputs]
+    assert sum(s["sent"] for s in summaries) == 300 and all(s["resent_in_flight"] == [] for s in summaries)
+    assert Store(database_url).counts(Store(database_url).campaign("now").id) == {"sent": 300}

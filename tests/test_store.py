@@ -43,10 +43,10 @@ def test_states_and_what_was_in_flight(database_url):
     campaign = store.create_campaign("c1", "final", "outbox", date(2026, 11, 20), "")
     store.add_reminders(campaign, [row("A"), row("B"), row("C")])
     a, b, c = store.pending(campaign)
-    store.mark_sending(a.id)
+    assert store.claim(a, "me:1")
     store.mark_sent(a.id, "<m1@x>", date(2026, 11, 21))
-    store.mark_sending(b.id)
-    store.mark_sending(c.id)
+    assert store.claim(b, "me:1") and store.claim(c, "me:1")
+    assert not store.claim(b, "another:2")  # claimed already: the other sender loses it
     store.mark_failed(c.id, "550 no such user")
     pending = store.pending(campaign)
     assert [(p.order_id, p.status, p.attempts) for p in pending] == [("B", SENDING, 1)]
@@ -67,7 +67,7 @@ WRITER = textwrap.dedent("""
                      body_text="t", body_html="h") for k in range(5)]
         store.add_reminders(campaign, rows)
         for reminder in store.pending(campaign)[:5]:
-            store.mark_sending(reminder.id)
+            store.claim(reminder, "writer:" + sys.argv[2])
             store.mark_sent(reminder.id, "<m>", date(2026, 11, 20))
         store.add_payments([dict(payment_id=f"{sys.argv[2]}-{n}-{k}", order_id=f"{sys.argv[2]}-{n}-{k}", paid_at=date(2026, 11, 20),
                                  amount=1, currency="EUR", kind="payment", source="t", flag="") for k in range(3)])

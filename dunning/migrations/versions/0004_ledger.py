@@ -1,8 +1,8 @@
 """The ledger: reminders from every channel carry their date, orders keep the export's installments.
 
-- reminders gain `reminded_on` (the business date of a sent reminder or a hand-over), `payment_method`
-  and `days_overdue`; sent reminders get the date they were sent, and the method and days from the
-  snapshot their campaign recorded.
+- reminders gain `reminded_on` (the business date of a sent reminder or a hand-over), `payment_method`,
+  `days_overdue` and `claimed_by` (the sender that claimed it); sent reminders get the date they were
+  sent, and the method and days from the snapshot their campaign recorded.
 - campaigns.channel grows to 50 characters (`export:activecampaign` names a hand-over).
 - the installments an order's page shows move from a JSON column into their own table.
 - snapshots go: reminders are the base of the report, and snapshots written by `overdue --record`
@@ -30,6 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("payment_method", sa.String(100), nullable=False, server_default=""))
         batch.add_column(sa.Column("days_overdue", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(sa.Column("reminded_on", sa.Date))
+        batch.add_column(sa.Column("claimed_by", sa.String(300)))
     bind = op.get_bind()
     reminders = sa.table("reminders", sa.column("id"), sa.column("campaign_id"), sa.column("order_id"),
                          sa.column("status"), sa.column("sent_at", sa.DateTime(timezone=True)),
