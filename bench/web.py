@@ -32,10 +32,11 @@ SERVER = """
 import sys
 from dunning import config
 from dunning.web import create_app
-from dunning.web.server import Gunicorn
+from dunning.web.server import Gunicorn, own_connections
 app = create_app(config.load())
 app.add_url_rule("/bare", "bare", lambda: "ok")
-Gunicorn(app, {"bind": f"127.0.0.1:{sys.argv[1]}", "workers": 2, "accesslog": None, "loglevel": "warning"}).run()
+Gunicorn(app, {"bind": f"127.0.0.1:{sys.argv[1]}", "workers": 2, "accesslog": None, "loglevel": "warning",
+          "post_fork": lambda server, worker: own_connections(app)}).run()
 """
 
 

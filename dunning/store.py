@@ -57,8 +57,9 @@ class Store:
     def migrate(self) -> None:
         """Run the migrations up to the newest (a no-op when the schema is current).
 
-        On PostgreSQL one process migrates at a time (an advisory lock); on SQLite foreign keys are
-        off while a migration rebuilds a table that others refer to, as SQLite's documentation advises."""
+        One process migrates at a time (PostgreSQL: an advisory lock; SQLite: the write lock), and the
+        others then find the schema current. On SQLite foreign keys are off while a migration rebuilds
+        a table that others refer to, as SQLite's documentation advises."""
         config = Config()
         config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
         embedded = self.engine.dialect.name == "sqlite"
@@ -67,7 +68,9 @@ class Store:
                 connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 connection.commit()
             with connection.begin():
-                if not embedded:
+                if embedded:  # the write lock first: Python's sqlite3 would run the DDL outside any transaction
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
                     connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")

@@ -10,6 +10,7 @@ from dunning.store import Store
 from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on loopback)
 
 KEY = "race-key-0123456789abcdef0123456789"
+SECRET = "race-webhook-secret-0123456789"
 HEADER = "order_id,email,first_name,last_name,language,currency,status,due_date,open_amount"
 
 
@@ -65,3 +66,101 @@ def test_two_senders_at_once_deliver_every_reminder_once(tmp_path, monkeypatch, 
     summaries = [json.loads(out) for out, _ in outputs]
     assert sum(s["sent"] for s in summaries) == 300 and all(s["resent_in_flight"] == [] for s in summaries)
     assert Store(database_url).counts(Store(database_url).campaign("now").id) == {"sent": 300}
+
+
+def serving(tmp_path, database_url):
+    """`dunning serve` (gunicorn, 2 workers) on loopback for this workspace; yields its base URL."""
+    import os
+    import socket
+    import time
+
+    from tests.test_smtp import free_port
+
+    port = free_port()
+    env = {**os.environ, "DUNNING_SECRET_KEYS": KEY, "DUNNING_DATABASE_URL": database_url, "DUNNING_WEBHOOK_SECRET": SECRET}
+    server = subprocess.Popen([sys.executable, "-m", "dunning", "serve", "--port", str(port), "--workers", "2"],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "dunning serve did not start"
+            time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def deliver(base: str, body: dict, raw_stamp: int | None = None) -> int:
+    import http.client
+    import time
+
+    from dunning.web import webhook
+
+    raw = json.dumps(body).encode()
+    stamp = raw_stamp or int(time.time())
+    connection = http.client.HTTPConnection(base.split("//")[1], timeout=30)
+    connection.request("POST", "/webhooks/payments", body=raw, headers={
+        "Content-Type": "application/json", webhook.TIMESTAMP_HEADER: str(stamp),
+        webhook.SIGNATURE_HEADER: webhook.sign(SECRET, stamp, raw)})
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_webhook_deliveries_at_the_same_moment_are_each_stored_once(tmp_path, monkeypatch, database_url):
+    """16 different payments at once, 10 rounds, then identical replays at once: nothing lost, nothing doubled,
+    and the first requests of fresh workers on PostgreSQL do not share a connection."""
+    import threading
+    import time
+
+    monkeypatch.setenv("DUNNING_SECRET_KEYS", KEY)
+    monkeypatch.setenv("DUNNING_DATABASE_URL", database_url)
+    CliRunner().invoke(app, ["init", str(tmp_path)])
+    handed = CliRunner().invoke(app, ["overdue", str(export(tmp_path / "o.csv", ["1000.00"] * 16)), "--as-of", "2026-11-10"])
+    assert handed.exit_code == 0, handed.output
+    server, base = serving(tmp_path, database_url)
+    try:
+        statuses: list[int] = []
+        for round_ in range(10):
+            bodies = [{"payment_id": f"r{round_}-{n}", "order_id": f"O-{n}", "amount": "10.00", "currency": "EUR",
+                       "paid_at": "2026-11-11"} for n in range(16)]
+            threads = [threading.Thread(target=lambda b=b: statuses.append(deliver(base, b))) for b in bodies]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert statuses.count(201) == 160, sorted(set(statuses))
+        same = {"payment_id": "twice", "order_id": "O-1", "amount": "5.00", "currency": "EUR", "paid_at": "2026-11-11"}
+        stamp = int(time.time())
+        replays: list[int] = []
+        threads = [threading.Thread(target=lambda: replays.append(deliver(base, same, stamp))) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(replays) == [201] + [409] * 7
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    paid = Store(database_url).payments_frame()
+    webhook_rows = paid[paid["source"] == "webhook"]
+    assert len(webhook_rows) == webhook_rows["payment_id"].nunique() == 161
+    assert int(webhook_rows["amount"].sum()) == 160 * 1000 + 500
+
+
+def test_two_processes_opening_a_new_store_at_once_both_succeed(database_url):
+    """Both run the migrations' check; on PostgreSQL one migrates while the other waits for its lock."""
+    import sqlalchemy as sa
+
+    opener = "import sys; from dunning.store import Store; Store(sys.argv[1])"
+    for _ in range(3):
+        runs = [subprocess.Popen([sys.executable, "-c", opener, database_url], stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+        assert [run.wait(timeout=120) for run in runs] == [0, 0], [run.stderr.read() for run in runs]
+        engine = sa.create_engine(database_url)
+        with engine.begin() as db:  # empty the store again for the next round
+            for table in ("reminders", "campaigns", "installments", "orders", "payments", "visits", "method_requests",
+                          "webhook_events", "alembic_version"):
+                db.execute(sa.text(f"DROP TABLE {table}"))
+        engine.dispose()

@@ -219,3 +219,22 @@ def test_a_wrong_iban_stops_the_page_at_start(shop):
     settings.data["payment"]["iban"] = "DE00 0000"
     with pytest.raises(InputError, match="not a valid IBAN"):
         create_app(settings, store=store, environ={"DUNNING_SECRET_KEYS": KEY})
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"payment_id": "p1", "order_id": "P-2001", "amount": 10**20, "currency": "EUR"}, "below 10^15"),
+    ({"payment_id": "p2", "order_id": "P-2001", "amount": "1.00", "currency": "EURO"}, "currency"),
+    ({"payment_id": "p3", "order_id": "X" * 500, "amount": "1.00", "currency": "EUR"}, "order_id is longer than 200"),
+    ({"payment_id": "p" * 2000, "order_id": "P-2001", "amount": "1.00", "currency": "EUR"}, "payment_id is longer"),
+    ({"payment_id": "p5", "order_id": None, "amount": "1.00", "currency": "EUR"}, "order_id is required"),
+    ({"payment_id": "p6", "order_id": "P-2001", "currency": "EUR"}, "amount is required"),
+    ({"payment_id": "p7", "order_id": "P-2001", "amount": "1.234", "currency": "EUR"}, "not an amount in EUR"),
+    ({"payment_id": "p8", "order_id": "P-2001", "amount": "1.00", "currency": "EUR", "paid_at": "soon"}, "not a date"),
+    (["not", "an", "object"], "JSON object"),
+])
+def test_webhook_checks_every_field_and_answers_422(shop, body, message):
+    settings, store = shop
+    before = len(store.payments_frame())
+    response = post_payment(app_for(shop), body)
+    assert response.status_code == 422 and message in response.get_json()["error"]
+    assert len(store.payments_frame()) == before

@@ -18,7 +18,6 @@ import pandas as pd
 from flask import Flask, abort, jsonify, redirect, render_template, request
 
 from dunning import bank, config, ledger_store, manage, payment_rules, tokens
-from dunning.errors import InputError
 from dunning.money import format_amount, parse_major, to_decimal, to_major_string
 from dunning.store import Store, url_for
 from dunning.web import webhook
@@ -45,6 +44,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.extensions["dunning.store"] = store
 
     def language(preferred: str = "") -> str:
         asked = request.args.get("lang") or request.form.get("lang") or ""
@@ -131,7 +131,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
             return jsonify(error="this request was seen before (replay)"), 409
         try:
             row = _payment(json.loads(body), store, today())
-        except (ValueError, KeyError, TypeError, InputError) as exc:
+        except ValueError as exc:
             return jsonify(error=f"not a payment: {exc}"), 422
         added = store.add_payments([row])
         return jsonify(status="recorded" if added else "already recorded", flag=row["flag"]), 201 if added else 200
@@ -160,16 +160,12 @@ def _date_text(day: date, lang: str) -> str:
     return format_date(day, format="medium", locale=lang)
 
 
-def _payment(data: dict, store: Store, today: date) -> dict:
+def _payment(data: object, store: Store, today: date) -> dict:
     """A webhook body as a payment row, through the same payment rules as a payments file."""
-    order_id, currency = str(data["order_id"]), str(data["currency"]).upper()
-    paid_at = date.fromisoformat(str(data.get("paid_at") or today.isoformat()))
-    amount = parse_major(str(data["amount"]), currency)
-    if amount <= 0:
-        raise ValueError("amount must be above 0")
-    state = ledger_store.load(store, order_id)
-    candidate = pd.DataFrame([{"order_id": order_id, "paid_at": paid_at, "amount": amount, "currency": currency,
-                               "payment_id": f"webhook:{data['payment_id']}", "row": 0}])
+    paid = webhook.reported(data, today)
+    state = ledger_store.load(store, paid.order_id)
+    candidate = pd.DataFrame([{"order_id": paid.order_id, "paid_at": paid.paid_at, "amount": paid.amount,
+                               "currency": paid.currency, "payment_id": f"webhook:{paid.payment_id}", "row": 0}])
     rows, refused = payment_rules.checked(candidate, state.currency_of(), payment_rules.owed(state, today), today,
                                           source="webhook", file="webhook")
     if len(refused):

@@ -26,4 +26,11 @@ def serve(app: Flask, host: str, port: int, workers: int, dev: bool) -> None:
         app.run(host=host, port=port, debug=True, use_reloader=True)
         return
     Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "errorlog": "-",
-                   "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'}).run()
+                   "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
+                   "post_fork": lambda server, worker: own_connections(app)}).run()
+
+
+def own_connections(app: Flask) -> None:
+    """In a worker just forked: connections opened by the master stay the master's (SQLAlchemy's advice
+    for forked processes), so no two workers ever share one."""
+    app.extensions["dunning.store"].engine.dispose(close=False)

@@ -4,10 +4,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from dunning.errors import InputError
+from dunning.money import known_currencies, parse_major
 
 SECRET_VARIABLE = "DUNNING_WEBHOOK_SECRET"
 TIMESTAMP_HEADER, SIGNATURE_HEADER = "X-Dunning-Timestamp", "X-Dunning-Signature"
 MAX_AGE_SECONDS = 300
+MAX_MINOR = 10**15  # ten trillion in major units of a two-decimal currency: anything above is an error
+LIMITS = {"order_id": 200, "payment_id": 250}
 
 
 class Rejected(Exception):
@@ -37,3 +45,49 @@ def verify(secret: str, timestamp_header: str | None, signature_header: str | No
     if not hmac.compare_digest(expected, signature_header.strip().lower()):
         raise Rejected(401, "signature does not match")
     return expected
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A payment as the provider reported it, every field checked."""
+
+    payment_id: str
+    order_id: str
+    amount: int
+    currency: str
+    paid_at: date
+
+
+def reported(data: object, today: date) -> Reported:
+    """The body's payment; ValueError names the field and why (the webhook answers 422)."""
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    text = {name: _text(data, name) for name in ("payment_id", "order_id", "currency")}
+    currency = text["currency"].upper()
+    if currency not in known_currencies():
+        raise ValueError(f"currency {text['currency'][:10]!r} is not an ISO 4217 code")
+    amount = data.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, (str, int, float)):
+        raise ValueError("amount is required, as a string such as \"149.70\"")
+    try:
+        minor = parse_major(str(Decimal(str(amount))), currency)
+    except (InvalidOperation, InputError, ValueError):
+        raise ValueError(f"amount {str(amount)[:30]!r} is not an amount in {currency}") from None
+    if not 0 < minor <= MAX_MINOR:
+        raise ValueError("amount must be above 0 and below 10^15 minor units")
+    paid = data.get("paid_at") or today.isoformat()
+    try:
+        paid_at = date.fromisoformat(str(paid))
+    except ValueError:
+        raise ValueError(f"paid_at {str(paid)[:30]!r} is not a date (YYYY-MM-DD)") from None
+    return Reported(text["payment_id"], text["order_id"], minor, currency, paid_at)
+
+
+def _text(data: dict, name: str) -> str:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+        raise ValueError(f"{name} is required, as a string")
+    value = str(value).strip()
+    if len(value) > LIMITS.get(name, 3):
+        raise ValueError(f"{name} is longer than {LIMITS.get(name, 3)} characters")
+    return value
