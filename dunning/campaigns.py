@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import html
-import time
-from email.utils import parseaddr
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +13,6 @@ import pandas as pd
 from jinja2 import TemplateError
 
 from dunning import mailmerge, pipeline, reminders, tokens
-from dunning.sending import SendReport, send  # noqa: F401  (sending is part of a campaign's face)
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
@@ -148,7 +145,7 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> 
     templates = Templates(settings.root / "templates", settings.fallback_language)
     stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
     shop = settings.section("shop")
-    values = field_values(frame, settings.fallback_language)
+    values = field_values(frame, settings.fallback_language, templates.languages())
     subject_templates = {lang: templates.env.from_string(text) for lang, text in campaign.subjects.items()}
     rows = []
     for order, value in zip(frame.to_dict("records"), values.to_dict("records")):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -16,8 +15,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from dunning import campaigns, config, exports, pipeline, present, reminders, report, tokens, tracking
+from dunning import campaigns, config, exports, files, pipeline, present, reminders, report, sending, tokens, tracking
 from dunning.channels import TemporaryFailure
 from dunning.channels.select import channel_for
 from dunning.errors import InputError
@@ -34,8 +34,9 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Sign and verify per-order manage tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# User text (names, file contents, messages) is printed as it is: no markup, no highlighting.
+out = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Settings file (default: ./dunning.toml).")]
 
@@ -48,7 +49,7 @@ def handles_input_errors(command):
         try:
             return command(*args, **kwargs)
         except InputError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(Text("error: ", style="bold red") + Text(str(exc)))
             raise typer.Exit(2) from None
 
     return wrapper
@@ -151,7 +152,9 @@ def overdue(
     product: ProductOpt = None, currency: CurrencyOpt = None, stage: StageOpt = None, min_days: MinDaysOpt = 0,
     min_amount: MinAmountOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
-    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.")] = None,
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file (and the orders not dunned, with why, next to it).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --csv file.")] = False,
+    not_dunned: Annotated[bool, typer.Option("--not-dunned", help="List the overdue orders that are not dunned, with why, instead.")] = False,
     rejects_out: RejectsOpt = None,
     show: Annotated[int, typer.Option(help="Rows shown in the terminal table (totals always cover all).")] = 50,
     dry_run: DryRunOpt = False,
@@ -174,13 +177,18 @@ def overdue(
         err.print("dry run: nothing was recorded in the ledger")
     else:
         _say_recorded(pipeline.record(found, store, frame if keys else None))
+    excluded = found.result.excluded
     if csv_out is not None:
-        present.write_csv(frame, csv_out)
-        err.print(f"wrote {len(frame)} rows to {csv_out}")
+        present.write_csv(frame, csv_out, overwrite=force)
+        aside = csv_out.with_name(csv_out.stem + ".not-dunned.csv")
+        present.write_csv(excluded, aside, overwrite=True)
+        err.print(f"wrote {len(frame)} rows to {csv_out}, and {len(excluded)} overdue orders not dunned (with why) to {aside}")
     if as_json:
-        records = present.records(frame)
+        records = present.records(excluded if not_dunned else frame)
         rows = [{k: present.json_ready(v) for k, v in r.items()} for r in records.to_dict("records")]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+    elif not_dunned:
+        _print_not_dunned(excluded, show)
     else:
         _print_overdue(frame, found.result, settings, show)
 
@@ -231,7 +239,7 @@ def export_command(
     )
     handed = 0
     if no_record:
-        err.print(f"not recorded: the ledger does not know of these reminders; send them only from a file written without --no-record")
+        err.print("not recorded: the ledger does not know of these reminders; send them only from a file written without --no-record")
     else:
         handed = reminders.hand_over(store, frame, written.order_ids, tool=dialect.name, path=written.csv_path, as_of=when,
                                      fallback_language=settings.fallback_language)
@@ -287,6 +295,8 @@ def _report_rejects(export, paid, rejects_out, csv_out, settings, when) -> None:
     """Rows read, accepted and rejected per input file; rejected rows listed and written to a rejects CSV."""
     sources = [source for source in (export, paid) if source is not None]
     err.print("; ".join(f"{s.path.name}: {s.rows_in} rows, {s.rows_accepted} accepted, {s.rows_rejected} rejected" for s in sources))
+    for note in getattr(export, "notes", []):
+        err.print(f"note: {export.path.name}: {note}")
     frames = [s.rejects for s in sources if not s.rejects.empty]
     if not frames:
         return
@@ -321,7 +331,7 @@ def _print_overdue(frame: pd.DataFrame, result: OverdueResult, settings: config.
                   + (f", fees {format_amount(total.fees, total.currency, locale)}" if total.fees else ""))
     if not result.excluded.empty:
         counts = result.excluded["why"].value_counts()
-        out.print("not dunned: " + "; ".join(f"{n} {why}" for why, n in counts.items()))
+        out.print("not dunned: " + "; ".join(f"{n} {why}" for why, n in counts.items()) + " (--not-dunned lists them)")
     known = frame[frame["ledger_paid"] > 0]
     if len(known):
         out.print(f"{len(known)} orders have payments in the ledger that the export does not show yet: "
@@ -329,6 +339,16 @@ def _print_overdue(frame: pd.DataFrame, result: OverdueResult, settings: config.
                   highlight=False)
     if not result.unmatched_payments.empty:
         out.print(f"payments not applied: {len(result.unmatched_payments)} (no such order or another currency)")
+
+
+def _print_not_dunned(excluded: pd.DataFrame, show: int) -> None:
+    table = Table("order", "open", "days", "why not dunned", title="Overdue, not dunned")
+    for row in excluded.head(show).itertuples():
+        table.add_row(row.order_id, f"{to_major_string(int(row.open_amount), row.currency)} {row.currency}",
+                      str(row.days_overdue), row.why)
+    out.print(table)
+    if len(excluded) > show:
+        out.print(f"... and {len(excluded) - show:,} more (--json or --csv gives them all)")
 
 
 def _progress() -> Progress:
@@ -440,11 +460,10 @@ def campaign_preview(name: CampaignArg,
         raise InputError(f"campaign {campaign.name} is not prepared yet: run `dunning campaign prepare {campaign.name}`")
     rows = store.reminders_of(row.id)
     for reminder in rows[:count]:
-        out.print(Panel(reminder.body_text, title=f"{reminder.email} · {reminder.subject}", subtitle=reminder.status), soft_wrap=False)
+        out.print(Panel(Text(reminder.body_text), title=Text(f"{reminder.email} · {reminder.subject}"),
+                        subtitle=Text(reminder.status)), soft_wrap=False)
     target = html_out or settings.exports_dir / f"{campaign.name}-preview.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(campaigns.preview_html(campaign, rows), "utf-8")
-    os.chmod(target, 0o600)
+    files.write_private(target, campaigns.preview_html(campaign, rows).encode("utf-8"), overwrite=True)
     out.print(f"{len(rows)} messages; preview written to {target}", highlight=False)
 
 
@@ -463,10 +482,10 @@ def campaign_send(name: CampaignArg,
     with Progress(*Progress.get_default_columns(), console=err, disable=not err.is_terminal or not really) as progress:
         task = progress.add_task(f"sending {campaign.name}", total=None)
         try:
-            report = campaigns.send(campaign, store, channel, as_of=_parse_as_of(as_of), dry_run=not really,
+            report = sending.send(campaign, store, channel, as_of=_parse_as_of(as_of), dry_run=not really,
                                     on_progress=lambda done, total: progress.update(task, completed=done, total=total))
         except TemporaryFailure as exc:
-            err.print(f"[bold red]stopped:[/] {exc}; nothing was lost: run the same command again to resume", highlight=False)
+            err.print(Text("stopped: ", style="bold red") + Text(f"{exc}; nothing was lost: run the same command again to resume"))
             raise typer.Exit(1) from None
     summary = {"campaign": campaign.name, "dry_run": report.dry_run, "would_send": report.would_send, "sent": report.sent,
                "failed": report.failed, "resent_in_flight": report.resent_in_flight,
@@ -568,8 +587,7 @@ def report_command(
         rows = tracking.recovery(_campaign_store(settings), when, campaign)
         tables = report.build(rows, when)
     if html_out is not None:
-        html_out.parent.mkdir(parents=True, exist_ok=True)
-        html_out.write_text(report.html_report(tables, rows, when), "utf-8")
+        files.write_private(html_out, report.html_report(tables, rows, when).encode("utf-8"), overwrite=True)
         err.print(f"report written to {html_out}")
     if as_json:
         sys.stdout.write(json.dumps(report.as_json(tables), ensure_ascii=False, default=str) + "\n")

@@ -11,6 +11,22 @@ from dunning.policy import Policy, from_settings
 
 FILE_NAME = "dunning.toml"
 WORKSPACE_FOLDERS = ("exports", "campaigns", "templates")
+# Every setting dunning.toml may hold, per table; tables named with "*" hold free keys (currencies, field ids).
+KNOWN = {
+    "shop": {"name", "contact", "fallback_language"},
+    "input": {"profile", "payments_profile"},
+    "links": {"manage_url", "token_max_age_days"},
+    "paths": {"exports"},
+    "policy": {"grace_days", "cooldown_days", "skip_stages", "minimum_amount", "stages", "holds"},
+    "policy.minimum_amount": "*",
+    "policy.stages": {"name", "label", "days", "fee", "consequence"},
+    "policy.stages.fee": "*",
+    "policy.holds": {"order_id", "email", "reason", "until"},
+    "exports": {"klicktipp_field_ids"},
+    "exports.klicktipp_field_ids": "*",
+    "store": {"url"},
+    "payment": {"link", "beneficiary", "iban", "bic", "change_method_requests"},
+}
 
 
 def default_text(name: str = FILE_NAME) -> str:
@@ -56,7 +72,25 @@ def load(path: Path | None = None, cwd: Path | None = None) -> Settings:
         user = tomllib.loads(path.read_text("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
+    _check_keys(user, "", path)
     return Settings(_merge(defaults, user), path.parent.resolve(), path)
+
+
+def _check_keys(table: dict, where: str, path: Path) -> None:
+    """An unknown key is a mistake (a typo changes nothing silently): name it and the keys that exist."""
+    allowed = KNOWN.get(where, set(KNOWN) - {k for k in KNOWN if "." in k}) if where else {k for k in KNOWN if "." not in k}
+    if allowed == "*":
+        return
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        place = f"[{where}]" if where else "the top level"
+        raise InputError(f"{path}: unknown setting {', '.join(unknown)} in {place}; the settings there are "
+                         f"{', '.join(sorted(allowed))}")
+    for key, value in table.items():
+        inner = f"{where}.{key}" if where else key
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                _check_keys(item, inner, path)
 
 
 def _merge(base: dict, override: dict) -> dict:

@@ -1,6 +1,7 @@
 """Reminder templates: a jinja2 environment over the merchant's templates and the shipped ones."""
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,6 +54,11 @@ class Templates:
             keep_trailing_newline=True,
         )
         self.fallback_language = fallback_language
+
+    def languages(self) -> set[str]:
+        """Every language some reminder template is written in (the merchant's and the shipped ones)."""
+        found = (re.fullmatch(r"[^.]+\.([a-z]{2,3})\.txt\.j2", name) for name in self.env.list_templates())
+        return {match.group(1) for match in found if match}
 
     def names(self, stage: str, language: str) -> tuple[str, str]:
         """The text and HTML template names for a stage, in the language or else the fallback language."""

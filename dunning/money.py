@@ -57,17 +57,19 @@ def _babel_amount(minor: int, currency: str, locale: str) -> str:
     return format_currency(to_decimal(minor, currency), currency, locale=locale)
 
 
+MAX_EXPONENT = 4  # the most digits after the point any ISO 4217 currency has (CLF, UYW)
 _AMOUNT_SHAPE = r"^-?[0-9]{1,15}(\.[0-9]+)?$"
 _DECORATION = r"\s+[A-Z]{3}$|^[A-Z]{3}\s+|[€$£¥\s\x{00a0}\x{202f}]"
 
 
 def parse_amounts(
-    text: pd.Series, currencies: pd.Series, *, decimal: str = ".", thousands: str = ""
+    text: pd.Series, currencies: pd.Series, *, decimal: str = ".", thousands: str = "", exps: pd.Series | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Parse shop amount text ("1.234,56", "€ 12,50", "-3") into minor units, vectorised and exact.
 
     Returns (minor units as Int64, reason per row for values that are not amounts; "" where fine).
     Empty text gives <NA> with no reason: the caller decides whether the column is required.
+    `exps` overrides the currencies' exponents (for amounts whose currency is not known yet).
     """
     arr = pc.utf8_trim_whitespace(arrow_strings(text))
     if thousands:
@@ -81,7 +83,7 @@ def parse_amounts(
         well_formed = pc.match_substring_regex(arr, _AMOUNT_SHAPE)
     point = pc.find_substring(arr, ".")
     frac_len = pc.if_else(pc.greater_equal(point, 0), pc.subtract(pc.subtract(pc.utf8_length(arr), point), 1), 0)
-    exps = pa.array(exponents(currencies).to_numpy(dtype="int64"))
+    exps = pa.array((exponents(currencies) if exps is None else exps).to_numpy(dtype="int64"))
     too_precise = pc.and_(well_formed, pc.greater(frac_len, exps))
     usable = pc.and_(well_formed, pc.invert(too_precise))
 
@@ -102,6 +104,16 @@ def parse_amounts(
         pd.Series(minor.to_numpy(zero_copy_only=False), index=index).astype(MINOR_DTYPE),
         pd.Series(reason.to_numpy(zero_copy_only=False), index=index, dtype="string").fillna(""),
     )
+
+
+def rescale(minor: pd.Series, from_exps: pd.Series, to_exps: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Minor units at one exponent as minor units at another, exactly; False where that would lose a digit."""
+    shift = (from_exps - to_exps).to_numpy(dtype="int64")
+    values = minor.to_numpy(dtype="int64", na_value=0)
+    down = np.power(10, np.clip(shift, 0, None))
+    up = np.power(10, np.clip(-shift, 0, None))
+    exact = values % down == 0
+    return pd.Series(values // down * up, index=minor.index), pd.Series(exact, index=minor.index)
 
 
 def exponents(currencies: pd.Series) -> pd.Series:

@@ -1,6 +1,7 @@
 """The rules every payment follows on its way into the ledger, whatever its source (file, webhook, statement).
 
 * a payment in another currency than its order's, or dated after today, is refused with its reason;
+* a payment without a currency takes its order's (and is read in its decimals); with neither, it is refused;
 * a payment without an id gets one from its order, date, amount and place in the file, so a file
   imported twice counts once;
 * a payment for an order the ledger does not know (and the export being read does not show) is
@@ -15,6 +16,7 @@ from datetime import date
 import pandas as pd
 
 from dunning import ledger
+from dunning.money import exponents, rescale
 from dunning.schema import PAYMENT_COLUMNS
 from dunning.sources.rejects import REJECT_COLUMNS
 
@@ -46,6 +48,12 @@ def checked(candidates: pd.DataFrame, currency: pd.Series, owed_now: pd.Series, 
     no_currency = (frame["currency"] == "") & (problem == "")
     problem[no_currency] = "no currency, and the order is not known"
     column[no_currency] = "currency"
+    if "amount_exponent" in frame:  # read before its currency was known: now in the order's minor units
+        named = frame["currency"].where(frame["currency"] != "", "EUR")
+        frame["amount"], exact = rescale(frame["amount"], frame["amount_exponent"], exponents(named))
+        too_precise = ~exact & (problem == "")
+        problem[too_precise] = "amount has more decimals than the order's currency " + frame.loc[too_precise, "currency"]
+        column[too_precise] = "amount"
     refused = problem != ""
     rejected = pd.DataFrame({"file": file, "row": frame.loc[refused, "row"], "column": column[refused],
                              "reason": problem[refused], "value": frame.loc[refused, "order_id"]}, columns=REJECT_COLUMNS)

@@ -17,6 +17,7 @@ import pandas as pd
 from dunning import ledger, ledger_store, payment_rules
 from dunning.config import Settings
 from dunning.errors import InputError
+from dunning.filters import checked as checked_filters
 from dunning.overdue import Filters, OverdueResult, find
 from dunning.sources import loader, profiles
 from dunning.store import Store
@@ -59,6 +60,7 @@ def find_overdue(
     inputs = settings.section("input")
     on_step(f"reading {file.name}")
     export = loader.read_orders(file, profiles.load(profile or inputs.get("profile", "generic")))
+    filters = checked_filters(filters, export, policy)
     paid = None
     if payments is not None:
         on_step(f"reading {payments.name}")

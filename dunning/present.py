@@ -1,6 +1,7 @@
 """Overdue rows as plain records: money as decimal strings in major units, dates in ISO form."""
 from __future__ import annotations
 
+import io
 from datetime import date, datetime
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from dunning import files
 from dunning.money import major_strings
 
 MONEY_COLUMNS = ("open_amount", "paid_amount", "fee", "ledger_paid")
@@ -25,7 +27,8 @@ def money_text(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def records(frame: pd.DataFrame) -> pd.DataFrame:
-    """The overdue frame with money as decimal strings and dates as ISO text; token columns kept when present."""
+    """The overdue frame with money as decimal strings and dates as ISO text; token columns kept when present,
+    and `why` for orders not dunned."""
     out = frame.copy()
     if "ledger_paid" not in out:
         out["ledger_paid"] = pd.array([0] * len(out), dtype="Int64")
@@ -36,7 +39,7 @@ def records(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("token", "manage_url"):
         if column not in out:
             out[column] = ""
-    return out[RECORD_COLUMNS]
+    return out[RECORD_COLUMNS + (["why"] if "why" in out else [])]
 
 
 def json_ready(value: object) -> object:
@@ -50,9 +53,10 @@ def json_ready(value: object) -> object:
     return value
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """The overdue records as UTF-8 CSV (written by Arrow: fast for hundreds of thousands of rows)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(records(frame), preserve_index=False)
-    pa_csv.write_csv(table, path, pa_csv.WriteOptions(quoting_style="needed"))
-    return path
+def write_csv(frame: pd.DataFrame, path: Path, *, overwrite: bool = False) -> Path:
+    """The overdue records as UTF-8 CSV, owner-only, cells guarded (written by Arrow: fast for hundreds of
+    thousands of rows); an existing file is replaced only with `overwrite`."""
+    table = pa.Table.from_pandas(files.guarded(records(frame)), preserve_index=False)
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(quoting_style="needed"))
+    return files.write_private(path, buffer.getvalue(), overwrite=overwrite)

@@ -20,8 +20,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from dunning.errors import InputError
 
-from dunning.schema import (  # noqa: F401  (the tables are part of the store's face)
-    FAILED, PAYMENT_COLUMNS, PREPARED, SENDING, SENT, campaigns, installments, metadata, method_requests, orders, payments, reminders,
+from dunning.schema import (  # noqa: F401  (the states are part of the store's face)
+    FAILED, PAYMENT_COLUMNS, PREPARED, SENDING, SENT, campaigns, installments, method_requests, orders, payments, reminders,
     visits, webhook_events,
 )
 
@@ -48,6 +48,7 @@ class Store:
         except (ArgumentError, ImportError) as exc:
             raise InputError(f"store URL {_redacted(url)} cannot be used: {exc}") from None
         if self.engine.dialect.name == "sqlite":
+            _owner_only(self.engine.url.database)
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             self.migrate()
@@ -241,6 +242,16 @@ def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict], keys: list[
     for start in range(0, len(rows), 2000):
         added += db.execute(insert, [{**row, **stamp} for row in rows[start:start + 2000]]).scalars().all()
     return added
+
+
+def _owner_only(database: str | None) -> None:
+    """Create the SQLite file readable by its owner only (its -wal and -shm files take its permissions)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from dunning import campaigns, config
+from dunning import campaigns, config, sending
 from dunning.channels.outbox import OutboxChannel
 from dunning.cli import app
 from dunning.errors import InputError
@@ -76,7 +76,7 @@ def test_cooldown_from_the_store_holds_back_recent_reminders(workspace):
     settings, campaign, store = setup(workspace)
     friendly = campaigns.Campaign(**{**vars(campaign), "name": "earlier", "stage": "final"})
     first = campaigns.prepare(friendly, settings, store, AS_OF, ["k"])
-    campaigns.send(friendly, store, OutboxChannel(workspace / "outbox"), as_of=AS_OF, dry_run=False)
+    sending.send(friendly, store, OutboxChannel(workspace / "outbox"), as_of=AS_OF, dry_run=False)
     second = campaigns.Campaign(**{**vars(campaign), "name": "later", "stage": "second"})
     later = campaigns.prepare(second, settings, store, AS_OF, ["k"])
     assert first.added == 7 and later.added == 0
@@ -96,9 +96,9 @@ def test_dry_run_sends_nothing_and_send_writes_multipart_messages(workspace):
     settings, campaign, store = setup(workspace)
     prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
     outbox = workspace / "outbox"
-    dry = campaigns.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=True)
+    dry = sending.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=True)
     assert dry.would_send == 7 and not list(outbox.glob("*.eml")) and store.counts(prepared.campaign_id) == {"prepared": 7}
-    report = campaigns.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=False)
+    report = sending.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=False)
     assert (report.sent, report.failed) == (7, 0)
     files = sorted(outbox.glob("*.eml"))
     assert len(files) == 7
@@ -107,7 +107,7 @@ def test_dry_run_sends_nothing_and_send_writes_multipart_messages(workspace):
     assert message["Message-ID"].startswith("<dunning.") and message["List-Unsubscribe"] == "<mailto:help@shop.example?subject=unsubscribe>"
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
-    rerun = campaigns.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=False)
+    rerun = sending.send(campaign, store, OutboxChannel(outbox), as_of=AS_OF, dry_run=False)
     assert rerun.sent == 0 and len(list(outbox.glob("*.eml"))) == 7
 
 
@@ -118,7 +118,7 @@ def test_a_reminder_in_flight_when_a_run_died_is_resent_and_named(workspace):
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     assert store.claim(first, f"{socket.gethostname()}:{ended.stdout.strip()}")  # a sender that has died since
     assert store.claim(second, f"{socket.gethostname()}:{os.getpid()}")  # one that is still at work: left to it
-    report = campaigns.send(campaign, store, OutboxChannel(workspace / "outbox"), as_of=AS_OF, dry_run=False)
+    report = sending.send(campaign, store, OutboxChannel(workspace / "outbox"), as_of=AS_OF, dry_run=False)
     assert report.resent_in_flight == [first.order_id] and report.sent == 6 and report.taken_by_another_sender == 1
     assert store.counts(prepared.campaign_id) == {SENT: 6, SENDING: 1}
 

@@ -12,7 +12,7 @@ import pytest
 from dunning import exports
 from dunning.errors import InputError
 from dunning.exports.dialects import DIALECTS
-from dunning.exports.guard import FORMULA_STARTS
+from dunning.files import FORMULA_STARTS
 from dunning.mailmerge import SHOP_VARIABLES, TEMPLATE_VARIABLES, Templates
 from dunning.policy import Policy, Stage
 from dunning.tokens import TokenSigner, add_links

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from dunning import campaigns, config
+from dunning import campaigns, config, sending
 from dunning.channels import PermanentFailure
 from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
 from dunning.cli import app
@@ -49,7 +49,7 @@ def prepare_and_send(workspace):
     prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
     from dunning.channels.select import channel_for
 
-    report = campaigns.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
+    report = sending.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
     return store, prepared, report
 
 
@@ -101,7 +101,7 @@ def test_a_rerun_after_a_crash_creates_no_second_campaign(workspace, mailchimp):
     campaign = campaigns.load("mc", settings)
     from dunning.channels.select import channel_for
 
-    report = campaigns.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
+    report = sending.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
     assert report.sent == 7 and len(report.resent_in_flight) == 7
     assert len(mailchimp.campaigns) == 4 and all(c["status"] == "sent" for c in mailchimp.campaigns.values())
 

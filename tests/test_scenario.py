@@ -4,7 +4,6 @@ later export with a partial drop, SMTP campaigns, the customer's page and the re
 import json
 from datetime import date
 
-import pytest
 from typer.testing import CliRunner
 
 from dunning import config, tracking

@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from dunning import campaigns, config
+from dunning import campaigns, config, sending
 from dunning.channels import Outgoing, PermanentFailure
 from dunning.channels.smtp import SmtpChannel, SmtpSettings
 from dunning.errors import InputError
@@ -190,7 +190,7 @@ def test_a_refused_address_is_marked_failed_and_the_batch_goes_on(smtp_server, t
     campaign = campaigns.load("big", settings)
     store = Store(f"sqlite:///{workspace / 'dunning.sqlite3'}")
     campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
-    report = campaigns.send(campaign, store, SmtpChannel(SmtpSettings(host="127.0.0.1", port=port, security="none"), environ={}),
+    report = sending.send(campaign, store, SmtpChannel(SmtpSettings(host="127.0.0.1", port=port, security="none"), environ={}),
                             as_of=AS_OF, dry_run=False, sleep=lambda s: None)
     assert (report.sent, report.failed) == (4, 1)
     assert report.failures == [("S-002", "550 5.1.1 no such mailbox")]

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from dunning.store import FAILED, PREPARED, SENDING, SENT, Store, metadata
+from dunning.schema import metadata
+from dunning.store import FAILED, PREPARED, SENDING, SENT, Store
 
 
 def row(order_id, stage="final", **changes):

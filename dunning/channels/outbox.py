@@ -7,20 +7,19 @@ from pathlib import Path
 
 from dunning.channels import Outgoing
 from dunning.channels.email import build
+from dunning.files import private_folder, write_private
 
 
 class OutboxChannel:
     """Writes <folder>/<order>.<reminder id>.eml atomically (a rerun rewrites the same file)."""
 
     def __init__(self, folder: Path):
-        self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = private_folder(folder)
 
     def send(self, message: Outgoing) -> str:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", message.order_id).strip("._") or "order"
         target = self.folder / f"{safe}.{message.reminder_id}.eml"
-        partial = target.with_suffix(".eml.part")
-        partial.write_bytes(bytes(build(message)))
+        partial = write_private(target.with_suffix(".eml.part"), bytes(build(message)), overwrite=True)
         os.replace(partial, target)
         return message.message_id
 

@@ -1,12 +1,16 @@
 """The fields every newsletter export carries, with their meaning, and their values per row."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
 from babel.dates import format_date
 
+from dunning.languages import for_templates
 from dunning.money import format_amounts, major_strings
+
+TEMPLATE_LANGUAGES = ("nl", "de", "fr", "en")  # the languages the shipped reminders are written in
 
 NUMBER, TEXT, DATE = "number", "text", "date"
 
@@ -44,9 +48,10 @@ FIELDS: tuple[Field, ...] = (
 FIELD_KEYS = tuple(f.key for f in FIELDS)
 
 
-def values(frame: pd.DataFrame, fallback_language: str) -> pd.DataFrame:
-    """Per overdue order, every field as text (numbers and dates still unformatted for the dialect)."""
-    language = frame["language"].fillna("").astype("string").where(frame["language"].fillna("") != "", fallback_language)
+def values(frame: pd.DataFrame, fallback_language: str, available: Collection[str] = TEMPLATE_LANGUAGES) -> pd.DataFrame:
+    """Per overdue order, every field as text (numbers and dates still unformatted for the dialect), in the
+    customer's language where a template exists (`available`), else in the fallback language."""
+    language = for_templates(frame["language"], set(available), fallback_language)
     out = pd.DataFrame(index=frame.index)
     for key in ("email", "first_name", "last_name", "order_id", "product_name", "currency", "stage"):
         out[key] = frame[key].fillna("").astype("string")

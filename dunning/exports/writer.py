@@ -1,11 +1,8 @@
 """Write an export for a newsletter tool: the CSV, its reminder templates, a manifest, and rejects."""
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -20,15 +17,14 @@ from dunning.arrowtext import arrow_strings
 from dunning.errors import InputError
 from dunning.exports import fields
 from dunning.exports.dialects import Dialect
-from dunning.exports.guard import neutralise, single_line
-from dunning import mailmerge
+from dunning import files, mailmerge
+from dunning.files import single_line
 from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
 from dunning.money import to_major_string
 from dunning.policy import Policy
 from dunning.sources.parsing import email_problems
 from dunning.sources.rejects import REJECT_COLUMNS
 
-PRIVATE = 0o600
 
 
 @dataclass
@@ -89,7 +85,8 @@ def write(
         raise InputError(f"{path} exists; choose another -o path or pass --force to replace it")
     encoding = encoding or dialect.encoding
     staged = frame[frame["stage"].fillna("") != ""]
-    values = fields.values(staged, fallback_language)
+    templates = templates or Templates(fallback_language=fallback_language)
+    values = fields.values(staged, fallback_language, templates.languages())
     for key in ("email", "first_name", "last_name"):
         values[key] = single_line(values[key])
     problems = []
@@ -101,16 +98,16 @@ def write(
     keep = ~(bad_email | unencodable)
     table, values = table[keep.to_numpy()], values[keep]
 
-    data = _csv_bytes(table, dialect.delimiter, encoding)
-    _write_private(path, data, overwrite)
+    data = files.csv_bytes(table, delimiter=dialect.delimiter, encoding=encoding)
+    files.write_private(path, data, overwrite=overwrite)
     rejects = pd.concat([p for p in problems if not p.empty]) if any(not p.empty for p in problems) else pd.DataFrame(columns=REJECT_COLUMNS)
     rejects_path = None
     if not rejects.empty:
         rejects_path = path.with_name(path.stem + ".rejects.csv")
-        _write_private(rejects_path, rejects.to_csv(index=False).encode("utf-8"), True)
+        files.write_private(rejects_path, files.csv_bytes(rejects[REJECT_COLUMNS]), overwrite=True)
     sent_before = staged["reminders_sent"][keep.to_numpy()] if "reminders_sent" in staged else pd.Series(0, index=values.index)
     template_paths = _write_templates(values.assign(reminders_sent=sent_before.to_numpy()), dialect, path, policy, shop or Shop(),
-                                      templates or Templates(fallback_language=fallback_language))
+                                      templates)
     totals = _totals(staged[keep.to_numpy()])
     manifest_path = path.with_name(path.stem + ".manifest.json")
     manifest = {
@@ -149,8 +146,6 @@ def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
             if too_long.any():
                 clipped += int(too_long.sum())
                 table.loc[too_long, name] = table.loc[too_long, name].map(lambda v: _clip(v, dialect.max_text_bytes))
-    for name in table.columns:
-        table[name] = neutralise(table[name])
     return table, clipped
 
 
@@ -185,27 +180,6 @@ def _rejects(values: pd.DataFrame, mask: pd.Series, column: str, reason: str) ->
         "file": "overdue orders", "row": picked["order_id"].to_numpy(), "column": column,
         "reason": reason, "value": picked["email"].to_numpy() if column == "email" else "",
     }, columns=REJECT_COLUMNS)
-
-
-def _csv_bytes(table: pd.DataFrame, delimiter: str, encoding: str) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(table.columns)
-    writer.writerows(table.itertuples(index=False, name=None))
-    return buffer.getvalue().encode(encoding)
-
-
-def _write_private(path: Path, data: bytes, overwrite: bool) -> None:
-    """Owner-only permissions from the first byte (exports hold personal data)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-    try:
-        fd = os.open(path, flags, PRIVATE)
-    except FileExistsError:
-        raise InputError(f"{path} exists; choose another -o path or pass --force to replace it") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, PRIVATE)
 
 
 def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy: Policy | None,

@@ -1,7 +1,7 @@
 """Apply a profile to an export: canonical orders with receivables or plans, or payments; every row accounted for."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -9,9 +9,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dunning import languages
 from dunning.arrowtext import arrow_strings
 from dunning.errors import InputError
-from dunning.money import known_currencies, parse_amounts
+from dunning.money import MAX_EXPONENT, exponents, known_currencies, parse_amounts
 from dunning.schedule import expand
 from dunning.sources import parsing
 from dunning.sources.profiles import STATUSES, Profile
@@ -37,6 +38,7 @@ class OrderExport:
     plans: pd.DataFrame | None
     rejects: pd.DataFrame
     rows_in: int
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -55,7 +57,10 @@ class OrderExport:
 
 @dataclass
 class PaymentExport:
-    """Canonical payments of one file: order_id, paid_at, amount, currency, payment_id, and the row it came from."""
+    """Canonical payments of one file: order_id, paid_at, amount, currency, payment_id, and the row it came from.
+
+    `amount` is in minor units at `amount_exponent`: the currency's, or, where the file names no
+    currency, the finest any currency has (the order's currency decides, in `payment_rules`)."""
 
     path: Path
     payments: pd.DataFrame
@@ -145,9 +150,9 @@ class _Mapped:
         self.log.add(reason != "", name, reason, self.text(name))
         return parsed
 
-    def amounts(self, name: str, currency: pd.Series, *, allow_negative: bool = False) -> pd.Series:
+    def amounts(self, name: str, currency: pd.Series, *, allow_negative: bool = False, exps: pd.Series | None = None) -> pd.Series:
         minor, reason = parse_amounts(
-            self.text(name), currency,
+            self.text(name), currency, exps=exps,
             decimal=str(self.profile.fmt("decimal")), thousands=str(self.profile.fmt("thousands")),
         )
         self.log.add(reason != "", name, reason, self.text(name))
@@ -211,13 +216,14 @@ def read_orders(path: str | Path, profile: Profile) -> OrderExport:
     _names(m, frame)
     frame["email"] = m.text("email")
     m.log.add(parsing.email_problems(frame["email"]), "email", "malformed e-mail address", frame["email"])
-    frame["language"] = _per_value(m.mapped_values("language"), lambda v: v.str.lower().str.split(r"[-_]", n=1, regex=True).str[0].fillna(""))
+    frame["language"], foreign = languages.resolve(m.mapped_values("language"))
     frame["product_name"] = m.text("product_name")
     frame["payment_method"] = _normalise_words(m.mapped_values("payment_method"))
     frame["failure"] = _normalise_words(m.mapped_values("failure"))
     frame["customer_id"] = m.text("customer_id")
     frame["created_at"] = m.dates("created_at")
     closed = status.isin(CLOSED_STATUSES)
+    notes = _language_notes(m, foreign)
 
     if is_plan:
         plans = _plans(m, frame, currency)
@@ -240,9 +246,9 @@ def read_orders(path: str | Path, profile: Profile) -> OrderExport:
     orders = frame[keep][ORDER_FIELDS].reset_index(drop=True)
     if is_plan:
         plan_rows = plans[keep].reset_index(drop=True)
-        return OrderExport(path, profile, orders, None, plan_rows, m.log.frame(), rows_in)
+        return OrderExport(path, profile, orders, None, plan_rows, m.log.frame(), rows_in, notes)
     rec = receivables[keep].reset_index(drop=True)
-    return OrderExport(path, profile, orders, rec, None, m.log.frame(), rows_in)
+    return OrderExport(path, profile, orders, rec, None, m.log.frame(), rows_in, notes)
 
 
 def read_payments(path: str | Path, profile: Profile) -> PaymentExport:
@@ -262,10 +268,12 @@ def read_payments(path: str | Path, profile: Profile) -> PaymentExport:
     m.log.add(unknown, "currency", "unknown currency (not an ISO 4217 code)", currency)
     paid_at = m.dates("paid_at")
     m.missing(paid_at, "paid_at", "missing payment date")
-    amount = m.amounts("amount", currency)
+    # Without a currency the amount is read at the finest exponent; the order's currency decides later.
+    amount_exponent = exponents(currency).where(currency != "", MAX_EXPONENT)
+    amount = m.amounts("amount", currency, exps=amount_exponent)
     m.missing(amount, "amount", "missing amount")
     payments = pd.DataFrame({
-        "order_id": order_id, "paid_at": paid_at, "amount": amount,
+        "order_id": order_id, "paid_at": paid_at, "amount": amount, "amount_exponent": amount_exponent,
         "currency": currency, "payment_id": m.text("payment_id"), "row": m.rows,
     })
     keep = pd.Series(~payments.index.isin(m.log.rejected_index()), index=payments.index)
@@ -308,6 +316,16 @@ def _kind(m: _Mapped, default: pd.Series) -> pd.Series:
     kind = _normalise_words(m.mapped_values("kind"))
     m.log.add((kind != "") & ~kind.isin(KINDS), "kind", f"unknown kind (one of {', '.join(KINDS)})", kind)
     return kind.where(kind != "", default.astype("string"))
+
+
+def _language_notes(m: _Mapped, foreign: pd.Series) -> list[str]:
+    """Rows whose language cell is not a language keep their row and get the fallback language; say which."""
+    if not foreign.any():
+        return []
+    cells = m.mapped_values("language")[foreign]
+    rows = ", ".join(str(r) for r in m.rows[foreign].head(5))
+    return [f"{int(foreign.sum())} rows have a language that is not one ({', '.join(sorted(set(cells))[:5])}; rows {rows}"
+            f"{' ...' if foreign.sum() > 5 else ''}): they get the shop's fallback language"]
 
 
 def _normalise_words(values: pd.Series) -> pd.Series:

@@ -23,10 +23,15 @@ _UNIT_MONTHS_DAYS = {
 }
 
 
+TYPED_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+_TYPED_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
+
+
 def parse_dates(text: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series]:
     """Dates (datetime64 at midnight) and a reason per row ("" where fine or empty).
 
-    A time of day and a UTC offset are dropped: the date is the one the shop wrote.
+    A time of day and a UTC offset are dropped: the date is the one the shop wrote. A cell that a
+    spreadsheet or Parquet file typed as a date (read as TYPED_DATE_FORMAT) is a date in any profile.
     """
     fmt = date_format
     values = text
@@ -34,6 +39,9 @@ def parse_dates(text: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series
         fmt = re.sub(r"\s*%[zZ]", "", fmt)
         values = text.str.replace(_OFFSET_PATTERN, "", regex=True)
     parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+    typed = parsed.isna() & text.str.fullmatch(_TYPED_PATTERN).fillna(False).astype(bool)
+    if typed.any():
+        parsed[typed] = pd.to_datetime(text[typed], format=TYPED_DATE_FORMAT)
     reason = pd.Series("", index=text.index, dtype="string")
     reason[(text != "") & parsed.isna()] = f"not a date in the format {date_format}"
     return parsed.dt.normalize(), reason

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import csv
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from dunning.errors import InputError
+from dunning.sources.parsing import TYPED_DATE_FORMAT
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 SPREADSHEET_ROW_OFFSET = 2  # header is row 1, so data row 0 is row 2 as a spreadsheet shows it
@@ -96,10 +98,10 @@ def _sniff_delimiter(head: str) -> str:
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
     try:
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        frame = pd.read_excel(path, dtype=object, keep_default_na=False, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
-    return frame.astype("string").fillna("")
+    return _as_text(frame)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -107,7 +109,25 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a broken file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+    return _as_text(frame)
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Typed cells as text; a cell typed as a date (or date and time) becomes ISO 8601 with a 'T', which
+    `parsing.parse_dates` reads whatever the profile's date format."""
+    out = {}
     for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    return frame.astype("string").fillna("")
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[column] = values.dt.strftime(TYPED_DATE_FORMAT)
+        else:
+            out[column] = values.map(_cell_text)
+    return pd.DataFrame(out, index=frame.index).astype("string").fillna("")
+
+
+def _cell_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, (datetime, date)):
+        return value.strftime(TYPED_DATE_FORMAT)
+    return str(value)

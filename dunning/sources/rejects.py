@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from dunning.files import csv_bytes, write_private
+
 REJECT_COLUMNS = ["file", "row", "column", "reason", "value"]
 
 
@@ -17,17 +19,18 @@ class RejectLog:
         self._parts: list[pd.DataFrame] = []
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series, values: pd.Series | None = None) -> None:
-        """Reject the rows where mask is true, with one reason (or a reason per row)."""
+        """Reject the rows where mask is true, with one reason (or a reason per row); the mask may cover
+        only some of the rows (those still accepted), by index label."""
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return
-        picked = self.rows[mask]
+        picked = self.rows[mask[mask].index]
         part = pd.DataFrame({
             "file": self.file,
             "row": picked.to_numpy(),
             "column": column,
-            "reason": reason[mask].to_numpy() if isinstance(reason, pd.Series) else reason,
-            "value": values[mask].astype("string").to_numpy() if values is not None else "",
+            "reason": reason[picked.index].to_numpy() if isinstance(reason, pd.Series) else reason,
+            "value": values[picked.index].astype("string").to_numpy() if values is not None else "",
         })
         part.index = picked.index
         self._parts.append(part)
@@ -54,7 +57,5 @@ class RejectLog:
 
 
 def write(rejects: pd.DataFrame, path: Path) -> Path:
-    """Write the rejects CSV (UTF-8); returns its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rejects.to_csv(path, index=False, columns=REJECT_COLUMNS)
-    return path
+    """Write the rejects CSV (UTF-8, owner-only: rejected rows hold personal data, cells guarded); returns its path."""
+    return write_private(path, csv_bytes(rejects[REJECT_COLUMNS]), overwrite=True)

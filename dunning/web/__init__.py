@@ -18,7 +18,7 @@ import pandas as pd
 from flask import Flask, abort, jsonify, redirect, render_template, request
 
 from dunning import bank, config, ledger_store, manage, payment_rules, tokens
-from dunning.money import format_amount, parse_major, to_decimal, to_major_string
+from dunning.money import format_amount, to_decimal, to_major_string
 from dunning.store import Store, url_for
 from dunning.web import webhook
 from dunning.web.security import AttemptLimiter, mask_tokens_in, secure_headers
