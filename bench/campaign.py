@@ -55,7 +55,7 @@ was due on {{due_date_text}}.</p><p><a href="{{manage_url}}">{{manage_url}}</a><
 
 
 def contexts(rows: int) -> list[dict]:
-    frame = add_links(overdue_frame(rows), TokenSigner(["bench-key-not-secret-0123456789"]),
+    frame = add_links(overdue_frame(rows), TokenSigner(["bench-key-not-secret-0123456789-0123"]),
                       "https://shop.example/m/{token}", issued_at=datetime.now(timezone.utc))
     table = values(frame, "en")
     shop = {"shop_name": "Shop", "shop_contact": "billing@shop.example", "consequence": "", "has_fee": False,

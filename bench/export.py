@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     frame = overdue_frame(args.rows)
     policy = load().policy
-    signer = TokenSigner(["bench-key-not-secret-0123456789"])
+    signer = TokenSigner(["bench-key-not-secret-0123456789-0123"])
     report: dict = {"rows": args.rows, "tools": {}}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()

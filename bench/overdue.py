@@ -71,7 +71,7 @@ def run_dunning(plans: Path, payments: Path, as_of: date, out: Path, with_links:
     env = dict(os.environ)
     env.pop("DUNNING_SECRET_KEYS", None)
     if with_links:
-        env["DUNNING_SECRET_KEYS"] = "bench-key-not-secret-0123456789"
+        env["DUNNING_SECRET_KEYS"] = "bench-key-not-secret-0123456789-0123"
     command = [sys.executable, "-m", "dunning", "overdue", str(plans), "--payments", str(payments),
                "--as-of", as_of.isoformat(), "--csv", str(out)]
     script = (

@@ -26,7 +26,7 @@ from dunning import campaigns, config
 from dunning.store import Store
 from dunning.tokens import TokenSigner
 
-KEY = "bench-key-not-secret-0123456789"
+KEY = "bench-key-not-secret-0123456789-0123"
 EXAMPLES = Path(__file__).parent.parent / "examples"
 SERVER = """
 import sys

@@ -18,6 +18,7 @@ from dunning.errors import InputError
 KEYS_VARIABLE = "DUNNING_SECRET_KEYS"
 PURPOSES = ("manage", "unsubscribe")
 MAX_URL_LENGTH = 254
+MIN_KEY_LENGTH = 32
 
 
 class TokenError(Exception):
@@ -46,9 +47,17 @@ class MissingKeys(InputError):
 
 
 def keys_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Signing keys from DUNNING_SECRET_KEYS, newest first; [] when unset."""
+    """Signing keys from DUNNING_SECRET_KEYS, newest first; [] when unset. A key shorter than
+    MIN_KEY_LENGTH is refused: a short key can be guessed, and every customer's link with it."""
     value = (environ if environ is not None else os.environ).get(KEYS_VARIABLE, "")
-    return [k.strip() for k in value.split(",") if k.strip()]
+    keys = [k.strip() for k in value.split(",") if k.strip()]
+    short = [n for n, key in enumerate(keys, start=1) if len(key) < MIN_KEY_LENGTH]
+    if short:
+        raise InputError(
+            f"{KEYS_VARIABLE}: key {short[0]} has fewer than {MIN_KEY_LENGTH} characters; make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return keys
 
 
 def require_keys(keys: Sequence[str]) -> None:

@@ -30,7 +30,7 @@ def examples() -> Path:
 
 @pytest.fixture
 def signing_key(monkeypatch) -> str:
-    key = "test-key-0123456789abcdef"
+    key = "test-key-0123456789abcdef-0123456789"
     monkeypatch.setenv("DUNNING_SECRET_KEYS", key)
     return key
 

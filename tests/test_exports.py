@@ -17,7 +17,7 @@ from dunning.mailmerge import SHOP_VARIABLES, TEMPLATE_VARIABLES, Templates
 from dunning.policy import Policy, Stage
 from dunning.tokens import TokenSigner, add_links
 
-KEY = "export-test-key-0123456789"
+KEY = "export-test-key-0123456789-012345678"
 AS_OF = date(2026, 11, 20)
 POLICY = Policy(stages=(Stage("friendly", "Friendly reminder", 3), Stage("second", "Second reminder", 10, {"EUR": 250}),
                         Stage("final", "Final notice", 21, consequence="collection")))

@@ -14,7 +14,7 @@ from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on lo
 from tests.test_web import SECRET, post_payment
 
 runner = CliRunner()
-KEY = "scenario-key-0123456789abcdef"
+KEY = "scenario-key-0123456789abcdef-0123456"
 HEADER = "order_id,email,first_name,last_name,language,product_name,payment_method,currency,status,due_date,open_amount"
 FIRST = [  # the shop's export on 1 November
     "B-502,berta@example.de,Berta,Koch,de,Coaching,bank_transfer,EUR,pending,2026-10-20,1250.50",

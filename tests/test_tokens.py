@@ -66,7 +66,8 @@ def test_key_rotation_newest_first():
 
 
 def test_keys_from_environment_and_no_builtin_key():
-    assert keys_from_env({"DUNNING_SECRET_KEYS": " a , b ,"}) == ["a", "b"]
+    a, b = "a" * 32, "b" * 40
+    assert keys_from_env({"DUNNING_SECRET_KEYS": f" {a} , {b} ,"}) == [a, b]
     assert keys_from_env({}) == []
     with pytest.raises(MissingKeys):
         TokenSigner([]).sign("A-1")
@@ -89,3 +90,12 @@ def test_batch_signing_gives_the_same_tokens_as_single_signing():
     issued = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
     ids = ["A-1", "Bestellung #2 ü", ""]
     assert signer().sign_many(ids, issued) == [signer().sign(i, issued) for i in ids]
+
+
+def test_a_short_signing_key_is_refused_with_how_to_make_one():
+    from dunning.errors import InputError
+    from dunning.tokens import keys_from_env
+
+    with pytest.raises(InputError, match=r"key 2 has fewer than 32 characters; make one with: python -c"):
+        keys_from_env({"DUNNING_SECRET_KEYS": "a" * 40 + ",x"})
+    assert keys_from_env({"DUNNING_SECRET_KEYS": " " + "a" * 32 + " "}) == ["a" * 32]

@@ -16,7 +16,7 @@ from dunning.web import create_app, webhook
 from dunning.web.security import AttemptLimiter, MaskTokens
 from tests.conftest import allow_skipping_stages
 
-KEY = "web-test-key-0123456789"
+KEY = "web-test-key-0123456789-0123456789ab"
 SECRET = "webhook-secret-0123456789"
 TODAY = date(2026, 11, 22)
 
