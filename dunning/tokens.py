@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -101,7 +102,12 @@ class TokenSigner:
         return tokens
 
     def verify(self, token: str, order_id: str | None = None) -> str:
-        """The order id a valid token opens; raises TokenTampered, TokenExpired or TokenForeign."""
+        """The order id a valid token opens; raises TokenTampered, TokenExpired or TokenForeign.
+
+        Only the form this signer writes opens anything: base64 that decodes leniently (padding,
+        '+' and '/', other trailing bits, appended characters) is refused."""
+        if not _canonical(token):
+            raise TokenTampered("token is not valid")
         try:
             value, signed = self._signer(self.purpose).unsign(
                 token, max_age=int(self.max_age.total_seconds()), return_timestamp=True
@@ -135,6 +141,24 @@ def _fixed_clock(timestamp: int) -> type[TimestampSigner]:
             return timestamp
 
     return FixedClockSigner
+
+
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def _canonical(token: str) -> bool:
+    """Three dot-separated parts of unpadded URL-safe base64, each exactly as an encoder writes it."""
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return False
+    for part in token.split("."):
+        raw = part.encode("ascii")
+        try:
+            decoded = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+        except ValueError:
+            return False
+        if base64.urlsafe_b64encode(decoded).rstrip(b"=") != raw:
+            return False
+    return True
 
 
 def _encode(order_id: str) -> bytes:

@@ -99,3 +99,16 @@ def test_a_short_signing_key_is_refused_with_how_to_make_one():
     with pytest.raises(InputError, match=r"key 2 has fewer than 32 characters; make one with: python -c"):
         keys_from_env({"DUNNING_SECRET_KEYS": "a" * 40 + ",x"})
     assert keys_from_env({"DUNNING_SECRET_KEYS": " " + "a" * 32 + " "}) == ["a" * 32]
+
+
+def test_only_the_form_that_was_signed_opens_anything():
+    token = signer().sign("A-1")
+    body, stamp, signature = token.split(".")
+    flipped = signature[:-1] + chr(ord(signature[-1]) ^ 1)  # the same bytes, other unused trailing bits
+    respelled = [token + "=", token + "==", token.replace("-", "+").replace("_", "/"), token + "é", token + " ",
+                 f"{body}=.{stamp}.{signature}", f"{body}.{stamp}.{flipped}"]
+    assert signer().verify(token) == "A-1"
+    for other in respelled:
+        if other != token:
+            with pytest.raises(TokenTampered):
+                signer().verify(other)

@@ -238,3 +238,33 @@ def test_webhook_checks_every_field_and_answers_422(shop, body, message):
     response = post_payment(app_for(shop), body)
     assert response.status_code == 422 and message in response.get_json()["error"]
     assert len(store.payments_frame()) == before
+
+
+def test_a_failing_page_logs_no_token(shop, monkeypatch, caplog):
+    settings, store = shop
+    client = app_for(shop)
+    monkeypatch.setattr(store, "order", lambda order_id: (_ for _ in ()).throw(RuntimeError(f"lookup failed for {order_id}")))
+    signed = token()
+    with caplog.at_level(logging.ERROR):
+        assert client.get(f"/m/{signed}/ ").status_code == 404
+        assert client.get(f"/m/{signed}").status_code == 500
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "Exception on /m/[token] [GET]" in logged and signed not in logged and signed[:20] not in logged
+
+
+def test_tokens_followed_by_a_space_or_a_slash_are_masked():
+    from dunning.web.security import _mask
+
+    signed = token()
+    assert signed not in _mask(f"GET /m/{signed} HTTP/1.1") and signed not in _mask(f"POST /m/{signed}/method")
+    assert signed not in _mask(f"token={signed} failed") and _mask("/m/abc/method") == "/m/[token]/method"
+
+
+@pytest.mark.parametrize(("accept", "lang"), [("de-DE,de;q=0.9", "de"), ("fr", "fr"), ("nl-BE", "nl"), ("it", "en")])
+def test_the_404_and_410_pages_speak_the_browsers_language(shop, accept, lang):
+    client = app_for(shop)
+    missing = client.get("/m/not-a-token", headers={"Accept-Language": accept})
+    old = TokenSigner([KEY]).sign("P-2001", datetime.now(timezone.utc) - timedelta(days=60))
+    expired = client.get(f"/m/{old}", headers={"Accept-Language": accept})
+    assert (missing.status_code, expired.status_code) == (404, 410)
+    assert f'<html lang="{lang}">' in missing.get_data(as_text=True) and f'<html lang="{lang}">' in expired.get_data(as_text=True)

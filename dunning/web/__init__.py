@@ -43,6 +43,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     mask_tokens_in("werkzeug", "gunicorn.access", "gunicorn.error")
 
     app = Flask(__name__)
+    mask_tokens_in(app.logger.name)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["dunning.store"] = store
 

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
-_TOKEN_IN_PATH = re.compile(r"/m/[^/\s?\"]+")
+_TOKEN_IN_PATH = re.compile(r"/m/[^/\s?\"'#]+")
+_TOKEN_ANYWHERE = re.compile(r"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{4,8}\.[A-Za-z0-9_-]{40,}")
 
 
 def secure_headers(response, secure: bool):
@@ -50,11 +51,14 @@ class AttemptLimiter:
 
 
 class MaskTokens(logging.Filter):
-    """Rewrites /m/<token> in log records to /m/[token]."""
+    """Rewrites /m/<token>, and anything shaped like a token, in log records (messages, arguments and
+    the text of an exception) to [token]."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = _mask(record.msg)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _mask(logging.Formatter().formatException(record.exc_info))
         if isinstance(record.args, Mapping):  # gunicorn's access log passes one mapping of atoms
             record.args = {key: _mask(value) for key, value in record.args.items()}
         elif isinstance(record.args, tuple):
@@ -63,7 +67,9 @@ class MaskTokens(logging.Filter):
 
 
 def _mask(value):
-    return _TOKEN_IN_PATH.sub("/m/[token]", value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    return _TOKEN_ANYWHERE.sub("[token]", _TOKEN_IN_PATH.sub("/m/[token]", value))
 
 
 def mask_tokens_in(*logger_names: str) -> None:
