@@ -26,6 +26,7 @@ KNOWN = {
     "exports.klicktipp_field_ids": "*",
     "store": {"url"},
     "payment": {"link", "beneficiary", "iban", "bic", "change_method_requests"},
+    "web": {"trusted_proxies"},
 }
 
 

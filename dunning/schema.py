@@ -97,6 +97,12 @@ method_requests = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
 )
+attempts = sa.Table(
+    "attempts", metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
 webhook_events = sa.Table(
     "webhook_events", metadata,
     sa.Column("signature", sa.String(128), primary_key=True),

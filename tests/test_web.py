@@ -13,7 +13,7 @@ from dunning.errors import InputError
 from dunning.store import Store
 from dunning.tokens import TokenSigner
 from dunning.web import create_app, webhook
-from dunning.web.security import AttemptLimiter, MaskTokens
+from dunning.web.security import Limiter, MaskTokens
 from tests.conftest import allow_skipping_stages
 
 KEY = "web-test-key-0123456789-0123456789ab"
@@ -96,13 +96,33 @@ def test_an_expired_link_is_410_and_says_how_to_get_a_fresh_one(shop):
     assert response.status_code == 410 and "abgelaufen" in html and "billing@shop.example" in html and "P-2001" not in html
 
 
-def test_invalid_attempts_are_rate_limited_per_client(shop):
-    client = app_for(shop, limiter=AttemptLimiter(limit=3, window=60))
+def test_invalid_attempts_are_rate_limited_per_client_and_valid_links_never(shop):
+    settings, store = shop
+    client = app_for(shop, limiter=Limiter(store, limit=3, window=60))
     assert [client.get("/m/nope").status_code for _ in range(3)] == [404, 404, 404]
     assert client.get("/m/nope").status_code == 429
-    assert client.get(f"/m/{token()}").status_code == 429
+    assert client.get(f"/m/{token()}").status_code == 200  # a customer behind the same address still gets in
     other = client.get("/m/nope", environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert other.status_code == 404
+    another_worker = app_for(shop, limiter=Limiter(store, limit=3, window=60))  # the counts live in the store
+    assert another_worker.get("/m/nope").status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_customer_is_counted_apart(shop):
+    settings, store = shop
+    proxied = config.Settings({**settings.data, "web": {"trusted_proxies": 1}}, settings.root, settings.source)
+    env = {"DUNNING_SECRET_KEYS": KEY, "DUNNING_WEBHOOK_SECRET": SECRET}
+    client = create_app(proxied, store=store, environ=env, today=lambda: TODAY,
+                        limiter=Limiter(store, limit=2, window=60)).test_client()
+    attacker = {"X-Forwarded-For": "203.0.113.7"}
+    assert [client.get("/m/nope", headers=attacker).status_code for _ in range(3)] == [404, 404, 429]
+    assert client.get("/m/nope", headers={"X-Forwarded-For": "198.51.100.2"}).status_code == 404
+
+
+def test_the_change_of_method_form_is_limited_per_order(shop):
+    client = app_for(shop)
+    answers = [client.post(f"/m/{token()}/method", data={"wanted": "bank_transfer"}).status_code for _ in range(6)]
+    assert answers == [303] * 5 + [429]
 
 
 def test_visits_are_recorded_without_the_address(shop):

@@ -16,17 +16,18 @@ from urllib.parse import quote
 from babel.dates import format_date
 import pandas as pd
 from flask import Flask, abort, jsonify, redirect, render_template, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dunning import bank, config, ledger_store, manage, payment_rules, tokens
 from dunning.money import format_amount, to_decimal, to_major_string
 from dunning.store import Store, url_for
 from dunning.web import webhook
-from dunning.web.security import AttemptLimiter, mask_tokens_in, secure_headers
+from dunning.web.security import Limiter, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
 
 
 def create_app(settings: config.Settings | None = None, *, store: Store | None = None, environ: dict | None = None,
-               today: Callable[[], date] = date.today, limiter: AttemptLimiter | None = None) -> Flask:
+               today: Callable[[], date] = date.today, limiter: Limiter | None = None) -> Flask:
     """The Flask app for a workspace's settings and store; bank details are checked here, at start."""
     settings = settings or config.load()
     env = os.environ if environ is None else environ
@@ -39,10 +40,14 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     iban = bank.normalise_iban(payment["iban"]) if payment.get("iban") else ""
     bic = bank.check_bic(payment["bic"]) if payment.get("bic") else ""
     fallback = settings.fallback_language if settings.fallback_language in LANGUAGES else "en"
-    limiter = limiter or AttemptLimiter()
+    limiter = limiter or Limiter(store)
+    form_limit = Limiter(store, limit=5, window=3600)
     mask_tokens_in("werkzeug", "gunicorn.access", "gunicorn.error")
 
     app = Flask(__name__)
+    proxies = int(settings.section("web").get("trusted_proxies", 0))
+    if proxies:  # the client's address is the one the trusted proxies saw (X-Forwarded-For), not theirs
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     mask_tokens_in(app.logger.name)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["dunning.store"] = store
@@ -67,16 +72,17 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
         return page("message.html", status, lang, heading=texts[f"{key}_title"], text=text, switch=False)
 
     def opened(token: str) -> manage.OrderView:
-        """The order a token opens; otherwise a neutral 404, a 410 for an expired link, 429 when rate limited."""
-        client = request.remote_addr or "unknown"
-        if limiter.blocked(client):
-            abort(429)
+        """The order a token opens; otherwise a neutral 404, a 410 for an expired link, 429 when a client sent
+        too many invalid tokens. A valid token is never limited (behind a proxy, customers share addresses)."""
         try:
             order_id = signer.verify(token)
         except tokens.TokenExpired:
             abort(410)
         except tokens.TokenError:
-            limiter.failed(client)
+            client = f"client:{request.remote_addr or 'unknown'}"
+            if limiter.blocked(client):
+                abort(429)
+            limiter.hit(client)
             abort(404)
         order = manage.view(store, order_id, today())
         if order is None:
@@ -114,6 +120,9 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
         wanted = request.form.get("wanted", "")
         if wanted not in METHODS:
             abort(400)
+        if form_limit.blocked(f"method:{order.order_id}"):
+            abort(429)
+        form_limit.hit(f"method:{order.order_id}")
         store.add_method_request(order.order_id, wanted, request.form.get("message", "")[:1000])
         return redirect(f"../{token}?lang={language(order.language)}&requested=1", code=303)
 

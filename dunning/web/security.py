@@ -1,13 +1,19 @@
-"""Response headers, a limit on invalid-token attempts per client, and logs that never show a token."""
+"""Response headers, limits on invalid-token attempts and form posts shared by every worker, and logs that
+never show a token."""
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dunning.schema import attempts
+from dunning.store import Store
+
+BUCKET_SECONDS = 60
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 _TOKEN_IN_PATH = re.compile(r"/m/[^/\s?\"'#]+")
@@ -26,28 +32,29 @@ def secure_headers(response, secure: bool):
     return response
 
 
-class AttemptLimiter:
-    """At most `limit` invalid-token attempts per client within `window` seconds (kept in memory only)."""
+class Limiter:
+    """At most `limit` hits per key within `window` seconds, counted in the store: every worker (and every
+    server on a shared PostgreSQL store) sees the same counts. Hits are kept per minute."""
 
-    def __init__(self, limit: int = 20, window: float = 600.0, clock=time.monotonic):
-        self.limit, self.window, self.clock = limit, window, clock
-        self.attempts: dict[str, deque] = {}
-        self.lock = threading.Lock()
+    def __init__(self, store: Store, limit: int = 20, window: int = 600, clock=time.time):
+        self.store, self.limit, self.window, self.clock = store, limit, window, clock
 
-    def blocked(self, client: str) -> bool:
-        with self.lock:
-            recent = self._recent(client)
-            return len(recent) >= self.limit
+    def blocked(self, key: str) -> bool:
+        since = int(self.clock()) - self.window
+        query = sa.select(sa.func.coalesce(sa.func.sum(attempts.c.count), 0)).where(
+            attempts.c.key == key[:300], attempts.c.window_start > since)
+        with self.store.engine.connect() as db:
+            return db.execute(query).scalar_one() >= self.limit
 
-    def failed(self, client: str) -> None:
-        with self.lock:
-            self._recent(client).append(self.clock())
-
-    def _recent(self, client: str) -> deque:
-        recent = self.attempts.setdefault(client, deque())
-        while recent and self.clock() - recent[0] > self.window:
-            recent.popleft()
-        return recent
+    def hit(self, key: str) -> None:
+        now = int(self.clock())
+        bucket = now - now % BUCKET_SECONDS
+        insert = (postgresql.insert if self.store.engine.dialect.name == "postgresql" else sqlite.insert)(attempts)
+        upsert = insert.values(key=key[:300], window_start=bucket, count=1).on_conflict_do_update(
+            index_elements=["key", "window_start"], set_={"count": attempts.c.count + 1})
+        with self.store.engine.begin() as db:
+            db.execute(upsert)
+            db.execute(attempts.delete().where(attempts.c.key == key[:300], attempts.c.window_start <= now - self.window - BUCKET_SECONDS))
 
 
 class MaskTokens(logging.Filter):
