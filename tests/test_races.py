@@ -153,14 +153,15 @@ def test_two_processes_opening_a_new_store_at_once_both_succeed(database_url):
     """Both run the migrations' check; on PostgreSQL one migrates while the other waits for its lock."""
     import sqlalchemy as sa
 
+    from dunning.schema import metadata
+
     opener = "import sys; from dunning.store import Store; Store(sys.argv[1])"
     for _ in range(3):
         runs = [subprocess.Popen([sys.executable, "-c", opener, database_url], stderr=subprocess.PIPE, text=True)
                 for _ in range(2)]
         assert [run.wait(timeout=120) for run in runs] == [0, 0], [run.stderr.read() for run in runs]
         engine = sa.create_engine(database_url)
-        with engine.begin() as db:  # empty the store again for the next round
-            for table in ("reminders", "campaigns", "installments", "orders", "payments", "visits", "method_requests",
-                          "webhook_events", "alembic_version"):
-                db.execute(sa.text(f"DROP TABLE {table}"))
+        metadata.drop_all(engine)  # empty the store again for the next round
+        with engine.begin() as db:
+            db.execute(sa.text("DROP TABLE alembic_version"))
         engine.dispose()
