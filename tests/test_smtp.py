@@ -219,3 +219,28 @@ def test_killed_mid_batch_then_rerun_sends_every_order_once_at_most_one_twice(sm
     summary = __import__("json").loads(rerun.stdout)
     assert summary["sent"] == 30 - received_before + (len(addresses) - len(set(addresses)))
     assert len(summary["resent_in_flight"]) <= 1
+
+
+def test_an_address_beyond_ascii_goes_out_with_smtputf8_or_fails_clearly(tmp_path):
+    from dunning.channels.outbox import OutboxChannel
+
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        channel(controller.port).send(outgoing(1, to="jürgen.müller@example.de"))
+    finally:
+        controller.stop()
+    received = str(recorder.messages[0]["To"]).encode("utf-8", "surrogateescape").decode("utf-8")
+    assert "<jürgen.müller@example.de>" in received
+    plain = Recorder()
+    controller = Controller(plain, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        with pytest.raises(PermanentFailure, match="does not offer SMTPUTF8, which the address jürgen.müller@example.de needs"):
+            channel(controller.port).send(outgoing(2, to="jürgen.müller@example.de"))
+    finally:
+        controller.stop()
+    OutboxChannel(tmp_path / "outbox").send(outgoing(3, to="jürgen.müller@example.de"))
+    written = (tmp_path / "outbox" / "O-3.3.eml").read_bytes()
+    assert "To: Anna Müller <jürgen.müller@example.de>".encode() in written

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, getaddresses, parseaddr
 
 from dunning.channels import Outgoing, PermanentFailure
@@ -11,11 +11,14 @@ from dunning.store import now
 
 
 def build(message: Outgoing) -> EmailMessage:
-    """The e-mail for one reminder; a header value with a line break is refused, never sent."""
-    mail = EmailMessage(policy=SMTP)
+    """The e-mail for one reminder; a header value with a line break is refused, never sent. An address
+    with non-ASCII characters (jürgen.müller@...) makes an internationalised message (RFC 6532)."""
+    international = not (parseaddr(message.sender)[1] + message.to).isascii()
+    mail = EmailMessage(policy=SMTPUTF8 if international else SMTP)
     try:
         mail["From"] = message.sender
-        mail["To"] = Address(display_name=_one_line(message.to_name), addr_spec=message.to)
+        user, _, domain = message.to.rpartition("@")  # by parts: Address refuses a non-ASCII addr_spec whole
+        mail["To"] = Address(display_name=_one_line(message.to_name), username=user, domain=domain)
         mail["Subject"] = _one_line(message.subject)
         if message.reply_to:
             mail["Reply-To"] = message.reply_to

@@ -53,11 +53,14 @@ class SmtpChannel:
                 if ascii_only:
                     refused = connection.sendmail(sender, [message.to], data)
                 else:  # SMTPUTF8 is negotiated by send_message
-                    refused = connection.send_message(mail)
+                    refused = connection.send_message(mail, sender, [message.to])
                 if refused:
                     code, reason = next(iter(refused.values()))
                     raise smtplib.SMTPRecipientsRefused({message.to: (code, reason)})
                 return message.message_id
+            except smtplib.SMTPNotSupportedError:
+                raise PermanentFailure(f"the mail server does not offer SMTPUTF8, which the address {message.to} "
+                                       "needs (it has characters beyond ASCII)") from None
             except smtplib.SMTPServerDisconnected as exc:
                 self.connection = None
                 failure: Exception = TemporaryFailure(f"connection dropped: {exc}")
