@@ -234,7 +234,7 @@ def test_an_address_beyond_ascii_goes_out_with_smtputf8_or_fails_clearly(tmp_pat
     received = str(recorder.messages[0]["To"]).encode("utf-8", "surrogateescape").decode("utf-8")
     assert "<jürgen.müller@example.de>" in received
     plain = Recorder()
-    controller = Controller(plain, hostname="127.0.0.1", port=free_port())
+    controller = Controller(plain, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
     controller.start()
     try:
         with pytest.raises(PermanentFailure, match="does not offer SMTPUTF8, which the address jürgen.müller@example.de needs"):
