@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import pandas as pd
 import typer
 from rich.console import Console
@@ -38,11 +40,13 @@ app.add_typer(token_app, name="token")
 out = Console(soft_wrap=True, markup=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
+DEBUG_VARIABLE = "DUNNING_DEBUG"
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Settings file (default: ./dunning.toml).")]
 
 
 def handles_input_errors(command):
-    """Bad input ends in one sentence on stderr and exit code 2, never a traceback."""
+    """Bad input ends in one sentence on stderr and exit code 2; anything unforeseen in one sentence and exit
+    code 1 (DUNNING_DEBUG=1 shows the traceback): a user never gets a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -51,6 +55,15 @@ def handles_input_errors(command):
         except InputError as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)))
             raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            err.print(Text("internal error: ", style="bold red")
+                      + Text(f"{type(exc).__name__}: {exc}. This is a fault of dunning, not of your input: "
+                             f"please report it, with the output of the same command run with {DEBUG_VARIABLE}=1."))
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -85,6 +98,7 @@ def init(folder: Annotated[Path, typer.Argument(help="Workspace folder.")] = Pat
 
 
 @app.command("profiles")
+@handles_input_errors
 def list_profiles(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the built-in export profiles."""
     rows = [(name, profiles.load(name).description) for name in profiles.builtin_names()]

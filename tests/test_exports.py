@@ -116,21 +116,22 @@ EXPECTED_FIRST_NAME = {
 def test_every_template_variable_becomes_the_tools_placeholder(tool, tmp_path):
     dialect = DIALECTS[tool]
     assert dialect.tag("first_name") == EXPECTED_FIRST_NAME[tool]
-    result = write(tool, tmp_path)
+    result = write(tool, tmp_path, overdue_frame(fee=[250, 0, 0]))  # E-1 owes the second stage's fee
     names = {p.name for p in result.template_paths}
-    assert {f"{tool}.template.second.de.txt", f"{tool}.template.friendly.fr.html", f"{tool}.template.final.en.txt"} <= names
+    assert {f"{tool}.template.second.de.with-fee.txt", f"{tool}.template.friendly.fr.html",
+            f"{tool}.template.final.en.txt"} <= names
     templates = Templates()
     for path in result.template_paths:
         text = path.read_text("utf-8")
-        stage, language, kind = path.name.split(".")[-3:]
+        stage, language, *fee, kind = path.name.split(".template.")[1].split(".")
         for variable in _variables_used(templates, f"{stage}.{language}.{kind}.j2"):
-            if variable == "fee_text" and stage != "second":
-                continue  # only the second stage carries a fee in this policy
+            if variable == "fee_text" and not fee:
+                continue  # only the customers with a fee read about it
             assert dialect.tag(variable) in text, (path.name, variable)
     final = (tmp_path / f"{tool}.template.final.en.txt").read_text("utf-8")
     assert final.startswith("Subject: Final notice: order " + dialect.tag("order_id"))
     assert "collection agency" in final
-    html = (tmp_path / f"{tool}.template.second.de.html").read_text("utf-8")
+    html = (tmp_path / f"{tool}.template.second.de.with-fee.html").read_text("utf-8")
     assert f'href="{dialect.tag("manage_url")}"' in html and f">{dialect.tag('manage_url')}</p>" in html
 
 
@@ -254,3 +255,21 @@ def test_merchant_templates_override_the_shipped_ones(tmp_path):
     write("brevo", tmp_path, templates=Templates(folder))
     assert (tmp_path / "brevo.template.second.de.txt").read_text("utf-8") == (
         "Subject: Hallo {{ contact.FIRSTNAME }}\n\nZahlen Sie {{ contact.OPEN_AMOUNT_TEXT }}\n")
+
+
+def test_only_customers_with_a_fee_get_the_fee_sentence(tmp_path):
+    from dunning.policy import Policy, Stage
+
+    policy = Policy(stages=(Stage("second", "Second", 10, {"EUR": 250}),))
+    frame = overdue_frame().iloc[:2].copy()
+    frame["stage"] = "second"
+    frame["language"] = "de"
+    frame["currency"] = ["EUR", "GBP"]
+    frame["fee"] = pd.array([250, 0], dtype="Int64")
+    result = exports.write(frame, "activecampaign", tmp_path / "ac.csv", as_of=date(2026, 11, 20), policy=policy)
+    names = sorted(p.name for p in result.template_paths if p.suffix == ".txt")
+    assert names == ["ac.template.second.de.txt", "ac.template.second.de.with-fee.txt"]
+    assert "Mahngebühr" in (tmp_path / "ac.template.second.de.with-fee.txt").read_text("utf-8")
+    assert "Mahngebühr" not in (tmp_path / "ac.template.second.de.txt").read_text("utf-8")
+    tags = [r["Tags"] for r in csv.DictReader((tmp_path / "ac.csv").open(encoding="utf-8"))]
+    assert sorted(tags) == ["dunning-second,lang-de", "dunning-second,lang-de,fee"]

@@ -138,7 +138,8 @@ def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
         if f.key == "email" and dialect.full_name_header:
             columns[dialect.full_name_header] = (values["first_name"] + " " + values["last_name"]).str.strip()
     if dialect.tags_header:
-        columns[dialect.tags_header] = "dunning-" + values["stage"] + ",lang-" + values["language"]
+        columns[dialect.tags_header] = ("dunning-" + values["stage"] + ",lang-" + values["language"]
+                                        + (values["fee_text"] != "").map({True: ",fee", False: ""}).astype("string"))
     table = pd.DataFrame(columns)
     if dialect.max_text_bytes:
         for name in table.columns:
@@ -184,19 +185,19 @@ def _rejects(values: pd.DataFrame, mask: pd.Series, column: str, reason: str) ->
 
 def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy: Policy | None,
                      shop: Shop, templates: Templates) -> list[Path]:
-    """The reminder template for each stage and language in the export, in the tool's placeholders."""
+    """The reminder template for each stage and language in the export, in the tool's placeholders; customers
+    with a fee get a template of their own (`.with-fee`, tag `fee`), so nobody reads about a fee of nothing."""
     stages = {s.name: s for s in (policy.stages if policy else ())}
     written: list[Path] = []
     # "Despite our reminders" only where every customer of the template was reminded before.
-    pairs = values.groupby(["stage", "language"], sort=True)["reminders_sent"].min().reset_index()
-    for stage_name, language, reminders_sent in pairs.itertuples(index=False):
+    groups = values.assign(has_fee=values["fee_text"] != "").groupby(["stage", "language", "has_fee"], sort=True)
+    for (stage_name, language, has_fee), reminders_sent in groups["reminders_sent"].min().items():
         stage = stages.get(stage_name)
         tags = {key: Markup(dialect.tag(key)) for key in TEMPLATE_VARIABLES}
         context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage_name, shop_name=shop.name,
-                                    shop_contact=shop.contact, has_fee=bool(stage and stage.fees),
-                                    reminders_sent=int(reminders_sent))
+                                    shop_contact=shop.contact, has_fee=bool(has_fee), reminders_sent=int(reminders_sent))
         message = templates.render(stage_name, language, context)
-        base = path.with_name(f"{path.stem}.template.{stage_name}.{language}")
+        base = path.with_name(f"{path.stem}.template.{stage_name}.{language}" + (".with-fee" if has_fee else ""))
         text_path, html_path = base.with_suffix(base.suffix + ".txt"), base.with_suffix(base.suffix + ".html")
         text_path.write_text(f"Subject: {message.subject}\n\n{message.text}", "utf-8")
         html_path.write_text(message.html, "utf-8")
