@@ -103,3 +103,16 @@ def test_the_guard_keeps_numbers_numbers():
 def test_text_in_square_brackets_reaches_the_terminal():
     result = run("overdue", BAD / "unknown_status.csv", "--as-of", AS_OF, "--dry-run")
     assert "unknown status (map it in the profile's [values.status])" in result.stderr
+
+
+def test_a_profile_rule_with_an_unknown_key_is_named(tmp_path):
+    profile = tmp_path / "shop.toml"
+    profile.write_text('[[rules]]\ncolumn = "Type"\nkep = ["Payment"]\n', "utf-8")
+    result = run("overdue", Path(__file__).parent.parent / "examples" / "plans.csv", "--profile", profile)
+    assert result.exit_code == 2 and "unknown key(s) kep" in result.stderr
+
+
+def test_payments_into_an_empty_store():
+    result = run("track", "payments", BAD / "payments_without_currency.csv", "--as-of", AS_OF)
+    assert result.exit_code == 0 and "0 new payments" in result.stdout
+    assert "no currency, and the order is not known" in result.stderr

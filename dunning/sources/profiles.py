@@ -125,6 +125,11 @@ def parse(data: dict, *, origin: str, default_name: str) -> Profile:
             f"{origin}: [values.status] maps to {', '.join(sorted(bad_status))}; "
             f"statuses are {', '.join(sorted(STATUSES))}"
         )
+    for rule in data.get("rules", []):
+        unknown = set(rule) - {"column", "reason", "keep", "drop"}
+        if unknown or "column" not in rule:
+            raise InputError(f"{origin}: a [[rules]] entry needs column and may have keep, drop, reason"
+                             + (f"; unknown key(s) {', '.join(sorted(unknown))}" if unknown else ""))
     rules = tuple(
         RowRule(
             column=r["column"], reason=r.get("reason", "excluded by the profile"),
