@@ -5,7 +5,7 @@ import html
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -16,7 +16,6 @@ from dunning import mailmerge, pipeline, reminders, tokens
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
-from dunning.mailmerge import Templates
 from dunning.overdue import Filters
 from dunning.store import Store
 
@@ -128,10 +127,8 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
     existing = store.campaign(campaign.name)
     if existing and existing.stage != campaign.stage:
         raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
-    links = settings.section("links")
-    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(links.get("token_max_age_days", 45))))
     on_step(f"rendering {len(fresh)} messages")
-    linked = tokens.add_links(fresh, signer, str(links.get("manage_url")))
+    linked = tokens.add_links(fresh, settings.signer(keys), settings.link_template)
     rows = _render_all(campaign, settings, linked)
     pipeline.record(found, store, linked)
     campaign_id = existing.id if existing else store.create_campaign(
@@ -142,7 +139,7 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
 
 def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> list[dict]:
     """One stored row per message: rendered subject, text and HTML in the customer's language."""
-    templates = Templates(settings.root / "templates", settings.fallback_language)
+    templates = settings.templates()
     stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
     shop = settings.section("shop")
     values = field_values(frame, settings.fallback_language, templates.languages())

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
 from dunning.errors import InputError
+from dunning.mailmerge import Templates
 from dunning.policy import Policy, from_settings
+from dunning.store import Store, url_for
+from dunning.tokens import TokenSigner, keys_from_env, require_keys
 
 FILE_NAME = "dunning.toml"
 WORKSPACE_FOLDERS = ("exports", "campaigns", "templates")
@@ -37,7 +42,7 @@ def default_text(name: str = FILE_NAME) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """All settings, with the folder they are relative to."""
+    """All settings, with the folder they are relative to; hands out the ready objects every command uses."""
 
     data: dict
     root: Path
@@ -46,9 +51,34 @@ class Settings:
     def section(self, name: str) -> dict:
         return self.data.get(name, {})
 
-    @property
+    @cached_property
     def policy(self) -> Policy:
+        """The policy, parsed once."""
         return from_settings(self.section("policy"), origin=str(self.source or "defaults"))
+
+    def store(self) -> Store:
+        """The ledger: DUNNING_DATABASE_URL, else [store] url, else dunning.sqlite3 in the workspace."""
+        return Store(url_for(self.root, self.section("store").get("url")))
+
+    def signer(self, keys: list[str] | None = None) -> TokenSigner:
+        """The manage-link signer over `keys` (default: DUNNING_SECRET_KEYS); refuses without a key."""
+        keys = keys_from_env() if keys is None else keys
+        require_keys(keys)
+        return TokenSigner(keys, max_age=timedelta(days=int(self.section("links").get("token_max_age_days", 45))))
+
+    @property
+    def link_template(self) -> str:
+        """links.manage_url, with {token} where the token goes."""
+        return str(self.section("links").get("manage_url"))
+
+    def templates(self) -> Templates:
+        """The reminder templates: the workspace's templates/ first, then the shipped ones."""
+        return Templates(self.root / "templates", self.fallback_language)
+
+    @property
+    def shop(self) -> dict:
+        """[shop]: name, contact, fallback_language."""
+        return self.section("shop")
 
     @property
     def exports_dir(self) -> Path:

@@ -34,6 +34,7 @@ class Found:
     views: pd.DataFrame  # the export's own installments, every order in it
     new_payments: pd.DataFrame  # the payments file's rows, checked (PAYMENT_COLUMNS)
     as_of: date
+    filters: Filters  # as applied: every value canonical
 
     @property
     def rejects(self) -> pd.DataFrame:
@@ -82,7 +83,7 @@ def find_overdue(
                   filters=filters, history=state.history)
     result.unmatched_payments = _unmatched(new_payments, export.orders)
     _show_what_only_the_ledger_knows(result, in_export, new_payments, as_of)
-    return Found(export, paid, result, state, views, new_payments, as_of)
+    return Found(export, paid, result, state, views, new_payments, as_of, filters)
 
 
 def record(found: Found, store: Store, linked: pd.DataFrame | None) -> ledger_store.Recorded:

@@ -1,16 +1,9 @@
-"""What the ledger stores of a reminder, whatever its channel; and the hand-over to a newsletter tool."""
+"""What the ledger stores of a reminder, whatever its channel."""
 from __future__ import annotations
 
 import json
-from datetime import date
-from pathlib import Path
-
-import pandas as pd
-
 from dunning import tokens
 from dunning.exports.fields import FIELD_KEYS
-from dunning.exports.fields import values as field_values
-from dunning.store import Store
 
 
 def row(order: dict, value: dict) -> dict:
@@ -26,20 +19,3 @@ def row(order: dict, value: dict) -> dict:
                                    | {"due_date": value["due_date"].date().isoformat(),
                                       "reminders_sent": int(order["reminders_sent"])}, ensure_ascii=False),
     }
-
-
-def hand_over(store: Store, linked: pd.DataFrame, order_ids: list[str], *, tool: str, path: Path, as_of: date,
-              fallback_language: str) -> int:
-    """Record the rows of an export file as reminders handed to a newsletter tool, sent on `as_of`: the cooldown,
-    the next stage and the recovery report then know of them. Returns how many were recorded."""
-    rows = linked[linked["order_id"].isin(order_ids)]
-    if rows.empty:
-        return 0
-    name = f"export:{path.name}"
-    existing = store.campaign(name)
-    stages = ",".join(sorted(set(rows["stage"])))
-    campaign_id = existing.id if existing else store.create_campaign(name, stages[:50], f"export:{tool}", as_of, str(path))
-    values = field_values(rows, fallback_language)
-    records = [row(o, v) | {"subject": "", "body_text": "", "body_html": "", "message_id": path.name}
-               for o, v in zip(rows.to_dict("records"), values.to_dict("records"))]
-    return store.add_reminders(campaign_id, records, handed_over_on=as_of)

@@ -21,7 +21,6 @@ def channel_for(campaign, settings: Settings):
         return SmtpChannel(SmtpSettings(**options))
     if campaign.channel == "mailchimp":
         from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
-        from dunning.mailmerge import Templates
 
         _check_keys(campaign, options, MailchimpSettings)
         if "list_id" not in options:
@@ -29,7 +28,7 @@ def channel_for(campaign, settings: Settings):
         stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
         shop = settings.section("shop")
         return MailchimpChannel(
-            MailchimpSettings(**options), Templates(settings.root / "templates", settings.fallback_language),
+            MailchimpSettings(**options), settings.templates(),
             Shop(str(shop.get("name", "")), str(shop.get("contact", "")), stage, bool(stage.fees)),
         )
     raise InputError(f"{campaign.path}: unknown channel {campaign.channel}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -20,7 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dunning import bank, config, ledger_store, manage, payment_rules, tokens
 from dunning.money import format_amount, to_decimal, to_major_string
-from dunning.store import Store, url_for
+from dunning.store import Store
 from dunning.web import webhook
 from dunning.web.security import Limiter, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
@@ -32,9 +32,8 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     settings = settings or config.load()
     env = os.environ if environ is None else environ
     keys = tokens.keys_from_env(env)
-    tokens.require_keys(keys)
-    store = store or Store(url_for(settings.root, settings.section("store").get("url")))
-    signer = tokens.TokenSigner(keys, max_age=timedelta(days=int(settings.section("links").get("token_max_age_days", 45))))
+    store = store or settings.store()
+    signer = settings.signer(keys)
     shop = settings.section("shop")
     payment = settings.section("payment")
     iban = bank.normalise_iban(payment["iban"]) if payment.get("iban") else ""

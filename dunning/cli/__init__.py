@@ -1,0 +1,38 @@
+"""The `dunning` command: each command parses its options, calls one library function and presents the
+result; the commands live in one module per group (orders, campaign, track, setup)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dunning import __version__
+from dunning.cli import campaign, orders, setup, track
+
+app = typer.Typer(
+    help="Find overdue subscription and installment payments and remind the customers.",
+    no_args_is_help=True, pretty_exceptions_enable=False,
+)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"dunning {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Find overdue subscription and installment payments and remind the customers."""
+
+
+app.command("init")(setup.init)
+app.command("profiles")(setup.list_profiles)
+app.command("overdue")(orders.overdue)
+app.command("export")(orders.export_command)
+app.add_typer(campaign.app, name="campaign")
+app.add_typer(track.app, name="track")
+app.command("report")(track.report_command)
+app.add_typer(setup.token_app, name="token")
+app.command("serve")(setup.serve_command)

@@ -1,0 +1,125 @@
+"""What every command shares: the consoles, errors as one sentence, the options, progress and rejects."""
+from __future__ import annotations
+
+import functools
+import os
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from dunning.config import Settings
+from dunning.errors import InputError
+from dunning.overdue import Filters
+from dunning.sources import rejects
+
+# User text (names, file contents, messages) is printed as it is: no markup, no highlighting.
+out = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+DEBUG_VARIABLE = "DUNNING_DEBUG"
+
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Settings file (default: ./dunning.toml).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+FileArg = Annotated[Path, typer.Argument(help="Order export: CSV, XLSX or Parquet.")]
+PaymentsOpt = Annotated[Optional[Path], typer.Option("--payments", help="Payments file (order_id, paid_at, amount).")]
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="Profile name or TOML path for the export.")]
+PaymentsProfileOpt = Annotated[Optional[str], typer.Option("--payments-profile", help="Profile for the payments file.")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Date to judge by, YYYY-MM-DD (default: today).")]
+GraceOpt = Annotated[Optional[int], typer.Option("--grace", help="Grace days (default: policy.grace_days).")]
+KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="Only this kind: subscription, installment, one_time.")]
+MethodOpt = Annotated[Optional[list[str]], typer.Option("--method", help="Only this payment method.")]
+ProductOpt = Annotated[Optional[list[str]], typer.Option("--product", help="Only products whose name contains this.")]
+CurrencyOpt = Annotated[Optional[list[str]], typer.Option("--currency", help="Only this currency.")]
+StageOpt = Annotated[Optional[list[str]], typer.Option("--stage", help="Only this stage (e.g. friendly, second, final).")]
+MinDaysOpt = Annotated[int, typer.Option("--min-days", help="Only orders at least this many days overdue.")]
+MinAmountOpt = Annotated[Optional[str], typer.Option("--min-amount", help="Only open amounts of at least this much (major units).")]
+RejectsOpt = Annotated[Optional[Path], typer.Option("--rejects", help="Where to write rejected input rows.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="A look that records nothing in the ledger.")]
+
+
+def handles_input_errors(command):
+    """Bad input ends in one sentence on stderr and exit code 2; anything unforeseen in one sentence and exit
+    code 1 (DUNNING_DEBUG=1 shows the traceback): a user never gets a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            err.print(Text("error: ", style="bold red") + Text(str(exc)))
+            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            err.print(Text("internal error: ", style="bold red")
+                      + Text(f"{type(exc).__name__}: {exc}. This is a fault of dunning, not of your input: "
+                             f"please report it, with the output of the same command run with {DEBUG_VARIABLE}=1."))
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def as_of_date(value: Optional[str]) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of {value!r} is not a date (write it as YYYY-MM-DD)") from None
+
+
+def filters(kind, method, product, currency, stage, min_days, min_amount) -> Filters:
+    """The filter options as given; `filters.checked` makes them canonical against the data."""
+    try:
+        minimum = None if min_amount is None else Decimal(min_amount)
+    except InvalidOperation:
+        raise InputError(f"--min-amount {min_amount!r} is not an amount (write it like 50 or 49.90)") from None
+    return Filters(
+        kinds=tuple(kind or ()), payment_methods=tuple(method or ()), products=tuple(product or ()),
+        currencies=tuple(c.upper() for c in currency or ()), stages=tuple(stage or ()),
+        min_days=min_days, min_amount=minimum,
+    )
+
+
+def progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def report_rejects(export, paid, rejects_out: Optional[Path], next_to: Optional[Path], settings: Settings, when: date) -> None:
+    """Rows read, accepted and rejected per input file; rejected rows listed and written to a rejects CSV."""
+    sources = [source for source in (export, paid) if source is not None]
+    err.print("; ".join(f"{s.path.name}: {s.rows_in} rows, {s.rows_accepted} accepted, {s.rows_rejected} rejected" for s in sources))
+    for note in getattr(export, "notes", []):
+        err.print(f"note: {export.path.name}: {note}")
+    frames = [s.rejects for s in sources if not s.rejects.empty]
+    if not frames:
+        return
+    problems = pd.concat(frames)
+    if rejects_out is None:
+        base = next_to.with_suffix("") if next_to else settings.exports_dir / f"{sources[0].path.stem}-{when.isoformat()}"
+        rejects_out = Path(f"{base}.rejects.csv")
+    rejects.write(problems, rejects_out)
+    for row in problems.head(10).itertuples():
+        err.print(f"  {Path(row.file).name} row {row.row}, {row.column}: {row.reason}" + (f" ({row.value!r})" if row.value else ""))
+    if len(problems) > 10:
+        err.print(f"  ... and {len(problems) - 10} more")
+    err.print(f"rejected rows written to {rejects_out}")
+
+
+def say_recorded(recorded) -> None:
+    """What a run added to the ledger, on stderr."""
+    parts = [f"{recorded.payments} new payments from the file"] if recorded.payments else []
+    parts += [f"{recorded.drops} payments the export shows (drops in open amount)"] if recorded.drops else []
+    parts += [f"{recorded.new_orders} new orders with a link"] if recorded.new_orders else []
+    if parts:
+        err.print("ledger: " + ", ".join(parts))

@@ -1,0 +1,108 @@
+"""`dunning init`, `profiles`, `token sign | verify` and `serve`: the workspace, its links and its page."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dunning import config, tokens
+from dunning.cli.common import ConfigOption, JsonOpt, err, handles_input_errors, out
+from dunning.cli.tables import Column, fitted
+from dunning.errors import InputError
+from dunning.sources import profiles
+
+token_app = typer.Typer(help="Sign and verify per-order manage tokens.", no_args_is_help=True)
+
+
+@handles_input_errors
+def init(folder: Annotated[Path, typer.Argument(help="Workspace folder.")] = Path("."), as_json: JsonOpt = False) -> None:
+    """Write a commented dunning.toml with every setting and its default, plus the workspace folders."""
+    created = config.init(folder)
+    if as_json:
+        sys.stdout.write(json.dumps({"created": [str(p) for p in created]}) + "\n")
+        return
+    for path in created:
+        out.print(f"created {path}")
+    if not created:
+        out.print(f"{folder} is already a dunning workspace; nothing changed")
+
+
+@handles_input_errors
+def list_profiles(as_json: JsonOpt = False) -> None:
+    """List the built-in export profiles."""
+    rows = [(name, profiles.load(name).description) for name in profiles.builtin_names()]
+    if as_json:
+        sys.stdout.write(json.dumps([{"name": n, "description": d} for n, d in rows]) + "\n")
+        return
+    out.print(fitted("Profiles", [Column("profile", keep=True), Column("reads")], [list(r) for r in rows], out.width))
+
+
+@token_app.command("sign")
+@handles_input_errors
+def token_sign(order_id: Annotated[str, typer.Argument(help="The order to sign a token for.")], as_json: JsonOpt = False,
+               config_path: ConfigOption = None) -> None:
+    """Print a manage token and link for one order the ledger holds (so the link opens its page)."""
+    settings = config.load(config_path)
+    signer = settings.signer()
+    if settings.store().order(order_id) is None:
+        raise InputError(f"order {order_id} is not in the ledger, so its link would open nothing: "
+                         "read the export that holds it first (dunning overdue <export>)")
+    issued = datetime.now(timezone.utc).replace(microsecond=0)
+    token = signer.sign(order_id, issued)
+    url = tokens.manage_url(settings.link_template, token)
+    result = {"order_id": order_id, "token": token, "manage_url": url, "expires_at": signer.expires_at(issued).isoformat()}
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out.print(f"token      {token}\nmanage_url {url}\nexpires    {result['expires_at']}")
+
+
+@token_app.command("verify")
+@handles_input_errors
+def token_verify(token: Annotated[str, typer.Argument(help="The token to check.")],
+                 order_id: Annotated[Optional[str], typer.Option("--order", help="Also check it belongs to this order.")] = None,
+                 as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
+    """Tell which order a token opens, or why it opens nothing (exit code 1)."""
+    settings = config.load(config_path)
+    signer = settings.signer()
+    try:
+        found = signer.verify(token, order_id)
+        result = {"valid": True, "order_id": found}
+        if settings.store().order(found) is None:
+            result = {"valid": False, "problem": "unknown", "order_id": found,
+                      "detail": "signed correctly, but the ledger holds no such order: the link opens nothing"}
+    except tokens.TokenExpired as exc:
+        result = {"valid": False, "problem": "expired", "order_id": exc.order_id, "signed_at": exc.signed_at.isoformat()}
+    except tokens.TokenForeign as exc:
+        result = {"valid": False, "problem": "foreign", "detail": str(exc)}
+    except tokens.TokenTampered:
+        result = {"valid": False, "problem": "tampered"}
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    elif result["valid"]:
+        out.print(f"valid: opens order {result['order_id']}")
+    else:
+        out.print(f"invalid: {result['problem']}" + (f" ({result.get('detail')})" if result.get("detail") else ""))
+    if not result["valid"]:
+        raise typer.Exit(1)
+
+
+@handles_input_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="gunicorn worker processes.")] = 2,
+    dev: Annotated[bool, typer.Option("--dev", help="Flask's development server with the reloader, instead of gunicorn.")] = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Serve the customers' manage pages (/m/<token>) and the payment webhook."""
+    from dunning.web import create_app
+    from dunning.web.server import serve
+
+    settings = config.load(config_path)
+    err.print(f"serving manage pages on http://{host}:{port}/m/<token>" + (" (development server)" if dev else f" with {workers} gunicorn workers"))
+    serve(create_app(settings), host, port, workers, dev)

@@ -1,0 +1,65 @@
+"""The marketer's route: the orders due for a reminder as a newsletter tool's CSV, recorded as handed over.
+
+Every row of the file counts as a reminder of its stage sent on the as-of date through that tool,
+so the cooldown, the next stage and the recovery report know of it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from dunning import exports, ledger_store, pipeline, reminders, tokens
+from dunning.config import Settings
+from dunning.exports.fields import values as field_values
+from dunning.store import Store
+
+
+@dataclass
+class HandOver:
+    """What an export wrote and recorded."""
+
+    written: exports.ExportResult
+    recorded: ledger_store.Recorded
+    reminders: int
+
+
+def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, path: Path | None = None, *,
+           encoding: str | None = None, overwrite: bool = False, record: bool = True) -> HandOver:
+    """Sign the links, record what the run learnt, write the tool's CSV with its templates and manifest, and
+    (unless `record` is off: a test import) record the hand-over."""
+    dialect = exports.get(tool)
+    linked = tokens.add_links(found.result.orders, settings.signer(), settings.link_template)
+    recorded = pipeline.record(found, store, linked)
+    described = found.filters.describe()
+    words = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in described.items()]
+    sources = [str(found.export.path)] + ([str(found.payments.path)] if found.payments else [])
+    written = exports.write(
+        linked, dialect.name, path or exports.default_path(settings.exports_dir, dialect.name, found.as_of, words),
+        as_of=found.as_of, policy=settings.policy, shop=exports.Shop(str(settings.shop.get("name", "")),
+                                                                       str(settings.shop.get("contact", ""))),
+        templates=settings.templates(), fallback_language=settings.fallback_language, filters=described,
+        sources=sources, encoding=encoding, overwrite=overwrite,
+        field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
+    )
+    handed = hand_over(store, linked, written.order_ids, tool=dialect.name, path=written.csv_path, as_of=found.as_of,
+                       fallback_language=settings.fallback_language) if record else 0
+    return HandOver(written, recorded, handed)
+
+
+def hand_over(store: Store, linked: pd.DataFrame, order_ids: list[str], *, tool: str, path: Path, as_of: date,
+              fallback_language: str) -> int:
+    """Record the rows of an export file as reminders handed to a newsletter tool, sent on `as_of`. Returns how many."""
+    rows = linked[linked["order_id"].isin(order_ids)]
+    if rows.empty:
+        return 0
+    name = f"export:{path.name}"
+    existing = store.campaign(name)
+    stages = ",".join(sorted(set(rows["stage"])))
+    campaign_id = existing.id if existing else store.create_campaign(name, stages[:50], f"export:{tool}", as_of, str(path))
+    values = field_values(rows, fallback_language)
+    records = [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": "", "message_id": path.name}
+               for o, v in zip(rows.to_dict("records"), values.to_dict("records"))]
+    return store.add_reminders(campaign_id, records, handed_over_on=as_of)
