@@ -13,13 +13,13 @@ import pandas as pd
 from jinja2 import TemplateError
 
 from dunning import mailmerge, pipeline, reminders, tokens
+from dunning.channels.select import CHANNELS
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
 from dunning.overdue import Filters
 from dunning.store import Store
 
-CHANNELS = ("outbox", "smtp", "mailchimp")
 _FILTER_KEYS = {"kinds", "payment_methods", "products", "currencies", "min_days", "min_amount"}
 
 
@@ -60,7 +60,7 @@ def load(name: str, settings: Settings) -> Campaign:
         raise InputError(f"{where} stage must be one of {', '.join(settings.policy.stage_names())}, not {stage!r}")
     channel = data.get("channel", "outbox")
     if channel not in CHANNELS:
-        raise InputError(f"{where} channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
+        raise InputError(f"{where} channel must be one of {', '.join(CHANNELS)}, not {channel!r}")  # built in or added
     source = data.get("input", {})
     if "file" not in source:
         raise InputError(f"{where} [input] needs file = the order export to read")

@@ -14,37 +14,12 @@ import pandas as pd
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from itsdangerous.encoding import base64_encode, int_to_bytes
 
-from dunning.errors import InputError
+from dunning.errors import InputError, MissingKeys, TokenError, TokenExpired, TokenForeign, TokenTampered  # noqa: F401
 
 KEYS_VARIABLE = "DUNNING_SECRET_KEYS"
 PURPOSES = ("manage", "unsubscribe")
 MAX_URL_LENGTH = 254
 MIN_KEY_LENGTH = 32
-
-
-class TokenError(Exception):
-    """A token that does not open anything."""
-
-
-class TokenTampered(TokenError):
-    """Not signed by any of our keys, cut short, or altered."""
-
-
-class TokenExpired(TokenError):
-    """Correctly signed, but older than the allowed age."""
-
-    def __init__(self, order_id: str, signed_at: datetime):
-        super().__init__("token expired")
-        self.order_id = order_id
-        self.signed_at = signed_at
-
-
-class TokenForeign(TokenError):
-    """Correctly signed, but for another order or another purpose."""
-
-
-class MissingKeys(InputError):
-    """No signing key configured."""
 
 
 def keys_from_env(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from dunning.errors import PermanentFailure, TemporaryFailure  # noqa: F401  (what a channel raises)
 
 
-class TemporaryFailure(Exception):
-    """Worth trying again later (4xx, a dropped connection, 429, 5xx from an API)."""
+class Channel(Protocol):
+    """What a channel does: `send` one rendered reminder and answer its message id (raising TemporaryFailure
+    or PermanentFailure), then `close`. A channel that delivers a whole batch at once (Mailchimp) sets
+    `batch = True` and has `deliver(campaign_name, from_name, reply_to, reminders)` instead of `send`.
+    New channels are registered in `dunning.channels.select.CHANNELS`."""
 
+    def send(self, message: Outgoing) -> str: ...
 
-class PermanentFailure(Exception):
-    """Will not work however often it is tried (5xx from SMTP, a refused address)."""
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

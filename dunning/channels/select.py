@@ -1,40 +1,54 @@
-"""The channel a campaign names, built from its settings."""
+"""The channels a campaign can name, as a registry: the built-in ones below, and those other packages add
+(`CHANNELS.register(name, factory)` or an entry point in the group `dunning.channels`). A factory takes
+the campaign and the settings and returns a channel (see `dunning.channels.Channel`)."""
 from __future__ import annotations
 
 from dunning.config import Settings
 from dunning.errors import InputError
+from dunning.plugins import Registry
+
+CHANNELS: Registry = Registry("channel", "dunning.channels")
 
 
 def channel_for(campaign, settings: Settings):
-    """OutboxChannel, SmtpChannel or MailchimpChannel for the campaign."""
+    """The channel the campaign names, built from its settings."""
+    return CHANNELS.get(campaign.channel)(campaign, settings)
+
+
+def _outbox(campaign, settings: Settings):
+    from dunning.channels.outbox import OutboxChannel
+
+    return OutboxChannel(settings.root / campaign.channel_settings.get("folder", "outbox") / campaign.name)
+
+
+def _smtp(campaign, settings: Settings):
+    from dunning.channels.smtp import SmtpChannel, SmtpSettings
+
     options = campaign.channel_settings
-    if campaign.channel == "outbox":
-        from dunning.channels.outbox import OutboxChannel
-
-        return OutboxChannel(settings.root / options.get("folder", "outbox") / campaign.name)
-    if campaign.channel == "smtp":
-        from dunning.channels.smtp import SmtpChannel, SmtpSettings
-
-        _check_keys(campaign, options, SmtpSettings)
-        if "host" not in options:
-            raise InputError(f"{campaign.path}: [smtp] needs host")
-        return SmtpChannel(SmtpSettings(**options))
-    if campaign.channel == "mailchimp":
-        from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
-
-        _check_keys(campaign, options, MailchimpSettings)
-        if "list_id" not in options:
-            raise InputError(f"{campaign.path}: [mailchimp] needs list_id (the audience id)")
-        stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
-        shop = settings.section("shop")
-        return MailchimpChannel(
-            MailchimpSettings(**options), settings.templates(),
-            Shop(str(shop.get("name", "")), str(shop.get("contact", "")), stage, bool(stage.fees)),
-        )
-    raise InputError(f"{campaign.path}: unknown channel {campaign.channel}")
+    check_keys(campaign, options, SmtpSettings)
+    if "host" not in options:
+        raise InputError(f"{campaign.path}: [smtp] needs host")
+    return SmtpChannel(SmtpSettings(**options))
 
 
-def _check_keys(campaign, options: dict, settings_class) -> None:
+def _mailchimp(campaign, settings: Settings):
+    from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
+
+    options = campaign.channel_settings
+    check_keys(campaign, options, MailchimpSettings)
+    if "list_id" not in options:
+        raise InputError(f"{campaign.path}: [mailchimp] needs list_id (the audience id)")
+    stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
+    return MailchimpChannel(MailchimpSettings(**options), settings.templates(),
+                            Shop(str(settings.shop.get("name", "")), str(settings.shop.get("contact", "")), stage, bool(stage.fees)))
+
+
+def check_keys(campaign, options: dict, settings_class) -> None:
+    """A channel's table in the campaign file may hold only its settings' fields."""
     unknown = set(options) - set(settings_class.__dataclass_fields__)
     if unknown:
         raise InputError(f"{campaign.path}: [{campaign.channel}] has unknown key(s) {', '.join(sorted(unknown))}")
+
+
+for _name, _factory in (("outbox", _outbox), ("smtp", _smtp), ("mailchimp", _mailchimp)):
+    CHANNELS.register(_name, _factory)

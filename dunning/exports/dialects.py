@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from dunning.errors import InputError
 from dunning.exports.fields import FIELD_KEYS
+from dunning.plugins import Registry
 
 
 @dataclass(frozen=True)
@@ -170,15 +171,14 @@ GENERIC = Dialect(
     notes=("Placeholders are written {{field}}; replace them with your tool's syntax.",),
 )
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (MAILCHIMP, KLICKTIPP, ACTIVECAMPAIGN, GETRESPONSE, BREVO, CLEVERREACH, GENERIC)}
+DIALECTS: Registry[Dialect] = Registry("tool", "dunning.dialects")
+for _dialect in (MAILCHIMP, KLICKTIPP, ACTIVECAMPAIGN, GETRESPONSE, BREVO, CLEVERREACH, GENERIC):
+    DIALECTS.register(_dialect.name, _dialect)
 
 
 def get(name: str) -> Dialect:
-    """The dialect of a tool; an unknown name lists the ones there are."""
-    try:
-        return DIALECTS[name.lower()]
-    except KeyError:
-        raise InputError(f"unknown tool {name!r}; choose one of {', '.join(DIALECTS)}") from None
+    """The dialect of a tool (built in, registered, or from an installed package); an unknown name lists them."""
+    return DIALECTS.get(name)
 
 
 def with_field_ids(dialect: Dialect, ids: dict[str, str]) -> Dialect:

@@ -101,7 +101,7 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
         frame = pd.read_excel(path, dtype=object, keep_default_na=False, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
-    return _as_text(frame)
+    return as_text(frame)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -109,10 +109,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for a broken file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
-    return _as_text(frame)
+    return as_text(frame)
 
 
-def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Typed cells as text; a cell typed as a date (or date and time) becomes ISO 8601 with a 'T', which
     `parsing.parse_dates` reads whatever the profile's date format."""
     out = {}

@@ -1,0 +1,66 @@
+"""Read a payments file (or a DataFrame) through a profile: order_id, paid_at, amount, optional currency and
+payment_id; every row accepted or rejected."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.compute as pc
+
+from dunning.arrowtext import arrow_strings
+from dunning.money import MAX_EXPONENT, exponents, known_currencies
+from dunning.sources.mapped import Counted, Mapped, raw_table
+from dunning.sources.profiles import Profile
+
+
+@dataclass
+class PaymentExport(Counted):
+    """Canonical payments of one file: order_id, paid_at, amount, currency, payment_id, and the row it came from.
+
+    `amount` is in minor units at `amount_exponent`: the currency's, or, where the file names no
+    currency, the finest any currency has (the order's currency decides, in `payment_rules`)."""
+
+    path: Path
+    payments: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_in: int
+
+
+def read_payments(source: str | Path | pd.DataFrame, profile: Profile, name: str = "payments") -> PaymentExport:
+    """Read a payments file, or a DataFrame already in memory (`name` stands for it in messages)."""
+    raw, path = raw_table(source, profile, name)
+    m = Mapped(raw, profile, path)
+    m.require(["order_id", "paid_at", "amount"], "payments")
+    m.apply_rules()
+    order_id = m.text("order_id")
+    m.missing(order_id, "order_id", "missing order id")
+    currency = m.text("currency").str.upper()
+    default = str(profile.fmt("currency")).upper()
+    if default:
+        currency = currency.where(currency != "", default)
+    unknown = (currency != "") & ~currency.isin(known_currencies())
+    m.log.add(unknown, "currency", "unknown currency (not an ISO 4217 code)", currency)
+    paid_at = m.dates("paid_at")
+    m.missing(paid_at, "paid_at", "missing payment date")
+    # Without a currency the amount is read at the finest exponent; the order's currency decides later.
+    amount_exponent = exponents(currency).where(currency != "", MAX_EXPONENT)
+    amount = m.amounts("amount", currency, exps=amount_exponent)
+    m.missing(amount, "amount", "missing amount")
+    payments = pd.DataFrame({
+        "order_id": order_id, "paid_at": paid_at, "amount": amount, "amount_exponent": amount_exponent,
+        "currency": currency, "payment_id": m.text("payment_id"), "row": m.rows,
+    })
+    keep = pd.Series(~payments.index.isin(m.log.rejected_index()), index=payments.index)
+    has_id = keep & (payments["payment_id"] != "")
+    ids = arrow_strings(payments.loc[has_id, "payment_id"])
+    if pc.count_distinct(ids).as_py() < len(ids):
+        repeated = has_id & payments["payment_id"].where(has_id).duplicated(keep=False)
+        same_id = payments[repeated]
+        variants = same_id.drop_duplicates(subset=["payment_id", "order_id", "paid_at", "amount", "currency"])
+        conflicting = repeated & payments["payment_id"].isin(variants.loc[variants["payment_id"].duplicated(), "payment_id"])
+        m.log.add(conflicting, "payment_id", "payment id appears with different data", payments["payment_id"])
+        keep &= ~conflicting
+        keep &= ~(repeated & ~conflicting & payments["payment_id"].where(repeated & ~conflicting).duplicated())
+    result = payments[keep].reset_index(drop=True)
+    return PaymentExport(path, result, m.log.frame(), m.rows_in)
