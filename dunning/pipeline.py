@@ -48,7 +48,7 @@ class Found:
 
 
 def find_overdue(
-    settings: Settings, store: Store, file: Path, *, as_of: date, payments: Path | None = None, profile: str | None = None,
+    settings: Settings, store: Store, file: str | Path, *, as_of: date, payments: str | Path | None = None, profile: str | None = None,
     payments_profile: str | None = None, grace: int | None = None, filters: Filters = Filters(),
     on_step: Callable[[str], None] = lambda text: None,
 ) -> Found:
@@ -59,6 +59,7 @@ def find_overdue(
             raise InputError("--grace must be 0 or more days")
         policy = replace(policy, grace_days=grace)
     inputs = settings.section("input")
+    file, payments = Path(file), Path(payments) if payments is not None else None
     on_step(f"reading {file.name}")
     export = loader.read_orders(file, profiles.load(profile or inputs.get("profile", "generic")))
     filters = checked_filters(filters, export, policy)
