@@ -14,6 +14,7 @@ from jinja2 import TemplateError
 
 from dunning import mailmerge, pipeline, reminders, tokens
 from dunning.channels.select import CHANNELS
+from dunning.sources.rejects import REJECT_COLUMNS
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
@@ -124,6 +125,7 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
     held = store.reminded()
     done = set(held.loc[held["stage"] == campaign.stage, "order_id"])
     fresh = at_stage[~at_stage["order_id"].isin(done)]
+    fresh, unreachable = _reachable(fresh, campaign)
     existing = store.campaign(campaign.name)
     if existing and existing.stage != campaign.stage:
         raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
@@ -134,7 +136,21 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
     campaign_id = existing.id if existing else store.create_campaign(
         campaign.name, campaign.stage, campaign.channel, as_of, campaign.source)
     added = store.add_reminders(campaign_id, rows)
-    return Prepared(campaign_id, added, len(at_stage) - len(fresh), len(orders) - len(at_stage), found.result.excluded, found.rejects)
+    rejects = pd.concat([r for r in (found.rejects, unreachable) if not r.empty] or [found.rejects], ignore_index=True)
+    already = len(at_stage) - len(fresh) - len(unreachable)
+    return Prepared(campaign_id, added, already, len(orders) - len(at_stage), found.result.excluded, rejects)
+
+
+def _reachable(orders: pd.DataFrame, campaign: Campaign) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The orders the campaign's channel can reach; a channel that sends e-mail leaves out (and reports) those
+    without an address. The reader accepts them: another channel, or the manage page, may reach them."""
+    if not getattr(CHANNELS.get(campaign.channel), "needs_email", True):
+        return orders, pd.DataFrame(columns=REJECT_COLUMNS)
+    missing = orders["email"].fillna("") == ""
+    rejected = pd.DataFrame({"file": "overdue orders", "row": orders.loc[missing, "order_id"], "column": "email",
+                             "reason": f"no e-mail address, and the channel {campaign.channel} sends e-mail", "value": ""},
+                            columns=REJECT_COLUMNS)
+    return orders[~missing], rejected
 
 
 def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> list[dict]:

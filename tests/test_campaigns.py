@@ -144,3 +144,15 @@ def test_prepare_without_key_is_one_sentence(workspace, monkeypatch):
     monkeypatch.delenv("DUNNING_SECRET_KEYS")
     result = runner.invoke(app, ["campaign", "prepare", "final", "--as-of", "2026-11-20"])
     assert result.exit_code == 2 and "no signing key" in result.stderr
+
+
+def test_an_order_without_an_address_is_left_out_by_an_e_mail_channel_not_by_the_reader(workspace):
+    settings, campaign, store = setup(workspace)
+    plans = workspace / "examples" / "plans.csv"
+    lines = plans.read_text("utf-8").splitlines()
+    lines[1] = lines[1].replace("noor.jansen@example.nl", "")
+    plans.write_text("\n".join(lines) + "\n", "utf-8")
+    prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
+    assert prepared.added == 6 and "P-2001" not in {r.order_id for r in store.reminders_of(prepared.campaign_id)}
+    reject = prepared.rejects[prepared.rejects["row"] == "P-2001"].iloc[0]
+    assert reject["reason"] == "no e-mail address, and the channel outbox sends e-mail"

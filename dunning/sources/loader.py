@@ -89,18 +89,14 @@ def read_orders(source: str | Path | pd.DataFrame, profile: Profile, name: str =
     frame["failure"] = normalise_words(m.mapped_values("failure"))
     frame["customer_id"] = m.text("customer_id")
     frame["created_at"] = m.dates("created_at")
-    closed = status.isin(CLOSED_STATUSES)
     notes = _language_notes(m, foreign)
 
     if is_plan:
         plans = _plans(m, frame, currency)
-        needs_contact = ~closed
         frame["kind"] = _kind(m, default=plans["installments"].notna().map({True: "installment", False: "subscription"}))
     else:
         receivables = _receivables(m, frame, currency)
-        needs_contact = ~closed & (status != "paid") & (receivables["amount_due"].fillna(0) > receivables["amount_paid"].fillna(0))
         frame["kind"] = _kind(m, default=pd.Series("one_time", index=data.index))
-    m.missing(frame["email"], "email", "missing e-mail address (the order has something open)", where=needs_contact)
 
     keep = pd.Series(~frame.index.isin(m.log.rejected_index()), index=frame.index)
     repeated = frame.loc[keep, "order_id"].duplicated(keep=False)
