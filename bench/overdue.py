@@ -67,13 +67,18 @@ ORDER BY days_overdue DESC, p.order_id
 
 
 def run_dunning(plans: Path, payments: Path, as_of: date, out: Path, with_links: bool) -> tuple[float, float]:
-    """Seconds and peak resident memory (MiB) of one `dunning overdue` run in a child process."""
+    """Seconds and peak resident memory (MiB) of one `dunning overdue` run in a child process, as a user runs it
+    (the payments and the orders handed a link recorded), each run in a ledger of its own."""
     env = dict(os.environ)
     env.pop("DUNNING_SECRET_KEYS", None)
     if with_links:
         env["DUNNING_SECRET_KEYS"] = "bench-key-not-secret-0123456789-0123"
+    ledger = out.with_suffix(".ledger.sqlite3")
+    for stale in out.parent.glob(ledger.name + "*"):
+        stale.unlink()
+    env["DUNNING_DATABASE_URL"] = f"sqlite:///{ledger}"
     command = [sys.executable, "-m", "dunning", "overdue", str(plans), "--payments", str(payments),
-               "--as-of", as_of.isoformat(), "--csv", str(out)]
+               "--as-of", as_of.isoformat(), "--csv", str(out), "--force"]
     script = (
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
         "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "

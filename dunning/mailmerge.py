@@ -35,7 +35,7 @@ def context(fields: Mapping[str, object], *, language: str, stage: Stage | None,
 
 @dataclass(frozen=True)
 class Message:
-    """One rendered reminder."""
+    """One rendered reminder (`html` is empty where the template has no HTML twin)."""
 
     subject: str
     text: str
@@ -60,15 +60,16 @@ class Templates:
         found = (re.fullmatch(r"[^.]+\.([a-z]{2,3})\.txt\.j2", name) for name in self.env.list_templates())
         return {match.group(1) for match in found if match}
 
-    def names(self, stage: str, language: str) -> tuple[str, str]:
-        """The text and HTML template names for a stage, in the language or else the fallback language."""
+    def names(self, stage: str, language: str) -> tuple[str, str | None]:
+        """The text template name for a stage, in the language or else the fallback language, and its HTML twin
+        (None where there is none: a channel that is not e-mail needs no HTML)."""
         for lang in dict.fromkeys((language or self.fallback_language, self.fallback_language)):
             text, html = f"{stage}.{lang}.txt.j2", f"{stage}.{lang}.html.j2"
-            if self._exists(text) and self._exists(html):
-                return text, html
+            if self._exists(text):
+                return text, html if self._exists(html) else None
         raise InputError(
             f"no reminder template for stage {stage!r} in {language or self.fallback_language!r} or "
-            f"{self.fallback_language!r} (looked for {stage}.<language>.txt.j2 and .html.j2)"
+            f"{self.fallback_language!r} (looked for {stage}.<language>.txt.j2)"
         )
 
     def render(self, stage: str, language: str, context: dict) -> Message:
@@ -78,7 +79,7 @@ class Templates:
             module = self.env.get_template(text_name).make_module(context)
             subject = " ".join(str(getattr(module, "subject", "")).split())
             text = str(module)
-            html = self.env.get_template(html_name).render({**context, "subject": subject})
+            html = self.env.get_template(html_name).render({**context, "subject": subject}) if html_name else ""
         except TemplateError as exc:
             raise InputError(self._describe(exc, text_name)) from None
         return Message(subject=subject, text=text, html=html)

@@ -72,3 +72,10 @@ def test_only_a_customer_who_was_reminded_reads_despite_our_reminders(language, 
     assert despite in reminded.text and despite in reminded.html
     assert despite.lower() not in first.text.lower() and despite.lower() not in first.html.lower()
     assert "E-1" in first.text and "02.11.2026" in Templates().render("final", "de", context("de", reminders_sent=0)).text
+
+
+def test_a_template_without_html_renders_text_alone(tmp_path):
+    (tmp_path / "sms.en.txt.j2").write_text("{% set subject %}Hi{% endset %}Pay {{ open_amount_text }}\n")
+    message = Templates(tmp_path, "en").render("sms", "en", context("en"))
+    assert message.text.startswith("Pay €149.70") and message.html == "" and message.subject == "Hi"
+    assert Templates(tmp_path, "en").names("sms", "de") == ("sms.en.txt.j2", None)

@@ -29,7 +29,8 @@ def build(message: Outgoing) -> EmailMessage:
     except (ValueError, IndexError) as exc:
         raise PermanentFailure(f"cannot build the message headers: {exc}") from None
     mail.set_content(message.text)
-    mail.add_alternative(message.html, subtype="html")
+    if message.html:
+        mail.add_alternative(message.html, subtype="html")
     mail["Content-Language"] = message.language  # after the body: set_content clears Content-* headers
     return mail
 

@@ -158,7 +158,8 @@ class MailchimpChannel:
             "settings": {"subject_line": subject, "title": title, "from_name": from_name, "reply_to": reply_to},
         })
         content = self._content(language, reminders_sent)
-        self._call(self.client.campaigns.set_content, draft["id"], {"html": content.html, "plain_text": content.text})
+        body = {"html": content.html, "plain_text": content.text} if content.html else {"plain_text": content.text}
+        self._call(self.client.campaigns.set_content, draft["id"], body)
         if self.settings.test_emails:
             self._call(self.client.campaigns.send_test_email, draft["id"],
                        {"test_emails": list(self.settings.test_emails), "send_type": "html"})

@@ -200,8 +200,10 @@ def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy:
         base = path.with_name(f"{path.stem}.template.{stage_name}.{language}" + (".with-fee" if has_fee else ""))
         text_path, html_path = base.with_suffix(base.suffix + ".txt"), base.with_suffix(base.suffix + ".html")
         text_path.write_text(f"Subject: {message.subject}\n\n{message.text}", "utf-8")
-        html_path.write_text(message.html, "utf-8")
-        written += [text_path, html_path]
+        written.append(text_path)
+        if message.html:
+            html_path.write_text(message.html, "utf-8")
+            written.append(html_path)
     return written
 
 
