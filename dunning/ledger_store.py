@@ -53,7 +53,7 @@ def record(store: Store, state: ledger.LedgerState, *, details: pd.DataFrame, vi
     currency = currency[~currency.index.duplicated(keep="last")]
     result = Recorded()
     with store.engine.begin() as db:
-        result.payments = len(insert_new(db, payments, new_payments, ["payment_id"]))
+        result.payments = insert_new(db, payments, new_payments, ["payment_id"])
         if len(details):
             _upsert_details(db, details, as_of)
             fresh = views[views["order_id"].isin(set(details["order_id"]) - known)]
@@ -66,7 +66,7 @@ def record(store: Store, state: ledger.LedgerState, *, details: pd.DataFrame, vi
             new = views[views["order_id"].isin(advanced)]
             dropped = ledger.drops(old, new, currency, as_of, source)
             rows = dropped.assign(paid_at=as_of).to_dict("records")
-            result.drops = len(insert_new(db, payments, rows, ["payment_id"]))
+            result.drops = insert_new(db, payments, rows, ["payment_id"])
             for chunk in _chunks(advanced):
                 db.execute(installments.delete().where(installments.c.order_id.in_(chunk)))
             insert_new(db, installments, _rows(new), ["order_id", "seq"], stamp_column=None)

@@ -184,7 +184,7 @@ class Store:
     def _insert_new(self, table: sa.Table, rows: list[dict], keys: list[str], stamp_column: str = "recorded_at") -> int:
         """Insert rows whose keys are new (the others are left as they are); returns how many were added."""
         with self.engine.begin() as db:
-            return len(insert_new(db, table, rows, keys, stamp_column))
+            return insert_new(db, table, rows, keys, stamp_column)
 
     def order(self, order_id: str) -> sa.Row | None:
         with self.engine.connect() as db:
@@ -228,20 +228,42 @@ class Store:
 
 
 def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str],
-               stamp_column: str | None = "recorded_at") -> list:
-    """INSERT ... ON CONFLICT DO NOTHING in batches; returns the keys of the rows this call added.
+               stamp_column: str | None = "recorded_at") -> int:
+    """INSERT ... ON CONFLICT DO NOTHING for many rows; returns how many of them this call added.
 
-    The database decides what is new (its unique constraint), so two processes inserting the
-    same rows at once add each row once and each learns exactly which rows were its own."""
+    The database decides what is new (its unique constraint), so two processes inserting the same
+    rows at once add each row once, and each learns how many were its own (the driver's row count,
+    summed over the batch, inside this transaction)."""
     if not rows:
-        return []
+        return 0
     insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(table)
-    insert = insert.on_conflict_do_nothing(index_elements=keys).returning(table.c[keys[0]])
-    stamp = {stamp_column: now()} if stamp_column else {}
-    added: list = []
-    for start in range(0, len(rows), 2000):
-        added += db.execute(insert, [{**row, **stamp} for row in rows[start:start + 2000]]).scalars().all()
+    columns = [*rows[0], *([stamp_column] if stamp_column else [])]
+    compiled = insert.values({c: sa.bindparam(c) for c in columns}).on_conflict_do_nothing(index_elements=keys).compile(
+        dialect=db.dialect)
+    stamp = now()
+    order = compiled.positiontup or []
+    cursor = db.connection.dbapi_connection.cursor()
+    try:
+        added = 0
+        for start in range(0, len(rows), 20_000):
+            batch = [{**row, stamp_column: stamp} if stamp_column else row for row in rows[start:start + 20_000]]
+            if order:  # SQLite (qmark): values in the statement's order, dates as SQLAlchemy stores them
+                cursor.executemany(str(compiled), [tuple(_sqlite_value(row[name]) for name in order) for row in batch])
+            else:  # PostgreSQL: psycopg adapts the values itself
+                cursor.executemany(str(compiled), batch)
+            added += max(cursor.rowcount, 0)
+    finally:
+        cursor.close()
     return added
+
+
+def _sqlite_value(value: object) -> object:
+    """A value as SQLAlchemy stores it in SQLite: dates as ISO text, times in UTC without an offset."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def _owner_only(database: str | None) -> None:

@@ -21,7 +21,7 @@ dunning overdue examples/orders_elopage.csv --profile elopage --as-of "$AS_OF" -
 
 echo
 echo "== 2. Installment and subscription plans with a payments file: the ledger learns the payments and the links"
-dunning overdue examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --csv exports/demo-overdue.csv
+dunning overdue examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --csv exports/demo-overdue.csv --force
 
 echo
 echo "== 3. The files for every newsletter tool (test imports, not recorded), then the real hand-over to Mailchimp"
