@@ -46,6 +46,19 @@ def allow_skipping_stages(workspace: Path) -> None:
     settings.write_text(settings.read_text("utf-8").replace("skip_stages = false", "skip_stages = true"), "utf-8")
 
 
+def campaign_workspace(folder: Path, campaign: str, definition: str) -> Path:
+    """A workspace with the example data, stages by days alone, and one campaign (campaigns/<campaign>.toml)."""
+    import shutil
+
+    from dunning import config
+
+    config.init(folder)
+    allow_skipping_stages(folder)
+    shutil.copytree(EXAMPLES, folder / "examples")
+    (folder / "campaigns" / f"{campaign}.toml").write_text(definition, "utf-8")
+    return folder
+
+
 @pytest.fixture
 def write_csv(tmp_path):
     """Write rows (first row = header) as a CSV file and return its path."""

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import shutil
 from datetime import date
 
 import pytest
@@ -17,7 +16,7 @@ from dunning.channels.outbox import OutboxChannel
 from dunning.cli import app
 from dunning.errors import InputError
 from dunning.store import SENDING, SENT, Store
-from tests.conftest import allow_skipping_stages
+from tests.conftest import campaign_workspace
 
 AS_OF = date(2026, 11, 20)
 runner = CliRunner()
@@ -25,15 +24,11 @@ runner = CliRunner()
 
 @pytest.fixture
 def workspace(tmp_path, examples, signing_key):
-    config.init(tmp_path)
-    allow_skipping_stages(tmp_path)
-    shutil.copytree(examples, tmp_path / "examples")
-    (tmp_path / "campaigns" / "final.toml").write_text(
+    return campaign_workspace(tmp_path, "final",
         'stage = "final"\nchannel = "outbox"\nrate_per_minute = 60000\n'
         '[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
         '[sender]\nfrom = "Beispiel GmbH <billing@shop.example>"\nreply_to = "help@shop.example"\n'
         '[subject]\nde = "Letzte Mahnung zu {{ order_id }}"\n')
-    return tmp_path
 
 
 def setup(workspace):

@@ -1,6 +1,5 @@
 """The Mailchimp channel end to end, through the official client, against a local Mailchimp API."""
 import json
-import shutil
 from collections import namedtuple
 from datetime import date
 
@@ -15,7 +14,7 @@ from dunning.errors import InputError
 from dunning.mailmerge import Templates
 from dunning.store import SENT, Store
 from dunning.policy import Stage
-from tests.conftest import allow_skipping_stages
+from tests.conftest import campaign_workspace
 from tests.mailchimp_server import FakeMailchimp
 
 AS_OF = date(2026, 11, 20)
@@ -32,14 +31,10 @@ def mailchimp(monkeypatch):
 
 @pytest.fixture
 def workspace(tmp_path, examples, signing_key, mailchimp):
-    config.init(tmp_path)
-    allow_skipping_stages(tmp_path)
-    shutil.copytree(examples, tmp_path / "examples")
-    (tmp_path / "campaigns" / "mc.toml").write_text(
+    return campaign_workspace(tmp_path, "mc",
         'stage = "final"\nchannel = "mailchimp"\n[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
         '[sender]\nfrom = "Beispiel GmbH <billing@shop.example>"\nreply_to = "help@shop.example"\n'
         f'[mailchimp]\nlist_id = "list1"\napi_url = "{mailchimp.url}"\ntest_emails = ["owner@shop.example"]\nbackoff_seconds = 0.01\n')
-    return tmp_path
 
 
 def prepare_and_send(workspace):

@@ -165,3 +165,20 @@ def test_two_processes_opening_a_new_store_at_once_both_succeed(database_url):
         with engine.begin() as db:
             db.execute(sa.text("DROP TABLE alembic_version"))
         engine.dispose()
+
+
+def test_two_imports_of_one_payments_file_at_once_count_each_payment_once(tmp_path, monkeypatch, database_url):
+    import os
+
+    rows = ["payment_id,order_id,paid_at,amount,currency"] + [f"p{n},O-{n % 7},2026-11-0{1 + n % 9},1.00,EUR" for n in range(400)]
+    (tmp_path / "pay.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    env = {**os.environ, "DUNNING_DATABASE_URL": database_url}
+    opener = subprocess.run([sys.executable, "-c", "import sys; from dunning.store import Store; Store(sys.argv[1])", database_url])
+    assert opener.returncode == 0
+    command = [sys.executable, "-m", "dunning", "track", "payments", str(tmp_path / "pay.csv"), "--as-of", "2026-11-20", "--json"]
+    runs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sum(json.loads(out)["new"] for out, _ in outputs) == 400
+    assert len(Store(database_url).payments_frame()) == 400
