@@ -3,9 +3,18 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def arrow_strings(series: pd.Series) -> pa.Array:
     """A text column as one contiguous Arrow array ("" for missing)."""
     array = pa.array(series.astype("string").fillna(""), type=pa.large_string())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def contained(values: pd.Series, value_set) -> pd.Series:
+    """True where a text value is in `value_set` (a Series or any collection of text), hashed once by Arrow:
+    far faster than pandas' isin on large text columns of mixed string types."""
+    keys = value_set if isinstance(value_set, pd.Series) else pd.Series(list(value_set), dtype="string")
+    found = pc.is_in(arrow_strings(values), value_set=arrow_strings(keys))
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dunning import ledger
+from dunning.arrowtext import contained
 from dunning.schema import PAYMENT_COLUMNS, installments, orders, payments
 from dunning.store import Store, insert_new, now
 
@@ -56,14 +57,15 @@ def record(store: Store, state: ledger.LedgerState, *, details: pd.DataFrame, vi
         result.payments = insert_new(db, payments, new_payments, ["payment_id"])
         if len(details):
             _upsert_details(db, details, as_of)
-            fresh = views[views["order_id"].isin(set(details["order_id"]) - known)]
-            result.new_orders = int(details["order_id"].isin(set(details["order_id"]) - known).sum())
+            unknown = ~contained(details["order_id"], known)
+            fresh = views[contained(views["order_id"], details.loc[unknown, "order_id"])]
+            result.new_orders = int(unknown.sum())
             insert_new(db, installments, _rows(fresh), ["order_id", "seq"], stamp_column=None)
-        advancing = sorted(set(views["order_id"]) & known)
+        advancing = sorted(set(views.loc[contained(views["order_id"], known), "order_id"]))
         advanced = _advance(db, advancing, as_of)
         if advanced:
             old = _views_of(db, advanced)
-            new = views[views["order_id"].isin(advanced)]
+            new = views[contained(views["order_id"], advanced)]
             dropped = ledger.drops(old, new, currency, as_of, source)
             rows = dropped.assign(paid_at=as_of).to_dict("records")
             result.drops = insert_new(db, payments, rows, ["payment_id"])
@@ -105,8 +107,11 @@ def _views_of(db: sa.Connection, order_ids: list[str]) -> pd.DataFrame:
 
 
 def _rows(views: pd.DataFrame) -> list[dict]:
-    return [{"order_id": o, "seq": int(s), "due_date": pd.Timestamp(d).date(), "amount_due": int(a), "amount_open": int(b)}
-            for o, s, d, a, b in zip(views["order_id"], views["seq"], views["due_date"], views["amount_due"], views["amount_open"])]
+    """Installment rows for the store, built column-wise."""
+    columns = {"order_id": views["order_id"].tolist(), "seq": views["seq"].astype("int64").tolist(),
+               "due_date": pd.to_datetime(views["due_date"]).dt.date.tolist(),
+               "amount_due": views["amount_due"].astype("int64").tolist(), "amount_open": views["amount_open"].astype("int64").tolist()}
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
 def _chunks(values: list) -> list[list]:

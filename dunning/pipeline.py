@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from dunning import ledger, ledger_store, payment_rules
+from dunning.arrowtext import contained
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.filters import checked as checked_filters
@@ -79,7 +80,7 @@ def find_overdue(
     on_step("allocating payments and finding what is overdue")
     everything = pd.concat([state.payments, _unseen(new_payments, state.payments), _drops(state, views, currency, as_of, export)],
                            ignore_index=True)
-    in_export = everything[everything["order_id"].isin(export.orders["order_id"])]
+    in_export = everything[contained(everything["order_id"], export.orders["order_id"])]
     result = find(export.orders, receivables, as_of, policy, payments=ledger.pending_payments(in_export, currency, as_of),
                   filters=filters, history=state.history)
     result.unmatched_payments = _unmatched(new_payments, export.orders)
@@ -93,8 +94,9 @@ def record(found: Found, store: Store, linked: pd.DataFrame | None) -> ledger_st
     details = (linked if linked is not None else found.result.orders.iloc[0:0])[ledger_store.DETAILS]
     handed = set(details["order_id"]) | set(found.state.orders["order_id"])
     return ledger_store.record(
-        store, found.state, details=details, views=found.views[found.views["order_id"].isin(handed)],
-        as_of=found.as_of, source=found.source, new_payments=payment_rules.as_records(found.new_payments),
+        store, found.state, details=details, views=found.views[contained(found.views["order_id"], handed)],
+        as_of=found.as_of, source=found.source,
+        new_payments=payment_rules.as_records(_unseen(found.new_payments, found.state.payments)),
     )
 
 
@@ -115,21 +117,21 @@ def _checked_file(paid: loader.PaymentExport, state: ledger.LedgerState, views: 
 
 
 def _unseen(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
-    return rows[~rows["payment_id"].isin(stored["payment_id"])]
+    return rows[~contained(rows["payment_id"], stored["payment_id"])]
 
 
 def _drops(state: ledger.LedgerState, views: pd.DataFrame, currency: pd.Series, as_of: date,
            export: loader.OrderExport) -> pd.DataFrame:
     """What this export shows paid since the ledger's earlier view of each order it holds."""
     older = state.orders.loc[pd.to_datetime(state.orders["as_of"]) < pd.Timestamp(as_of), "order_id"]
-    before = state.views[state.views["order_id"].isin(older)]
-    return ledger.drops(before, views[views["order_id"].isin(older)], currency, as_of, f"export:{export.path.name}")
+    before = state.views[contained(state.views["order_id"], older)]
+    return ledger.drops(before, views[contained(views["order_id"], older)], currency, as_of, f"export:{export.path.name}")
 
 
 def _show_what_only_the_ledger_knows(result: OverdueResult, payments: pd.DataFrame, inputs: pd.DataFrame, as_of: date) -> None:
     """`ledger_paid` per order: payments the ledger knows (the webhook, earlier files, bank statements) that
     neither this export nor this run's payments file shows."""
-    from_inputs = payments[payments["payment_id"].isin(inputs["payment_id"]) | (payments["kind"] == ledger.DROP)]
+    from_inputs = payments[contained(payments["payment_id"], inputs["payment_id"]) | (payments["kind"] == ledger.DROP)]
     beyond = ledger.pending(payments, as_of).sub(ledger.pending(from_inputs, as_of), fill_value=0).clip(lower=0)
     for frame in (result.orders, result.excluded):
         frame["ledger_paid"] = pd.array(frame["order_id"].map(beyond).fillna(0).astype("int64"), dtype="Int64")
@@ -137,5 +139,5 @@ def _show_what_only_the_ledger_knows(result: OverdueResult, payments: pd.DataFra
 
 def _unmatched(rows: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
     """Payments of the file for orders this export does not show, with why."""
-    other = rows[~rows["order_id"].isin(orders["order_id"])]
+    other = rows[~contained(rows["order_id"], orders["order_id"])]
     return other.assign(why="no such order in the export").reset_index(drop=True)

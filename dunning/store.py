@@ -248,7 +248,7 @@ def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict], keys: list[
         for start in range(0, len(rows), 20_000):
             batch = [{**row, stamp_column: stamp} if stamp_column else row for row in rows[start:start + 20_000]]
             if order:  # SQLite (qmark): values in the statement's order, dates as SQLAlchemy stores them
-                cursor.executemany(str(compiled), [tuple(_sqlite_value(row[name]) for name in order) for row in batch])
+                cursor.executemany(str(compiled), list(zip(*(_sqlite_column([row[name] for row in batch]) for name in order))))
             else:  # PostgreSQL: psycopg adapts the values itself
                 cursor.executemany(str(compiled), batch)
             added += max(cursor.rowcount, 0)
@@ -257,13 +257,13 @@ def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict], keys: list[
     return added
 
 
-def _sqlite_value(value: object) -> object:
-    """A value as SQLAlchemy stores it in SQLite: dates as ISO text, times in UTC without an offset."""
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def _sqlite_column(values: list) -> list:
+    """A column's values as SQLAlchemy stores them in SQLite: dates as ISO text, times in UTC without an offset."""
+    if isinstance(values[0], datetime):
+        return [v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") if v is not None else None for v in values]
+    if isinstance(values[0], date):
+        return [v.isoformat() if v is not None else None for v in values]
+    return values
 
 
 def _owner_only(database: str | None) -> None:
