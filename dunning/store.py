@@ -161,12 +161,13 @@ class Store:
         selected = [sa.cast(table.c[c], sa.String).label(c) if isinstance(table.c[c].type, sa.Date) else table.c[c]
                     for c in columns]
         query = sa.select(*selected)
-        compiled = (query if where is None else query.where(where)).compile(
-            dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
+        compiled = (query if where is None else query.where(where)).compile(dialect=self.engine.dialect)
+        params = compiled.params  # bound, never pasted into the SQL: a where clause may hold what a request sent
+        args = tuple(params[name] for name in compiled.positiontup) if compiled.positiontup else params
         with self.engine.connect() as db:
             cursor = db.connection.dbapi_connection.cursor()  # plain tuples: a million rows load in a second
             try:
-                cursor.execute(str(compiled))
+                cursor.execute(str(compiled), args)
                 rows = cursor.fetchall()
             finally:
                 cursor.close()

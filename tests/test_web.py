@@ -288,3 +288,11 @@ def test_the_404_and_410_pages_speak_the_browsers_language(shop, accept, lang):
     expired = client.get(f"/m/{old}", headers={"Accept-Language": accept})
     assert (missing.status_code, expired.status_code) == (404, 410)
     assert f'<html lang="{lang}">' in missing.get_data(as_text=True) and f'<html lang="{lang}">' in expired.get_data(as_text=True)
+
+
+def test_an_order_id_with_quotes_is_a_value_never_sql(shop):
+    settings, store = shop
+    body = {"payment_id": "q1", "order_id": "O'Brien-1\\'; DROP TABLE payments; --", "amount": "1.00", "currency": "EUR"}
+    response = post_payment(app_for(shop), body)
+    assert response.status_code == 201 and response.get_json()["flag"] == "unrelated"
+    assert body["order_id"] in set(store.payments_frame()["order_id"])
