@@ -177,7 +177,9 @@ def test_rows_without_usable_email_go_to_rejects(tmp_path):
     result = write("brevo", tmp_path, frame)
     assert result.rows == 1 and len(result.rejects) == 2
     rejects = list(csv.DictReader(result.rejects_path.open(encoding="utf-8")))
-    assert {r["row"] for r in rejects} == {"E-1", "E-2"} and {r["reason"] for r in rejects} == {"no usable e-mail address"}
+    assert {r["row"] for r in rejects} == {"E-1", "E-2"}
+    assert {r["reason"] for r in rejects} == {"no usable e-mail address: no e-mail address",
+                                              "no usable e-mail address: An email address must have an @-sign."}
     assert oct(os.stat(result.rejects_path).st_mode & 0o777) == "0o600"
 
 
@@ -273,3 +275,12 @@ def test_only_customers_with_a_fee_get_the_fee_sentence(tmp_path):
     assert "Mahngebühr" not in (tmp_path / "ac.template.second.de.txt").read_text("utf-8")
     tags = [r["Tags"] for r in csv.DictReader((tmp_path / "ac.csv").open(encoding="utf-8"))]
     assert sorted(tags) == ["dunning-second,lang-de", "dunning-second,lang-de,fee"]
+
+
+def test_addresses_a_newsletter_tool_would_refuse_are_left_out_with_why(tmp_path):
+    frame = overdue_frame(email=["a..b@example.com", "sophie@example..fr", "yuki@example.jp"])
+    result = exports.write(frame, "getresponse", tmp_path / "g.csv", as_of=AS_OF, policy=POLICY)
+    assert result.rows == 1
+    reasons = dict(zip(result.rejects["row"], result.rejects["reason"]))
+    assert reasons == {"E-1": "no usable e-mail address: An email address cannot have two periods in a row.",
+                       "E-2": "no usable e-mail address: An email address cannot have two periods in a row."}

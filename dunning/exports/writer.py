@@ -22,7 +22,7 @@ from dunning.files import single_line
 from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
 from dunning.money import to_major_string
 from dunning.policy import Policy
-from dunning.sources.parsing import email_problems
+from dunning.sources.parsing import email_reasons
 from dunning.sources.rejects import REJECT_COLUMNS
 
 
@@ -90,8 +90,9 @@ def write(
     for key in ("email", "first_name", "last_name"):
         values[key] = single_line(values[key])
     problems = []
-    bad_email = (values["email"] == "") | email_problems(values["email"])
-    problems.append(_rejects(values, bad_email, "email", "no usable e-mail address"))
+    why = email_reasons(values["email"]).where(values["email"] != "", "no e-mail address")
+    bad_email = why != ""
+    problems.append(_rejects(values, bad_email, "email", "no usable e-mail address: " + why[bad_email]))
     table, clipped = _table(values, dialect)
     unencodable = _unencodable(table, encoding) & ~bad_email
     problems.append(_rejects(values, unencodable, "(row)", f"has characters {encoding} cannot hold (try --encoding utf-8)"))
@@ -175,7 +176,7 @@ def _encodes(text: str, encoding: str) -> bool:
     return True
 
 
-def _rejects(values: pd.DataFrame, mask: pd.Series, column: str, reason: str) -> pd.DataFrame:
+def _rejects(values: pd.DataFrame, mask: pd.Series, column: str, reason: str | pd.Series) -> pd.DataFrame:
     picked = values[mask]
     return pd.DataFrame({
         "file": "overdue orders", "row": picked["order_id"].to_numpy(), "column": column,
