@@ -47,3 +47,11 @@ def for_templates(languages: pd.Series, available: set[str], fallback: str) -> p
     """The language each customer's message is written and formatted in: theirs where a template exists,
     else the fallback, so that text, dates and amounts never mix languages."""
     return languages.fillna("").astype("string").where(languages.fillna("").isin(available), fallback)
+
+
+def typeset(text: str, language: str) -> str:
+    """The language's typography: in French a narrow no-break space (U+202F) before : ; ? and !."""
+    return _FRENCH_SPACE.sub("\u202f\\1", text) if language.startswith("fr") else text
+
+
+_FRENCH_SPACE = re.compile(r"[ \u00a0]([:;?!])")

@@ -13,6 +13,7 @@ from jinja2 import (
 )
 
 from dunning.errors import InputError
+from dunning.languages import typeset
 from dunning.policy import Stage
 
 TEMPLATE_VARIABLES = (
@@ -82,7 +83,8 @@ class Templates:
             html = self.env.get_template(html_name).render({**context, "subject": subject}) if html_name else ""
         except TemplateError as exc:
             raise InputError(self._describe(exc, text_name)) from None
-        return Message(subject=subject, text=text, html=html)
+        language = text_name.split(".")[1]
+        return Message(subject=typeset(subject, language), text=typeset(text, language), html=typeset(html, language))
 
     def _exists(self, name: str) -> bool:
         try:

@@ -79,3 +79,9 @@ def test_a_template_without_html_renders_text_alone(tmp_path):
     message = Templates(tmp_path, "en").render("sms", "en", context("en"))
     assert message.text.startswith("Pay €149.70") and message.html == "" and message.subject == "Hi"
     assert Templates(tmp_path, "en").names("sms", "de") == ("sms.en.txt.j2", None)
+
+
+def test_french_typography_puts_a_narrow_no_break_space_before_high_punctuation():
+    message = Templates().render("friendly", "fr", context("fr"))
+    assert "ici\u202f:" in message.text and "Petit rappel\u202f:" in message.subject and " :" not in message.text
+    assert "&middot; " in message.html and "style=\"" in message.html  # entities and markup stay as they are

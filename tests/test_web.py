@@ -296,3 +296,13 @@ def test_an_order_id_with_quotes_is_a_value_never_sql(shop):
     response = post_payment(app_for(shop), body)
     assert response.status_code == 201 and response.get_json()["flag"] == "unrelated"
     assert body["order_id"] in set(store.payments_frame()["order_id"])
+
+
+def test_a_settled_order_offers_no_change_of_method_and_french_is_typeset(shop):
+    client = app_for(shop)
+    open_page = client.get(f"/m/{token()}?lang=fr").get_data(as_text=True)
+    assert 'action="' in open_page and "Des questions\u202f?" in open_page
+    body = {"payment_id": "all", "order_id": "P-2001", "amount": "247.00", "currency": "EUR", "paid_at": "2026-11-21"}
+    assert post_payment(client, body).status_code == 201
+    settled = client.get(f"/m/{token()}?lang=fr").get_data(as_text=True)
+    assert 'name="wanted"' not in settled

@@ -107,7 +107,8 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
                         "reference": reference, "qr": qr}
         return page(
             "order.html", 200, lang, order=order, token=token, switch=True, pay_link=pay_link, bank=transfer,
-            change_form=bool(payment.get("change_method_requests", True)), methods=METHODS, method_names=METHOD_NAMES[lang],
+            change_form=bool(payment.get("change_method_requests", True)) and not order.settled,
+            methods=METHODS, method_names=METHOD_NAMES[lang],
             requested=request.args.get("requested") == "1",
             money=lambda minor: format_amount(minor, order.currency, lang),
             date=lambda day: _date_text(day, lang),

@@ -1,6 +1,8 @@
 """The manage page's words in nl, de, fr and en."""
 from __future__ import annotations
 
+from dunning.languages import typeset
+
 LANGUAGES = ("nl", "de", "fr", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -61,6 +63,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "limited_title": "Trop de tentatives", "limited": "Veuillez patienter quelques minutes puis réessayer.",
     },
 }
+TEXTS = {lang: {key: typeset(text, lang) for key, text in texts.items()} for lang, texts in TEXTS.items()}
 METHODS = ("bank_transfer", "sepa_debit", "card", "paypal")
 METHOD_NAMES: dict[str, dict[str, str]] = {
     "en": {"bank_transfer": "Bank transfer", "sepa_debit": "SEPA direct debit", "card": "Card", "paypal": "PayPal"},
