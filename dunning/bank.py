@@ -1,6 +1,7 @@
 """Bank transfer details: IBAN and BIC checks, ISO 11649 creditor references, the EPC QR code."""
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Decimal
 from functools import lru_cache
@@ -34,8 +35,15 @@ def check_bic(bic: str) -> str:
 
 
 def creditor_reference(order_id: str) -> str:
-    """The ISO 11649 structured creditor reference (RF + two check digits + up to 21 letters and digits) for an order."""
-    body = re.sub(r"[^A-Z0-9]", "", order_id.upper())[-21:] or "0"
+    """The ISO 11649 structured creditor reference (RF + two check digits + up to 21 letters and digits) for an order.
+
+    The order id's letters and digits stay readable, and four characters from a hash of the exact id follow, so
+    that ids that differ only in case or punctuation (P-2003, P2003, p_2003) never share a reference; the same
+    order always gets the same one."""
+    readable = re.sub(r"[^A-Z0-9]", "", order_id.upper())[-17:]
+    digest = int.from_bytes(hashlib.sha256(order_id.encode("utf-8")).digest()[:8], "big")
+    suffix = "".join("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(digest // 36**i) % 36] for i in range(4))
+    body = readable + suffix
     check = 98 - _mod97(body + "RF00")
     return f"RF{check:02d}{body}"
 

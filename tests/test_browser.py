@@ -69,7 +69,7 @@ def test_the_qr_code_scans_to_the_epc_transfer(server, browser):
     assert fields[0:2] == ["BCD", "002"] and fields[3] == "SCT"
     assert fields[4:7] == ["COBADEFFXXX", "Beispiel GmbH", "DE89370400440532013000"]
     assert fields[7].startswith("EUR") and Decimal(fields[7][3:]) == Decimal("247.00")
-    assert fields[9] == "RF42P2001" == page.locator("#reference").inner_text()
+    assert fields[9] == "RF85P2001ISO5" == page.locator("#reference").inner_text()
 
 
 def test_switch_language(server, browser):
