@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
@@ -32,6 +33,28 @@ def check_bic(bic: str) -> str:
     if not _BIC.match(compact):
         raise InputError(f"{bic!r} is not a valid BIC")
     return compact
+
+
+@dataclass(frozen=True)
+class Account:
+    """A bank account customers can pay into, in one currency."""
+
+    beneficiary: str
+    iban: str
+    bic: str
+
+
+def accounts(payment: dict, default_beneficiary: str) -> dict[str, Account]:
+    """The shop's accounts per currency from [payment]: `iban`/`bic` in `currency` (default EUR), and one
+    [payment.accounts.<CURRENCY>] table per further currency; IBANs and BICs are checked here."""
+    def account(table: dict) -> Account:
+        return Account(str(table.get("beneficiary", payment.get("beneficiary", default_beneficiary))),
+                       normalise_iban(table["iban"]), check_bic(table["bic"]) if table.get("bic") else "")
+
+    found = {str(payment.get("currency", "EUR")).upper(): account(payment)} if payment.get("iban") else {}
+    for currency, table in payment.get("accounts", {}).items():
+        found[currency.upper()] = account(table)
+    return found
 
 
 def creditor_reference(order_id: str) -> str:

@@ -30,7 +30,8 @@ KNOWN = {
     "exports": {"klicktipp_field_ids"},
     "exports.klicktipp_field_ids": "*",
     "store": {"url"},
-    "payment": {"link", "beneficiary", "iban", "bic", "change_method_requests"},
+    "payment": {"link", "beneficiary", "iban", "bic", "currency", "accounts", "change_method_requests"},
+    "payment.accounts": "*",
     "web": {"trusted_proxies"},
 }
 

@@ -308,3 +308,17 @@ def test_a_settled_order_offers_no_change_of_method_and_french_is_typeset(shop):
     assert post_payment(client, body).status_code == 201
     settled = client.get(f"/m/{token()}?lang=fr").get_data(as_text=True)
     assert 'name="wanted"' not in settled
+
+
+def test_a_transfer_is_offered_only_into_an_account_in_the_orders_currency(shop):
+    settings, store = shop
+    client = app_for(shop)
+    euro = client.get(f"/m/{token('P-2001')}?lang=en").get_data(as_text=True)
+    pounds = client.get(f"/m/{token('P-2004')}?lang=en").get_data(as_text=True)
+    assert "DE89 3704 0044 0532 0130 00" in euro and "DE89" not in pounds
+    with_gbp = config.Settings({**settings.data, "payment": {**settings.section("payment"), "accounts": {
+        "GBP": {"iban": "GB33BUKB20201555555555", "bic": "BUKBGB22", "beneficiary": "Example Ltd"}}}}, settings.root, settings.source)
+    env = {"DUNNING_SECRET_KEYS": KEY, "DUNNING_WEBHOOK_SECRET": SECRET}
+    page = create_app(with_gbp, store=store, environ=env, today=lambda: TODAY).test_client().get(f"/m/{token('P-2004')}")
+    html = page.get_data(as_text=True)
+    assert "GB33 BUKB 2020 1555 5555 55" in html and "Example Ltd" in html and "DE89" not in html

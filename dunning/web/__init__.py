@@ -36,8 +36,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     signer = settings.signer(keys)
     shop = settings.section("shop")
     payment = settings.section("payment")
-    iban = bank.normalise_iban(payment["iban"]) if payment.get("iban") else ""
-    bic = bank.check_bic(payment["bic"]) if payment.get("bic") else ""
+    accounts = bank.accounts(payment, default_beneficiary=str(shop.get("name", "")))
     fallback = settings.fallback_language if settings.fallback_language in LANGUAGES else "en"
     limiter = limiter or Limiter(store)
     form_limit = Limiter(store, limit=5, window=3600)
@@ -98,12 +97,13 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
         pay_link = pay.format(amount=quote(to_major_string(amount, order.currency)), currency=quote(order.currency),
                               reference=quote(bank.creditor_reference(order.order_id))) if pay and amount else ""
         transfer = None
-        if iban and amount:
+        account = accounts.get(order.currency)  # a transfer only into an account in the order's currency
+        if account and amount:
             reference = bank.creditor_reference(order.order_id)
-            qr = bank.epc_qr_svg(payment.get("beneficiary", shop.get("name", "")), iban, to_decimal(amount, order.currency),
-                                 reference, bic) if order.currency == "EUR" else ""
-            transfer = {"beneficiary": payment.get("beneficiary", shop.get("name", "")), "iban": iban, "bic": bic,
-                        "iban_grouped": " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)),
+            qr = bank.epc_qr_svg(account.beneficiary, account.iban, to_decimal(amount, order.currency),
+                                 reference, account.bic) if order.currency == "EUR" else ""
+            transfer = {"beneficiary": account.beneficiary, "iban": account.iban, "bic": account.bic,
+                        "iban_grouped": " ".join(account.iban[i:i + 4] for i in range(0, len(account.iban), 4)),
                         "reference": reference, "qr": qr}
         return page(
             "order.html", 200, lang, order=order, token=token, switch=True, pay_link=pay_link, bank=transfer,
