@@ -27,7 +27,7 @@ class HandOver:
 
 
 def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, path: Path | None = None, *,
-           encoding: str | None = None, overwrite: bool = False, record: bool = True) -> HandOver:
+           encoding: str | None = None, overwrite: bool = False, record: bool = True, excel: bool = False) -> HandOver:
     """Sign the links, record what the run learnt, write the tool's CSV with its templates and manifest, and
     (unless `record` is off: a test import) record the hand-over."""
     dialect = exports.get(tool)
@@ -43,6 +43,7 @@ def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, p
         templates=settings.templates(), fallback_language=settings.fallback_language, filters=described,
         sources=sources, encoding=encoding, overwrite=overwrite,
         field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
+        excel_language=settings.fallback_language if excel else None,
     )
     handed = hand_over(store, linked, written.order_ids, tool=dialect.name, path=written.csv_path, as_of=found.as_of,
                        fallback_language=settings.fallback_language) if record else 0

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from dunning import files
+from dunning.exports.dialects import excel_delimiter
 from dunning.money import major_strings
 
 MONEY_COLUMNS = ("open_amount", "paid_amount", "fee", "ledger_paid")
@@ -53,10 +54,13 @@ def json_ready(value: object) -> object:
     return value
 
 
-def write_csv(frame: pd.DataFrame, path: Path, *, overwrite: bool = False) -> Path:
+def write_csv(frame: pd.DataFrame, path: Path, *, overwrite: bool = False, excel_language: str | None = None) -> Path:
     """The overdue records as UTF-8 CSV, owner-only, cells guarded (written by Arrow: fast for hundreds of
-    thousands of rows); an existing file is replaced only with `overwrite`."""
+    thousands of rows); an existing file is replaced only with `overwrite`. For Excel in a language: a
+    byte-order mark and that language's list separator."""
     table = pa.Table.from_pandas(files.guarded(records(frame)), preserve_index=False)
-    buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(quoting_style="needed"))
+    buffer = io.BytesIO(b"\xef\xbb\xbf" if excel_language else b"")
+    buffer.seek(0, io.SEEK_END)
+    delimiter = excel_delimiter(excel_language) if excel_language else ","
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(quoting_style="needed", delimiter=delimiter))
     return files.write_private(path, buffer.getvalue(), overwrite=overwrite)

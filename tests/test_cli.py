@@ -174,3 +174,17 @@ def test_init_writes_an_example_campaign_that_loads(tmp_path):
     settings = config.load(cwd=tmp_path)
     campaign = campaigns.load("example", settings)
     assert campaign.stage == "friendly" and campaign.channel == "outbox"
+
+
+def test_excel_gets_a_byte_order_mark_and_the_languages_list_separator(examples, signing_key, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dunning.toml").write_text('[shop]\nfallback_language = "de"\n', "utf-8")
+    assert run("overdue", examples / "plans.csv", "--as-of", AS_OF, "--csv", tmp_path / "o.csv", "--excel", "--dry-run").exit_code == 0
+    raw = (tmp_path / "o.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.splitlines()[0]
+    result = run("export", examples / "plans.csv", "--as-of", AS_OF, "--to", "generic", "-o", tmp_path / "g.csv", "--excel", "--no-record")
+    assert result.exit_code == 0, result.output
+    exported = (tmp_path / "g.csv").read_bytes()
+    assert exported.startswith(b"\xef\xbb\xbf") and exported.splitlines()[0].count(b";") > 5
+    plain = run("export", examples / "plans.csv", "--as-of", AS_OF, "--to", "generic", "-o", tmp_path / "p.csv", "--no-record")
+    assert plain.exit_code == 0 and not (tmp_path / "p.csv").read_bytes().startswith(b"\xef\xbb\xbf")

@@ -43,6 +43,7 @@ def overdue(
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file (and the orders not dunned, with why, next to it).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --csv file.")] = False,
     not_dunned: Annotated[bool, typer.Option("--not-dunned", help="List the overdue orders that are not dunned, with why, instead.")] = False,
+    excel: Annotated[bool, typer.Option("--excel", help="Write --csv as Excel opens it in the shop's language (byte-order mark, list separator).")] = False,
     rejects_out: RejectsOpt = None,
     show: Annotated[int, typer.Option(help="Rows shown in the terminal table (totals always cover all).")] = 50,
     dry_run: DryRunOpt = False,
@@ -68,9 +69,10 @@ def overdue(
         say_recorded(pipeline.record(found, store, frame if keys else None))
     excluded = found.result.excluded
     if csv_out is not None:
-        present.write_csv(frame, csv_out, overwrite=force)
+        excel_language = settings.fallback_language if excel else None
+        present.write_csv(frame, csv_out, overwrite=force, excel_language=excel_language)
         aside = csv_out.with_name(csv_out.stem + ".not-dunned.csv")
-        present.write_csv(excluded, aside, overwrite=True)
+        present.write_csv(excluded, aside, overwrite=True, excel_language=excel_language)
         err.print(f"wrote {len(frame)} rows to {csv_out}, and {len(excluded)} overdue orders not dunned (with why) to {aside}")
     if as_json:
         records = present.records(excluded if not_dunned else frame)
@@ -96,6 +98,7 @@ def export_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be handed over; write and record nothing.")] = False,
     no_record: Annotated[bool, typer.Option("--no-record", help="Write the file but record no hand-over (a test import, not for sending).")] = False,
+    excel: Annotated[bool, typer.Option("--excel", help="Write the file as Excel opens it in the shop's language (byte-order mark, list separator).")] = False,
     config_path: ConfigOption = None,
 ) -> None:
     """Write the orders due for a reminder as a CSV for a newsletter tool, with the reminder template in its
@@ -113,7 +116,8 @@ def export_command(
         due = found.result.orders[found.result.orders["stage"] != ""]
         out.print(f"dry run: {len(due)} orders would be handed to {dialect.title}; nothing was written or recorded")
         return
-    done = handover.export(settings, store, found, dialect.name, output, encoding=encoding, overwrite=force, record=not no_record)
+    done = handover.export(settings, store, found, dialect.name, output, encoding=encoding, overwrite=force,
+                           record=not no_record, excel=excel)
     say_recorded(done.recorded)
     if no_record:
         err.print("not recorded: the ledger does not know of these reminders; send them only from a file written without --no-record")

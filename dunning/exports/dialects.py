@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from babel import Locale
+
 from dunning.errors import InputError
 from dunning.exports.fields import FIELD_KEYS
 from dunning.plugins import Registry
@@ -179,6 +181,17 @@ for _dialect in (MAILCHIMP, KLICKTIPP, ACTIVECAMPAIGN, GETRESPONSE, BREVO, CLEVE
 def get(name: str) -> Dialect:
     """The dialect of a tool (built in, registered, or from an installed package); an unknown name lists them."""
     return DIALECTS.get(name)
+
+
+def excel_delimiter(language: str) -> str:
+    """The list separator Excel uses for a language: ';' where numbers are written with a decimal comma."""
+    return ";" if Locale.parse(language or "en").number_symbols["latn"]["decimal"] == "," else ","
+
+
+def for_excel(dialect: Dialect, language: str) -> Dialect:
+    """The dialect as Excel opens it in that language: UTF-8 with a byte-order mark (else Excel garbles € and
+    umlauts) and the language's list separator (else German Excel puts every column into one)."""
+    return Dialect(**{**vars(dialect), "encoding": "utf-8-sig", "delimiter": excel_delimiter(language)})
 
 
 def with_field_ids(dialect: Dialect, ids: dict[str, str]) -> Dialect:
