@@ -164,6 +164,7 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> 
     for order, value in zip(frame.to_dict("records"), values.to_dict("records")):
         context = mailmerge.context(value, language=value["language"], stage=stage, stage_name=stage.name,
                                     shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
+                                    shop_address=str(shop.get("address", "")),
                                     has_fee=int(order["fee"]) > 0, reminders_sent=int(order["reminders_sent"]))
         message = templates.render(campaign.stage, value["language"], context)
         subject = message.subject

@@ -18,7 +18,7 @@ FILE_NAME = "dunning.toml"
 WORKSPACE_FOLDERS = ("exports", "campaigns", "templates")
 # Every setting dunning.toml may hold, per table; tables named with "*" hold free keys (currencies, field ids).
 KNOWN = {
-    "shop": {"name", "contact", "fallback_language"},
+    "shop": {"name", "contact", "fallback_language", "address"},
     "input": {"profile", "payments_profile"},
     "links": {"manage_url", "token_max_age_days"},
     "paths": {"exports"},

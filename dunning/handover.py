@@ -38,8 +38,9 @@ def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, p
     sources = [str(found.export.path)] + ([str(found.payments.path)] if found.payments else [])
     written = exports.write(
         linked, dialect.name, path or exports.default_path(settings.exports_dir, dialect.name, found.as_of, words),
-        as_of=found.as_of, policy=settings.policy, shop=exports.Shop(str(settings.shop.get("name", "")),
-                                                                       str(settings.shop.get("contact", ""))),
+        as_of=found.as_of, policy=settings.policy,
+        shop=exports.Shop(str(settings.shop.get("name", "")), str(settings.shop.get("contact", "")),
+                          str(settings.shop.get("address", ""))),
         templates=settings.templates(), fallback_language=settings.fallback_language, filters=described,
         sources=sources, encoding=encoding, overwrite=overwrite,
         field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,

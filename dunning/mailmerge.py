@@ -20,15 +20,16 @@ TEMPLATE_VARIABLES = (
     "first_name", "last_name", "order_id", "product_name", "open_amount_text", "paid_amount_text",
     "fee_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
 )
-SHOP_VARIABLES = ("shop_name", "shop_contact", "consequence", "has_fee", "language", "stage_label", "reminders_sent")
+SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", "has_fee", "language", "stage_label",
+                  "reminders_sent")
 
 
 def context(fields: Mapping[str, object], *, language: str, stage: Stage | None, stage_name: str, shop_name: str,
-            shop_contact: str, has_fee: bool, reminders_sent: int) -> dict:
+            shop_contact: str, has_fee: bool, reminders_sent: int, shop_address: str = "") -> dict:
     """The one template context of a reminder: its merge fields (a customer's values, or a tool's merge tags)
     and what the shop and the stage say. `reminders_sent` counts the reminders this customer had before."""
     return {key: fields[key] for key in TEMPLATE_VARIABLES} | {
-        "shop_name": shop_name, "shop_contact": shop_contact, "language": language,
+        "shop_name": shop_name, "shop_contact": shop_contact, "shop_address": shop_address, "language": language,
         "consequence": stage.consequence if stage else "", "has_fee": has_fee,
         "stage_label": stage.label if stage else stage_name, "reminders_sent": reminders_sent,
     }

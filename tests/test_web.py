@@ -322,3 +322,20 @@ def test_a_transfer_is_offered_only_into_an_account_in_the_orders_currency(shop)
     page = create_app(with_gbp, store=store, environ=env, today=lambda: TODAY).test_client().get(f"/m/{token('P-2004')}")
     html = page.get_data(as_text=True)
     assert "GB33 BUKB 2020 1555 5555 55" in html and "Example Ltd" in html and "DE89" not in html
+
+
+def test_the_shops_legal_address_stands_under_the_page_and_the_reminders(shop):
+    settings, store = shop
+    address = "Beispiel GmbH, Musterstraße 1, 10115 Berlin, HRB 12345"
+    with_address = config.Settings({**settings.data, "shop": {**settings.shop, "address": address}}, settings.root, settings.source)
+    env = {"DUNNING_SECRET_KEYS": KEY, "DUNNING_WEBHOOK_SECRET": SECRET}
+    page = create_app(with_address, store=store, environ=env, today=lambda: TODAY).test_client().get(f"/m/{token()}")
+    assert address in page.get_data(as_text=True)
+    from dunning.mailmerge import context as template_context
+    from dunning.mailmerge import TEMPLATE_VARIABLES
+
+    fields = {key: "x" for key in TEMPLATE_VARIABLES}
+    message = with_address.templates().render("final", "de", template_context(
+        fields, language="de", stage=None, stage_name="final", shop_name="Beispiel GmbH", shop_contact="a@b.c",
+        has_fee=False, reminders_sent=2, shop_address=address))
+    assert message.text.rstrip().endswith(address) and address in message.html

@@ -33,6 +33,7 @@ class Shop:
 
     name: str = "Example Shop"
     contact: str = ""
+    address: str = ""
 
 
 @dataclass
@@ -196,7 +197,8 @@ def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy:
         stage = stages.get(stage_name)
         tags = {key: Markup(dialect.tag(key)) for key in TEMPLATE_VARIABLES}
         context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage_name, shop_name=shop.name,
-                                    shop_contact=shop.contact, has_fee=bool(has_fee), reminders_sent=int(reminders_sent))
+                                    shop_contact=shop.contact, has_fee=bool(has_fee), reminders_sent=int(reminders_sent),
+                                    shop_address=shop.address)
         message = templates.render(stage_name, language, context)
         base = path.with_name(f"{path.stem}.template.{stage_name}.{language}" + (".with-fee" if has_fee else ""))
         text_path, html_path = base.with_suffix(base.suffix + ".txt"), base.with_suffix(base.suffix + ".html")

@@ -61,7 +61,8 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     def page(template: str, status: int = 200, lang: str = "", **context):
         lang = lang or language()
         return render_template(template, lang=lang, t=TEXTS[lang], shop_name=shop.get("name", ""),
-                               shop_contact=shop.get("contact", ""), languages=LANGUAGES, **context), status
+                               shop_contact=shop.get("contact", ""), shop_address=shop.get("address", ""),
+                               languages=LANGUAGES, **context), status
 
     def message(status: int, key: str):
         lang = language()
