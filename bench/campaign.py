@@ -58,7 +58,7 @@ def contexts(rows: int) -> list[dict]:
     frame = add_links(overdue_frame(rows), TokenSigner(["bench-key-not-secret-0123456789-0123"]),
                       "https://shop.example/m/{token}", issued_at=datetime.now(timezone.utc))
     table = values(frame, "en")
-    shop = {"shop_name": "Shop", "shop_contact": "billing@shop.example", "shop_address": "", "consequence": "", "has_fee": False,
+    shop = {"shop_name": "Shop", "shop_contact": "billing@shop.example", "shop_address": "", "pay_by_text": "", "consequence": "", "has_fee": False,
             "stage_label": "Reminder", "reminders_sent": 1}
     return [{**{k: row[k] for k in (*TEMPLATE_VARIABLES, "email", "stage", "language")}, **shop}
             for row in table.to_dict("records")]

@@ -131,7 +131,7 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
         raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
     on_step(f"rendering {len(fresh)} messages")
     linked = tokens.add_links(fresh, settings.signer(keys), settings.link_template)
-    rows = _render_all(campaign, settings, linked)
+    rows = _render_all(campaign, settings, linked, as_of)
     pipeline.record(found, store, linked)
     campaign_id = existing.id if existing else store.create_campaign(
         campaign.name, campaign.stage, campaign.channel, as_of, campaign.source)
@@ -153,7 +153,7 @@ def _reachable(orders: pd.DataFrame, campaign: Campaign) -> tuple[pd.DataFrame, 
     return orders[~missing], rejected
 
 
-def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> list[dict]:
+def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_of: date) -> list[dict]:
     """One stored row per message: rendered subject, text and HTML in the customer's language."""
     templates = settings.templates()
     stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
@@ -165,6 +165,7 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame) -> 
         context = mailmerge.context(value, language=value["language"], stage=stage, stage_name=stage.name,
                                     shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
                                     shop_address=str(shop.get("address", "")),
+                                    pay_by_text=mailmerge.pay_by_text(stage, as_of, value["language"]),
                                     has_fee=int(order["fee"]) > 0, reminders_sent=int(order["reminders_sent"]))
         message = templates.render(campaign.stage, value["language"], context)
         subject = message.subject

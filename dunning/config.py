@@ -24,7 +24,7 @@ KNOWN = {
     "paths": {"exports"},
     "policy": {"grace_days", "cooldown_days", "skip_stages", "minimum_amount", "stages", "holds"},
     "policy.minimum_amount": "*",
-    "policy.stages": {"name", "label", "days", "fee", "consequence"},
+    "policy.stages": {"name", "label", "days", "fee", "consequence", "pay_within_days"},
     "policy.stages.fee": "*",
     "policy.holds": {"order_id", "email", "reason", "until"},
     "exports": {"klicktipp_field_ids"},

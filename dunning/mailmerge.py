@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import re
 import traceback
+from datetime import date, timedelta
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from babel.dates import format_date
 from jinja2 import (
     ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError,
     TemplateNotFound, select_autoescape,
@@ -21,17 +23,24 @@ TEMPLATE_VARIABLES = (
     "fee_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
 )
 SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", "has_fee", "language", "stage_label",
-                  "reminders_sent")
+                  "reminders_sent", "pay_by_text")
+
+
+def pay_by_text(stage: Stage | None, reminded_on: date, language: str) -> str:
+    """The stage's payment deadline after a reminder of `reminded_on`, in words of the language ("" where none)."""
+    if stage is None or not stage.pay_within_days:
+        return ""
+    return format_date(reminded_on + timedelta(days=stage.pay_within_days), format="long", locale=language or "en")
 
 
 def context(fields: Mapping[str, object], *, language: str, stage: Stage | None, stage_name: str, shop_name: str,
-            shop_contact: str, has_fee: bool, reminders_sent: int, shop_address: str = "") -> dict:
+            shop_contact: str, has_fee: bool, reminders_sent: int, shop_address: str = "", pay_by_text: str = "") -> dict:
     """The one template context of a reminder: its merge fields (a customer's values, or a tool's merge tags)
     and what the shop and the stage say. `reminders_sent` counts the reminders this customer had before."""
     return {key: fields[key] for key in TEMPLATE_VARIABLES} | {
         "shop_name": shop_name, "shop_contact": shop_contact, "shop_address": shop_address, "language": language,
         "consequence": stage.consequence if stage else "", "has_fee": has_fee,
-        "stage_label": stage.label if stage else stage_name, "reminders_sent": reminders_sent,
+        "stage_label": stage.label if stage else stage_name, "reminders_sent": reminders_sent, "pay_by_text": pay_by_text,
     }
 
 

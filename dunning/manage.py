@@ -4,7 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
+
 from dunning import ledger
+from dunning.schema import SENT, reminders
 from dunning.store import Store
 
 
@@ -34,6 +37,8 @@ class OrderView:
     open_now: int
     open_later: int
     recorded_on: date
+    last_stage: str = ""
+    last_reminded_on: date | None = None
 
     @property
     def settled(self) -> bool:
@@ -53,9 +58,20 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
                             paid, today)
     items = [Installment(*item) for item in plan]
     since = sum(amount for kind, paid_at, amount in paid if kind == ledger.DIRECT and row.as_of <= paid_at <= today)
+    last = _last_reminder(store, order_id)
     return OrderView(
         order_id=row.order_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
         language=row.language, product_name=row.product_name, currency=row.currency, installments=items,
         fee=int(row.fee), paid_since=since, open_now=sum(i.open for i in items if i.due_date <= today),
         open_later=sum(i.open for i in items if i.due_date > today), recorded_on=row.as_of,
+        last_stage=last.stage if last else "", last_reminded_on=last.reminded_on if last else None,
     )
+
+
+def _last_reminder(store: Store, order_id: str):
+    """The latest reminder the order was sent or handed over (stage, reminded_on), or None."""
+    query = (sa.select(reminders.c.stage, reminders.c.reminded_on)
+             .where(reminders.c.order_id == order_id, reminders.c.status == SENT, reminders.c.reminded_on.is_not(None))
+             .order_by(reminders.c.reminded_on.desc(), reminders.c.id.desc()).limit(1))
+    with store.engine.connect() as db:
+        return db.execute(query).first()

@@ -19,6 +19,7 @@ class Stage:
     days: int
     fees: dict[str, int] = field(default_factory=dict)
     consequence: str = ""
+    pay_within_days: int = 0  # a deadline this many days after the reminder ("please pay by ..."); 0: none
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def _stage(data: dict) -> Stage:
     return Stage(
         name=name, label=str(data.get("label", name)), days=_non_negative(data["days"], f"stage {name} days"),
         fees=fees, consequence=consequence,
+        pay_within_days=_non_negative(data.get("pay_within_days", 0), f"stage {name} pay_within_days"),
     )
 
 

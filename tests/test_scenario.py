@@ -141,3 +141,20 @@ def test_a_month_of_a_shop(tmp_path, monkeypatch, database_url, smtp_server):  #
                       ("K-7", "drop:K-7:2026-11-10", "export:later.csv", 4000), ("J-9", "webhook:pp-2", "webhook", 5000)}
     eur = [c for c in credited.itertuples() if c.stage == "friendly" and c.order_id != "J-9"]
     assert sum(int(c.amount) for c in eur) == 62000  # the report's 620.00, cent for cent
+
+
+def test_the_final_notice_and_the_page_name_the_payment_deadline(tmp_path, monkeypatch, smtp_server):  # noqa: F811
+    recorder, port = smtp_server
+    monkeypatch.setenv("DUNNING_SECRET_KEYS", KEY)
+    cli("init", tmp_path)
+    write(tmp_path / "later.csv", [LATER[0]])
+    settings = config.load(cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for stage, day in (("friendly", "2026-11-01"), ("second", "2026-11-10"), ("final", "2026-11-25")):
+        campaign(tmp_path, stage, stage, port)
+        cli("campaign", "prepare", stage, "--as-of", day)
+        cli("campaign", "send", stage, "--send", "--as-of", day)
+    final = recorder.messages[-1].get_body(("plain",)).get_content()
+    assert "Bitte zahlen Sie bis zum 9. Dezember 2026." in final  # 25 November + 14 days, in German
+    _, page_html = page(settings, f"sqlite:///{tmp_path / 'dunning.sqlite3'}", "B-502", date(2026, 11, 26))
+    assert 'id="deadline"><strong>Please pay by December 9, 2026.' in page_html

@@ -109,7 +109,7 @@ def write(
         files.write_private(rejects_path, files.csv_bytes(rejects[REJECT_COLUMNS]), overwrite=True)
     sent_before = staged["reminders_sent"][keep.to_numpy()] if "reminders_sent" in staged else pd.Series(0, index=values.index)
     template_paths = _write_templates(values.assign(reminders_sent=sent_before.to_numpy()), dialect, path, policy, shop or Shop(),
-                                      templates)
+                                      templates, as_of)
     totals = _totals(staged[keep.to_numpy()])
     manifest_path = path.with_name(path.stem + ".manifest.json")
     manifest = {
@@ -186,7 +186,7 @@ def _rejects(values: pd.DataFrame, mask: pd.Series, column: str, reason: str | p
 
 
 def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy: Policy | None,
-                     shop: Shop, templates: Templates) -> list[Path]:
+                     shop: Shop, templates: Templates, as_of: date) -> list[Path]:
     """The reminder template for each stage and language in the export, in the tool's placeholders; customers
     with a fee get a template of their own (`.with-fee`, tag `fee`), so nobody reads about a fee of nothing."""
     stages = {s.name: s for s in (policy.stages if policy else ())}
@@ -198,7 +198,7 @@ def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy:
         tags = {key: Markup(dialect.tag(key)) for key in TEMPLATE_VARIABLES}
         context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage_name, shop_name=shop.name,
                                     shop_contact=shop.contact, has_fee=bool(has_fee), reminders_sent=int(reminders_sent),
-                                    shop_address=shop.address)
+                                    shop_address=shop.address, pay_by_text=mailmerge.pay_by_text(stage, as_of, language))
         message = templates.render(stage_name, language, context)
         base = path.with_name(f"{path.stem}.template.{stage_name}.{language}" + (".with-fee" if has_fee else ""))
         text_path, html_path = base.with_suffix(base.suffix + ".txt"), base.with_suffix(base.suffix + ".html")

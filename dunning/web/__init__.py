@@ -19,6 +19,7 @@ from flask import Flask, abort, jsonify, redirect, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dunning import bank, config, ledger_store, manage, payment_rules, tokens
+from dunning.mailmerge import pay_by_text
 from dunning.money import format_amount, to_decimal, to_major_string
 from dunning.store import Store
 from dunning.web import webhook
@@ -106,8 +107,10 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
             transfer = {"beneficiary": account.beneficiary, "iban": account.iban, "bic": account.bic,
                         "iban_grouped": " ".join(account.iban[i:i + 4] for i in range(0, len(account.iban), 4)),
                         "reference": reference, "qr": qr}
+        stage = next((s for s in settings.policy.stages if s.name == order.last_stage), None)
+        deadline = "" if order.settled or order.last_reminded_on is None else pay_by_text(stage, order.last_reminded_on, lang)
         return page(
-            "order.html", 200, lang, order=order, token=token, switch=True, pay_link=pay_link, bank=transfer,
+            "order.html", 200, lang, order=order, token=token, switch=True, pay_link=pay_link, bank=transfer, deadline=deadline,
             change_form=bool(payment.get("change_method_requests", True)) and not order.settled,
             methods=METHODS, method_names=METHOD_NAMES[lang],
             requested=request.args.get("requested") == "1",
