@@ -13,7 +13,6 @@ import pandas as pd
 
 from dunning import exports, ledger_store, pipeline, reminders, tokens
 from dunning.config import Settings
-from dunning.exports.fields import values as field_values
 from dunning.store import Store
 
 
@@ -46,22 +45,21 @@ def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, p
         field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
         excel_language=settings.fallback_language if excel else None,
     )
-    handed = hand_over(store, linked, written.order_ids, tool=dialect.name, path=written.csv_path, as_of=found.as_of,
-                       fallback_language=settings.fallback_language) if record else 0
+    handed = hand_over(store, linked, written, tool=dialect.name, as_of=found.as_of) if record else 0
     return HandOver(written, recorded, handed)
 
 
-def hand_over(store: Store, linked: pd.DataFrame, order_ids: list[str], *, tool: str, path: Path, as_of: date,
-              fallback_language: str) -> int:
-    """Record the rows of an export file as reminders handed to a newsletter tool, sent on `as_of`. Returns how many."""
-    rows = linked[linked["order_id"].isin(order_ids)]
-    if rows.empty:
+def hand_over(store: Store, linked: pd.DataFrame, written: exports.ExportResult, *, tool: str, as_of: date) -> int:
+    """Record the rows of an export file as reminders handed to a newsletter tool, sent on `as_of`, with the
+    values the file carried. Returns how many."""
+    if written.values.empty:
         return 0
+    rows = linked.loc[written.values.index]
+    path = written.csv_path
     name = f"export:{path.name}"
     existing = store.campaign(name)
     stages = ",".join(sorted(set(rows["stage"])))
     campaign_id = existing.id if existing else store.create_campaign(name, stages[:50], f"export:{tool}", as_of, str(path))
-    values = field_values(rows, fallback_language)
     records = [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": "", "message_id": path.name}
-               for o, v in zip(rows.to_dict("records"), values.to_dict("records"))]
+               for o, v in zip(rows.to_dict("records"), written.values.to_dict("records"))]
     return store.add_reminders(campaign_id, records, handed_over_on=as_of)

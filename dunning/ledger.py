@@ -38,8 +38,13 @@ class LedgerState:
     payments: pd.DataFrame  # PAYMENT_COLUMNS
     history: pd.DataFrame  # order_id, stage, reminded_on: reminders sent or handed over
 
-    def currency_of(self) -> pd.Series:
-        return self.orders.set_index("order_id")["currency"]
+    def currency_of(self, orders: pd.DataFrame | None = None) -> pd.Series:
+        """Each order's currency: from `orders` (an export, or orders handed a link) where they show it, else the ledger's."""
+        known = self.orders.set_index("order_id")["currency"]
+        if orders is None:
+            return known
+        both = pd.concat([known, orders.set_index("order_id")["currency"]])
+        return both[~both.index.duplicated(keep="last")]
 
 
 def empty_payments() -> pd.DataFrame:

@@ -50,8 +50,7 @@ def record(store: Store, state: ledger.LedgerState, *, details: pd.DataFrame, vi
     that the ledger holds; a known order's view advances only to a later date, and the drop against its
     previous view is stored as a payment of kind `drop`."""
     known = set(state.orders["order_id"])
-    currency = pd.concat([state.currency_of(), details.set_index("order_id")["currency"]])
-    currency = currency[~currency.index.duplicated(keep="last")]
+    currency = state.currency_of(details)
     result = Recorded()
     with store.engine.begin() as db:
         result.payments = insert_new(db, payments, new_payments, ["payment_id"])

@@ -72,7 +72,7 @@ def find_overdue(
     state = ledger_store.load(store)
     receivables = export.receivables_until(as_of)
     views = ledger.export_views(receivables)
-    currency = _currencies(state, export.orders)
+    currency = state.currency_of(export.orders)
     new_payments = ledger.empty_payments()
     if paid is not None:
         new_payments, refused = _checked_file(paid, state, views, export.orders, currency, as_of)
@@ -98,12 +98,6 @@ def record(found: Found, store: Store, linked: pd.DataFrame | None) -> ledger_st
         as_of=found.as_of, source=found.source,
         new_payments=payment_rules.as_records(_unseen(found.new_payments, found.state.payments)),
     )
-
-
-def _currencies(state: ledger.LedgerState, orders: pd.DataFrame) -> pd.Series:
-    """Each order's currency: the export's where it shows the order, else the ledger's."""
-    both = pd.concat([state.currency_of(), orders.set_index("order_id")["currency"]])
-    return both[~both.index.duplicated(keep="last")]
 
 
 def _checked_file(paid: loader.PaymentExport, state: ledger.LedgerState, views: pd.DataFrame, orders: pd.DataFrame,

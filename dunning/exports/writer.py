@@ -49,7 +49,7 @@ class ExportResult:
     clipped_cells: int
     without_stage: int
     totals: list[dict] = field(default_factory=list)
-    order_ids: list[str] = field(default_factory=list)
+    values: pd.DataFrame = field(default_factory=pd.DataFrame)  # the rows written, as their field values
 
 
 def default_path(folder: Path, tool: str, as_of: date, filter_words: list[str]) -> Path:
@@ -123,7 +123,7 @@ def write(
     }
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return ExportResult(path, manifest_path, template_paths, int(len(table)), rejects, rejects_path, clipped,
-                        int(len(frame) - len(staged)), totals, values["order_id"].tolist())
+                        int(len(frame) - len(staged)), totals, values)
 
 
 def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
