@@ -37,6 +37,7 @@ class SendReport:
     failed: int = 0
     resent_in_flight: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[tuple[str, str]] = field(default_factory=list)
     dry_run: bool = True
     would_send: int = 0
     taken_by_another_sender: int = 0
@@ -128,12 +129,14 @@ def _running(pid: int) -> bool:
 
 def _send_batch(campaign: Campaign, store: Store, channel, claimed: list, report: SendReport,
                 on_progress: Callable[[int, int], None], as_of: date) -> None:
-    """A channel that delivers the whole batch at once (Mailchimp): the claimed reminders are delivered,
-    then each goes to sent or failed. A temporary failure leaves them in sending; the next run repeats
-    the (idempotent) delivery."""
+    """A channel that delivers the whole batch at once (Mailchimp): the claimed reminders are delivered, then each
+    goes to sent, failed, or back to the queue when it waits for the next run. A temporary failure leaves them in
+    sending; the next run proves what went out and delivers the rest. A reminder whose earlier delivery the channel
+    proves (the same external id it was handed to) was not sent again."""
     name, address = parseaddr(campaign.sender)
     try:
-        results = channel.deliver(campaign.name, name or address, campaign.reply_to or address, claimed)
+        results = channel.deliver(campaign.name, name or address, campaign.reply_to or address, claimed, as_of=as_of,
+                                  handed=store.mark_handed)
     except PermanentFailure as exc:
         results = {r.id: (False, str(exc)) for r in claimed}
     finally:
@@ -143,6 +146,11 @@ def _send_batch(campaign: Campaign, store: Store, channel, claimed: list, report
         if ok:
             store.mark_sent(reminder.id, detail, as_of)
             report.sent += 1
+            if detail == reminder.message_id and reminder.order_id in report.resent_in_flight:
+                report.resent_in_flight.remove(reminder.order_id)
+        elif ok is None:
+            store.release(reminder.id, detail)
+            report.waiting.append((reminder.order_id, detail))
         else:
             store.mark_failed(reminder.id, detail)
             report.failed += 1

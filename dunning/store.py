@@ -137,6 +137,16 @@ class Store:
     def mark_failed(self, reminder_id: int, error: str) -> None:
         self._update(reminder_id, status=FAILED, error=error)
 
+    def mark_handed(self, reminder_ids: list[int], external_id: str) -> None:
+        """Note the external batch (a Mailchimp campaign) the reminders in flight are about to go out in."""
+        with self.engine.begin() as db:
+            db.execute(reminders.update().where(reminders.c.id.in_(reminder_ids), reminders.c.status == SENDING)
+                       .values(message_id=external_id))
+
+    def release(self, reminder_id: int, why: str) -> None:
+        """Put a reminder in flight back in the queue for the next run."""
+        self._update(reminder_id, status=PREPARED, claimed_by=None, error=why)
+
     def counts(self, campaign_id: int) -> dict[str, int]:
         query = (sa.select(reminders.c.status, sa.func.count()).where(reminders.c.campaign_id == campaign_id)
                  .group_by(reminders.c.status))

@@ -25,10 +25,13 @@ dunning overdue examples/plans.csv --payments examples/payments.csv --as-of "$AS
 
 echo
 echo "== 3. The files for every newsletter tool (test imports, not recorded), then the real hand-over to Mailchimp"
-for tool in klicktipp activecampaign getresponse brevo cleverreach generic; do
+for tool in activecampaign getresponse brevo cleverreach generic; do
   dunning export examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --to "$tool" \
     -o "exports/demo-$tool.csv" --force --no-record
 done
+# KlickTipp addresses the fields you create by id: examples/klicktipp.toml names them.
+dunning export examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --to klicktipp \
+  --config examples/klicktipp.toml -o exports/demo-klicktipp.csv --force --no-record
 dunning export examples/plans.csv --payments examples/payments.csv --as-of "$AS_OF" --to mailchimp \
   -o exports/demo-mailchimp.csv --force
 echo "Open exports/demo-mailchimp.template.friendly.de.html for the friendly reminder in German, in Mailchimp's merge tags."
@@ -46,7 +49,7 @@ echo "The messages are in outbox/second-reminder/."
 echo
 echo "== 5. The German shop hands its friendly reminders to KlickTipp; then what was paid comes in"
 dunning export examples/orders_elopage.csv --profile elopage --as-of "$AS_OF" --to klicktipp \
-  -o exports/demo-elopage-klicktipp.csv --force
+  --config examples/klicktipp.toml -o exports/demo-elopage-klicktipp.csv --force
 dunning track import examples/orders_elopage_later.csv --profile elopage --as-of 2026-12-01
 dunning track payments examples/payments_later.csv --as-of 2026-12-01
 dunning report --as-of 2026-12-01 --html exports/recovery-report.html

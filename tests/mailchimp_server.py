@@ -1,14 +1,24 @@
 """A local Mailchimp Marketing API (3.0) for tests: the endpoints the channel uses, with Mailchimp's
-documented request validation, response shapes and application/problem+json errors.
+documented request validation, response shapes, paging (`count` defaults to 10, `offset`) and
+application/problem+json errors, and the behaviour that matters for payment reminders:
 
-Endpoints: GET/POST /lists/{id}/merge-fields, POST /lists/{id} (batch subscribe, at most 500
-members), GET/POST /lists/{id}/segments, POST /lists/{id}/segments/{segment_id} (at most 500),
-GET/POST /campaigns, PUT /campaigns/{id}/content, POST /campaigns/{id}/actions/test|send|schedule.
+- a member is added or updated with PUT /lists/{id}/members/{md5 of the lower-case address}:
+  `status_if_new` applies only to a new member; an existing member keeps its status unless
+  `status` is given; a merge field that does not exist or is too long is refused with a
+  per-field `errors[]`;
+- a regular campaign goes to the subscribed members of its segment; sending it answers at once
+  and the campaign is "sending" until its status has been read `polls_to_finish` times more,
+  when each recipient's message is rendered from the member's merge fields *as they are then*
+  (so a channel that changes them too early is caught) and the campaign becomes "sent";
+- content without `*|UNSUB|*` gets Mailchimp's own footer, as the real one adds it;
+- a campaign is sent once: a second send or schedule is refused.
+
 Failures can be queued per method and path (a 429 burst, a 500) to test retries.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import re
@@ -17,10 +27,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 ERRORS_DOC = "https://mailchimp.com/developer/marketing/docs/errors/"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
+MAILCHIMP_FOOTER = "unsubscribe from this list | update subscription preferences"
+MERGE_TAG = re.compile(r"\*\|([A-Z0-9_:]+)\|\*")
 
 
 class Problem(Exception):
@@ -29,27 +42,48 @@ class Problem(Exception):
         self.status, self.title, self.detail, self.errors = status, title, detail, errors or []
 
 
+def not_found() -> Problem:
+    return Problem(404, "Resource Not Found", "The requested resource could not be found.")
+
+
+def page(items: list, query: dict) -> list:
+    """One page of a collection: `count` (default 10, at most 1000) items from `offset`."""
+    count, offset = int(query.get("count", 10)), int(query.get("offset", 0))
+    if count > 1000:
+        raise Problem(400, "Invalid Resource", "count may not exceed 1000.")
+    return items[offset:offset + count]
+
+
+def subscriber_hash(address: str) -> str:
+    return hashlib.md5(address.lower().encode()).hexdigest()
+
+
 @dataclass
 class Audience:
     merge_fields: list[dict] = field(default_factory=lambda: [
         {"merge_id": n, "tag": tag, "name": name, "type": kind} for n, (tag, name, kind) in enumerate(
             [("FNAME", "First Name", "text"), ("LNAME", "Last Name", "text"), ("ADDRESS", "Address", "address"),
-             ("PHONE", "Phone Number", "phone")], start=1)])
-    members: dict[str, dict] = field(default_factory=dict)
+             ("PHONE", "Phone Number", "phone"), ("BIRTHDAY", "Birthday", "birthday"), ("COMPANY", "Company", "text"),
+             ("COUNTRY", "Country", "text"), ("CITY", "City", "text"), ("SOURCE", "Source", "text"),
+             ("MMERGE10", "Customer number", "text"), ("MMERGE11", "Interests", "text")], start=1)])
+    members: dict[str, dict] = field(default_factory=dict)  # by subscriber hash
     segments: list[dict] = field(default_factory=list)
     blocked: set[str] = field(default_factory=set)  # addresses in a compliance state
+    field_rules: dict[str, str] = field(default_factory=dict)  # merge tag -> why every value is refused
 
 
 class FakeMailchimp:
     """State of the fake account, and the HTTP server serving it on loopback."""
 
-    def __init__(self, api_key: str, list_ids: tuple[str, ...] = ("list1",)):
+    def __init__(self, api_key: str, list_ids: tuple[str, ...] = ("list1",), polls_to_finish: int = 1):
         self.api_key = api_key
         self.audiences = {list_id: Audience() for list_id in list_ids}
         self.campaigns: dict[str, dict] = {}
+        self.deliveries: list[dict] = []  # every message as a recipient received it
         self.tests_sent: list[tuple[str, list[str]]] = []
         self.requests: list[tuple[str, str]] = []
         self.failures: list[list] = []  # [method, path regex, status, remaining]
+        self.polls_to_finish = polls_to_finish
         self.ids = itertools.count(100)
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"api": self})
@@ -62,6 +96,20 @@ class FakeMailchimp:
 
     def fail(self, method: str, path_pattern: str, status: int, times: int = 1) -> None:
         self.failures.append([method, re.compile(path_pattern), status, times])
+
+    def add_member(self, list_id: str, address: str, status: str, **merge_fields: str) -> None:
+        """A contact the merchant's audience already holds."""
+        self.audiences[list_id].members[subscriber_hash(address)] = {
+            "id": subscriber_hash(address), "email_address": address, "status": status, "merge_fields": dict(merge_fields),
+            "language": ""}
+
+    def refuse_field(self, tag: str, message: str, list_id: str = "list1") -> None:
+        """The audience refuses every value of one merge field (as a field of another type or size would)."""
+        self.audiences[list_id].field_rules[tag] = message
+
+    def received(self, address: str) -> list[dict]:
+        """The messages one address received, in order."""
+        return [d for d in self.deliveries if d["email"].lower() == address.lower()]
 
     def __enter__(self):
         self.thread.start()
@@ -96,34 +144,35 @@ class FakeMailchimp:
         routes = [
             ("GET", r"^/3\.0/lists/([^/]+)/merge-fields$", self._merge_fields),
             ("POST", r"^/3\.0/lists/([^/]+)/merge-fields$", self._add_merge_field),
-            ("POST", r"^/3\.0/lists/([^/]+)$", self._batch_members),
+            ("PUT", r"^/3\.0/lists/([^/]+)/members/([^/]+)$", self._set_member),
             ("GET", r"^/3\.0/lists/([^/]+)/segments$", self._segments),
             ("POST", r"^/3\.0/lists/([^/]+)/segments$", self._create_segment),
-            ("POST", r"^/3\.0/lists/([^/]+)/segments/([^/]+)$", self._segment_members),
+            ("POST", r"^/3\.0/lists/([^/]+)/segments/([^/]+)$", self._segment_add),
+            ("GET", r"^/3\.0/lists/([^/]+)/segments/([^/]+)/members$", self._segment_members),
             ("GET", r"^/3\.0/campaigns$", self._list_campaigns),
             ("POST", r"^/3\.0/campaigns$", self._create_campaign),
+            ("GET", r"^/3\.0/campaigns/([^/]+)$", self._get_campaign),
+            ("DELETE", r"^/3\.0/campaigns/([^/]+)$", self._delete_campaign),
             ("PUT", r"^/3\.0/campaigns/([^/]+)/content$", self._set_content),
             ("POST", r"^/3\.0/campaigns/([^/]+)/actions/test$", self._test),
             ("POST", r"^/3\.0/campaigns/([^/]+)/actions/send$", self._send),
             ("POST", r"^/3\.0/campaigns/([^/]+)/actions/schedule$", self._schedule),
+            ("GET", r"^/3\.0/reports/([^/]+)/sent-to$", self._sent_to),
         ]
         for verb, pattern, action in routes:
             match = re.match(pattern, path)
             if match and verb == method:
                 return action(*match.groups(), query=query, body=body)
-        raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+        raise not_found()
 
     def _audience(self, list_id: str) -> Audience:
         if list_id not in self.audiences:
-            raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+            raise not_found()
         return self.audiences[list_id]
 
     def _merge_fields(self, list_id, query, body):
         fields = self._audience(list_id).merge_fields
-        count = int(query.get("count", 10))
-        if count > 1000:
-            raise Problem(400, "Invalid Resource", "count may not exceed 1000.")
-        return 200, {"merge_fields": fields[:count], "list_id": list_id, "total_items": len(fields)}
+        return 200, {"merge_fields": page(fields, query), "list_id": list_id, "total_items": len(fields)}
 
     def _add_merge_field(self, list_id, query, body):
         audience = self._audience(list_id)
@@ -141,78 +190,93 @@ class FakeMailchimp:
         audience.merge_fields.append(created)
         return 200, created
 
-    def _batch_members(self, list_id, query, body):
+    def _set_member(self, list_id, member_hash, query, body):
         audience = self._audience(list_id)
-        members = body.get("members")
-        if not isinstance(members, list):
+        address = str(body.get("email_address", ""))
+        if not EMAIL.match(address):
+            raise Problem(400, "Invalid Resource", f"{address} looks fake or invalid, please enter a real email address.")
+        if member_hash != subscriber_hash(address):
+            raise Problem(400, "Invalid Resource", "The email address does not match the subscriber hash.")
+        existing = audience.members.get(member_hash)
+        status = body.get("status") or (None if existing else body.get("status_if_new"))
+        if status is not None and status not in STATUSES:
             raise Problem(400, "Invalid Resource", "The resource submitted could not be validated.",
-                          [{"field": "members", "message": "Schema describes array, object found instead"}])
-        if len(members) > 500:
-            raise Problem(400, "Invalid Resource", "You may only add up to 500 members in a batch.")
+                          [{"field": "status" if body.get("status") else "status_if_new",
+                            "message": "Value is not one of the enum values."}])
+        if existing is None and status is None:
+            raise Problem(400, "Invalid Resource", "The resource submitted could not be validated.",
+                          [{"field": "status_if_new", "message": "This value should not be blank."}])
+        if address.lower() in audience.blocked and status == "subscribed":
+            raise Problem(400, "Member In Compliance State",
+                          f"{address} is already a list member in compliance state due to unsubscribe, bounce, or compliance review.")
         tags = {f["tag"] for f in audience.merge_fields}
-        created, updated, errors = [], [], []
-        for member in members:
-            address = str(member.get("email_address", ""))
-            problem = None
-            if not EMAIL.match(address):
-                problem = f"{address} looks fake or invalid, please enter a real email address."
-            elif member.get("status") not in STATUSES:
-                problem = "Invalid status: status must be one of subscribed, unsubscribed, cleaned, pending, transactional."
-            elif address.lower() in audience.blocked:
-                problem = f"{address} is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed."
-            elif set(member.get("merge_fields", {})) - tags:
-                problem = "Your merge fields were invalid."
-            elif any(len(str(v).encode()) > 255 for v in member.get("merge_fields", {}).values()):
-                problem = "Your merge fields were invalid: text fields hold at most 255 bytes."
-            if problem:
-                errors.append({"email_address": address, "error": problem, "error_code": "ERROR_GENERIC"})
-                continue
-            key = address.lower()
-            record = {"id": key, "email_address": address, "status": member["status"],
-                      "merge_fields": dict(member.get("merge_fields", {})), "language": member.get("language", "")}
-            if key in audience.members:
-                if body.get("update_existing"):
-                    audience.members[key].update(record)
-                updated.append(audience.members[key])
-            else:
-                audience.members[key] = record
-                created.append(record)
-        return 200, {"new_members": created, "updated_members": updated, "errors": errors, "total_created": len(created),
-                     "total_updated": len(updated), "error_count": len(errors)}
+        merge = body.get("merge_fields", {})
+        errors = [{"field": f"merge_fields.{tag}", "message": "This merge field does not exist."} for tag in merge if tag not in tags]
+        errors += [{"field": f"merge_fields.{tag}", "message": "Text fields hold at most 255 bytes."}
+                   for tag, value in merge.items() if tag in tags and len(str(value).encode()) > 255]
+        errors += [{"field": f"merge_fields.{tag}", "message": audience.field_rules[tag]} for tag in merge
+                   if tag in audience.field_rules]
+        if errors:
+            raise Problem(400, "Invalid Resource", "Your merge fields were invalid.", errors)
+        record = existing or {"id": member_hash, "email_address": address, "merge_fields": {}, "language": ""}
+        record["merge_fields"].update(merge)
+        record["status"] = status or record["status"]
+        record["language"] = body.get("language", record["language"])
+        audience.members[member_hash] = record
+        return 200, dict(record, list_id=list_id)
 
     def _segments(self, list_id, query, body):
-        segments = [s for s in self._audience(list_id).segments if query.get("type") in (None, s["type"])]
-        return 200, {"segments": segments, "list_id": list_id, "total_items": len(segments)}
+        segments = [self._public(s) for s in self._audience(list_id).segments if query.get("type") in (None, s["type"])]
+        return 200, {"segments": page(segments, query), "list_id": list_id, "total_items": len(segments)}
+
+    def _public(self, segment: dict) -> dict:
+        return {k: v for k, v in segment.items() if k != "emails"}
 
     def _create_segment(self, list_id, query, body):
         audience = self._audience(list_id)
         if not body.get("name"):
             raise Problem(400, "Invalid Resource", "The resource submitted could not be validated.",
                           [{"field": "name", "message": "This value should not be blank."}])
+        if any(s["name"] == body["name"] for s in audience.segments):
+            raise Problem(400, "Invalid Resource", "Sorry, a segment with that name already exists.")
         segment = {"id": next(self.ids), "name": body["name"], "type": "static", "list_id": list_id,
-                   "member_count": 0, "emails": set(), "created_at": datetime.now().isoformat()}
+                   "member_count": 0, "emails": [], "created_at": datetime.now().isoformat()}
         audience.segments.append(segment)
-        return 200, {k: v for k, v in segment.items() if k != "emails"}
+        return 200, self._public(segment)
 
-    def _segment_members(self, list_id, segment_id, query, body):
-        audience = self._audience(list_id)
-        segment = next((s for s in audience.segments if str(s["id"]) == segment_id), None)
+    def _segment(self, audience: Audience, segment_id) -> dict:
+        segment = next((s for s in audience.segments if str(s["id"]) == str(segment_id)), None)
         if segment is None:
-            raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+            raise not_found()
+        return segment
+
+    def _segment_add(self, list_id, segment_id, query, body):
+        audience = self._audience(list_id)
+        segment = self._segment(audience, segment_id)
         to_add = body.get("members_to_add", [])
         if len(to_add) > 500:
             raise Problem(400, "Invalid Resource", "You may only add or remove up to 500 members at a time.")
-        missing = [e for e in to_add if e.lower() not in audience.members]
-        added = [audience.members[e.lower()] for e in to_add if e.lower() in audience.members]
-        segment["emails"] |= {m["id"] for m in added}
+        missing = [e for e in to_add if subscriber_hash(e) not in audience.members]
+        added = [audience.members[subscriber_hash(e)] for e in to_add if subscriber_hash(e) in audience.members]
+        segment["emails"] += [m["id"] for m in added if m["id"] not in segment["emails"]]
         segment["member_count"] = len(segment["emails"])
         errors = [{"email_addresses": missing, "error": "Email addresses not found on this list"}] if missing else []
         return 200, {"members_added": added, "members_removed": [], "errors": errors, "total_added": len(added),
                      "total_removed": 0, "error_count": len(missing)}
 
-    def _list_campaigns(self, list_id=None, query=None, body=None):
-        campaigns = [c for c in self.campaigns.values() if query.get("list_id") in (None, c["recipients"]["list_id"])]
-        return 200, {"campaigns": campaigns, "total_items": len(campaigns)}
+    def _segment_members(self, list_id, segment_id, query, body):
+        audience = self._audience(list_id)
+        members = [audience.members[h] for h in self._segment(audience, segment_id)["emails"]]
+        return 200, {"members": page(members, query), "total_items": len(members)}
+
+    def _list_campaigns(self, query, body):
+        campaigns = [self._progress(c) for c in self.campaigns.values()
+                     if query.get("list_id") in (None, c["recipients"]["list_id"])]
+        campaigns = [self._public_campaign(c) for c in campaigns if query.get("status") in (None, c["status"])]
+        return 200, {"campaigns": page(campaigns, query), "total_items": len(campaigns)}
+
+    def _public_campaign(self, campaign: dict) -> dict:
+        return {k: v for k, v in campaign.items() if k not in ("content", "sent_to", "polls")}
 
     def _create_campaign(self, query, body):
         if body.get("type") not in ("regular", "plaintext", "absplit", "rss", "variate"):
@@ -222,14 +286,24 @@ class FakeMailchimp:
         self._audience(recipients.get("list_id", ""))
         campaign_id = uuid.uuid4().hex[:10]
         campaign = {"id": campaign_id, "web_id": next(self.ids), "type": body["type"], "status": "save",
-                    "recipients": recipients, "settings": body.get("settings", {}), "content": None, "sent_to": []}
+                    "recipients": recipients, "settings": body.get("settings", {}), "content": None, "sent_to": [],
+                    "emails_sent": 0, "polls": 0}
         self.campaigns[campaign_id] = campaign
-        return 200, {k: v for k, v in campaign.items() if k not in ("content", "sent_to")}
+        return 200, self._public_campaign(campaign)
 
     def _campaign(self, campaign_id: str) -> dict:
         if campaign_id not in self.campaigns:
-            raise Problem(404, "Resource Not Found", "The requested resource could not be found.")
+            raise not_found()
         return self.campaigns[campaign_id]
+
+    def _get_campaign(self, campaign_id, query, body):
+        return 200, self._public_campaign(self._progress(self._campaign(campaign_id)))
+
+    def _delete_campaign(self, campaign_id, query, body):
+        if self._campaign(campaign_id)["status"] != "save":
+            raise Problem(400, "Bad Request", "A campaign that has been sent or scheduled cannot be deleted.")
+        del self.campaigns[campaign_id]
+        return 204, None
 
     def _set_content(self, campaign_id, query, body):
         campaign = self._campaign(campaign_id)
@@ -258,11 +332,37 @@ class FakeMailchimp:
         campaign = self._campaign(campaign_id)
         self._ready(campaign)
         audience = self.audiences[campaign["recipients"]["list_id"]]
-        segment_id = campaign["recipients"].get("segment_opts", {}).get("saved_segment_id")
-        segment = next(s for s in audience.segments if s["id"] == segment_id)
-        campaign["sent_to"] = sorted(e for e in segment["emails"] if audience.members[e]["status"] == "subscribed")
-        campaign["status"] = "sent"
+        segment = self._segment(audience, campaign["recipients"]["segment_opts"]["saved_segment_id"])
+        campaign["sent_to"] = [h for h in segment["emails"] if audience.members[h]["status"] == "subscribed"]
+        campaign["status"] = "sending"
         return 204, None
+
+    def _progress(self, campaign: dict) -> dict:
+        """A sending campaign finishes after its status was read `polls_to_finish` times: each recipient's
+        message is rendered from the member's merge fields at that moment."""
+        if campaign["status"] != "sending":
+            return campaign
+        campaign["polls"] += 1
+        if campaign["polls"] < self.polls_to_finish:
+            return campaign
+        audience = self.audiences[campaign["recipients"]["list_id"]]
+        for member_hash in campaign["sent_to"]:
+            self.deliveries.append(self._render(campaign, audience.members[member_hash]))
+        campaign["status"], campaign["emails_sent"] = "sent", len(campaign["sent_to"])
+        return campaign
+
+    def _render(self, campaign: dict, member: dict) -> dict:
+        values = dict(member["merge_fields"], EMAIL=member["email_address"],
+                      UNSUB=f"https://example.us21.list-manage.com/unsubscribe?id={member['id']}")
+
+        def fill(text: str) -> str:
+            filled = MERGE_TAG.sub(lambda m: str(values.get(m.group(1), "")), text)
+            return filled if "*|UNSUB|*" in text else f"{filled}\n{MAILCHIMP_FOOTER}"
+
+        content = campaign["content"]
+        return {"campaign_id": campaign["id"], "email": member["email_address"],
+                "subject": MERGE_TAG.sub(lambda m: str(values.get(m.group(1), "")), campaign["settings"]["subject_line"]),
+                "text": fill(content["plain_text"]), "html": fill(content["html"]) if content["html"] else ""}
 
     def _schedule(self, campaign_id, query, body):
         campaign = self._campaign(campaign_id)
@@ -274,8 +374,16 @@ class FakeMailchimp:
         if when.minute % 15 or when.second:
             raise Problem(400, "Invalid Resource", "Schedule time must be on the quarter-hour (:00, :15, :30, :45).")
         campaign["status"] = "schedule"
-        campaign["schedule_time"] = body["schedule_time"]
+        campaign["send_time"] = body["schedule_time"]
         return 204, None
+
+    def _sent_to(self, campaign_id, query, body):
+        campaign = self._progress(self._campaign(campaign_id))
+        audience = self.audiences[campaign["recipients"]["list_id"]]
+        done = campaign["sent_to"] if campaign["status"] == "sent" else []
+        recipients = [{"email_id": h, "email_address": audience.members[h]["email_address"], "status": "sent",
+                       "campaign_id": campaign_id, "list_id": campaign["recipients"]["list_id"]} for h in done]
+        return 200, {"sent_to": page(recipients, query), "campaign_id": campaign_id, "total_items": len(recipients)}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -286,7 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         path, _, raw_query = self.path.partition("?")
-        query = dict(part.split("=", 1) for part in raw_query.split("&") if "=" in part)
+        query = dict(parse_qsl(raw_query))
         length = int(self.headers.get("Content-Length") or 0)
         body = None
         if length:
@@ -325,3 +433,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self):
         self._serve("PUT")
+
+    def do_DELETE(self):
+        self._serve("DELETE")

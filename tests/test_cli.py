@@ -66,7 +66,7 @@ def test_filters_on_the_command_line(examples, no_signing_key):
 def test_bad_input_is_exit_2_with_one_sentence(tmp_path, samples):
     bad = tmp_path / "x.csv"
     bad.write_text("")
-    for args in (["overdue", bad], ["overdue", tmp_path / "none.csv"], ["overdue", samples / "stripe_invoices.csv", "--as-of", "20.11.2026"],
+    for args in (["overdue", bad], ["overdue", tmp_path / "none.csv"],
                  ["overdue", samples / "stripe_invoices.csv", "--profile", "nope"],
                  ["overdue", samples / "paypal_activity_ptbr_broken_encoding.csv"]):
         result = run(*args)
@@ -75,9 +75,12 @@ def test_bad_input_is_exit_2_with_one_sentence(tmp_path, samples):
         assert "Traceback" not in result.output
 
 
-def test_usage_errors_are_exit_2():
+def test_usage_errors_are_exit_2(samples):
     assert run("overdue").exit_code == 2
     assert run("nonsense").exit_code == 2
+    wrong_date = run("overdue", samples / "stripe_invoices.csv", "--as-of", "20.11.2026")
+    assert wrong_date.exit_code == 2 and "'20.11.2026' does not match the formats '%Y-%m-%d'" in " ".join(
+        line.strip("│ ") for line in wrong_date.stderr.splitlines())
 
 
 def test_token_sign_and_verify(signing_key, examples):

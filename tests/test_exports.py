@@ -11,7 +11,7 @@ import pytest
 
 from dunning import exports
 from dunning.errors import InputError
-from dunning.exports.dialects import DIALECTS
+from dunning.exports.dialects import DIALECTS, with_field_ids
 from dunning.files import FORMULA_STARTS
 from dunning.mailmerge import SHOP_VARIABLES, TEMPLATE_VARIABLES, Templates
 from dunning.policy import Policy, Stage
@@ -47,9 +47,22 @@ def overdue_frame(**changes) -> pd.DataFrame:
     return add_links(frame, TokenSigner([KEY]), "https://shop.example/m/{token}", issued_at=issued)
 
 
+# KlickTipp addresses the fields a merchant creates by numeric id: the ids of a made-up account
+KLICKTIPP_IDS = {key: str(200001 + n) for n, key in enumerate(
+    ("order_id", "product_name", "open_amount_text", "paid_amount_text", "fee_text", "due_date_text", "days_overdue",
+     "manage_url", "link_expires_text"))}
+
+
 def write(tool, tmp_path, frame=None, **options):
+    ids = {"field_ids": KLICKTIPP_IDS} if tool == "klicktipp" and "field_ids" not in options else {}
     return exports.write(frame if frame is not None else overdue_frame(), tool, tmp_path / f"{tool}.csv",
-                         as_of=AS_OF, policy=POLICY, shop=exports.Shop("Beispiel GmbH", "billing@shop.example"), **options)
+                         as_of=AS_OF, policy=POLICY, shop=exports.Shop("Beispiel GmbH", "billing@shop.example"),
+                         **ids, **options)
+
+
+def dialect_of(tool):
+    """The dialect as the exports above write it (KlickTipp with the account's field ids)."""
+    return with_field_ids(DIALECTS[tool], KLICKTIPP_IDS) if tool == "klicktipp" else DIALECTS[tool]
 
 
 def read_back(tool, path):
@@ -114,7 +127,7 @@ EXPECTED_FIRST_NAME = {
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_every_template_variable_becomes_the_tools_placeholder(tool, tmp_path):
-    dialect = DIALECTS[tool]
+    dialect = dialect_of(tool)
     assert dialect.tag("first_name") == EXPECTED_FIRST_NAME[tool]
     result = write(tool, tmp_path, overdue_frame(fee=[250, 0, 0]))  # E-1 owes the second stage's fee
     names = {p.name for p in result.template_paths}
@@ -197,13 +210,22 @@ def test_klicktipp_writes_windows_1252_and_rejects_what_it_cannot_hold(tmp_path)
 
 
 def test_klicktipp_field_ids_from_settings(tmp_path):
-    result = exports.write(overdue_frame(), "klicktipp", tmp_path / "kt.csv", as_of=AS_OF, policy=POLICY,
-                           field_ids={"open_amount_text": "123456"})
-    text = (tmp_path / "kt.template.second.de.txt").read_text("utf-8")
-    assert "%Subscriber:CustomField123456%" in text and "%Subscriber:CustomFieldFirstName%" in text
+    result = write("klicktipp", tmp_path, overdue_frame())
+    text = (tmp_path / "klicktipp.template.second.de.txt").read_text("utf-8")
+    assert "%Subscriber:CustomField200003%" in text and "%Subscriber:CustomFieldFirstName%" in text
+    assert "CustomFieldOpenAmountText" not in text and result.rows == 3
     with pytest.raises(InputError, match="unknown fields"):
-        exports.write(overdue_frame(), "klicktipp", tmp_path / "kt2.csv", as_of=AS_OF, field_ids={"nope": "1"})
-    assert result.rows == 3
+        write("klicktipp", tmp_path / "unknown", field_ids={"nope": "1"})
+
+
+def test_klicktipp_without_field_ids_stops_and_names_them(tmp_path):
+    with pytest.raises(InputError) as stopped:
+        write("klicktipp", tmp_path, field_ids={"open_amount_text": "123456"})
+    assert str(stopped.value) == (
+        "KlickTipp addresses the fields you create by their numeric id, and the template uses order_id, product_name, "
+        "due_date_text, manage_url, link_expires_text without one: set them in [exports.klicktipp_field_ids] "
+        "in dunning.toml (e.g. order_id = \"123456\"); nothing was written")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_mailchimp_text_is_clipped_to_255_bytes(tmp_path):

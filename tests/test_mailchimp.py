@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dunning import campaigns, config, sending
-from dunning.channels import PermanentFailure
+from dunning.channels import PermanentFailure, TemporaryFailure
 from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
 from dunning.cli import app
 from dunning.errors import InputError
@@ -15,7 +15,7 @@ from dunning.mailmerge import Templates
 from dunning.store import SENT, Store
 from dunning.policy import Stage
 from tests.conftest import campaign_workspace
-from tests.mailchimp_server import FakeMailchimp
+from tests.mailchimp_server import MAILCHIMP_FOOTER, FakeMailchimp, subscriber_hash
 
 AS_OF = date(2026, 11, 20)
 KEY = "0123456789abcdef-us21"
@@ -50,34 +50,38 @@ def prepare_and_send(workspace):
 
 def test_the_whole_flow(workspace, mailchimp):
     store, prepared, report = prepare_and_send(workspace)
-    assert (report.sent, report.failed) == (7, 0)
+    assert (report.sent, report.failed, report.waiting) == (7, 0, [])
     audience = mailchimp.audiences["list1"]
     tags = {f["tag"] for f in audience.merge_fields}
     assert {"OPENTEXT", "MANAGEURL", "DUETEXT", "ORDERID", "LINKEXP"} <= tags and len(audience.merge_fields) <= 30
-    hans = audience.members["hans.weber@example.de"]
+    hans = audience.members[subscriber_hash("hans.weber@example.de")]
     assert hans["status"] == "subscribed" and hans["language"] == "de"
     assert hans["merge_fields"]["FNAME"] == "Hans" and hans["merge_fields"]["OPENTEXT"] == "39,80\xa0€"
-    assert hans["merge_fields"]["MANAGEURL"].startswith("https://shop.example/m/")
-    segments = {s["name"]: s for s in audience.segments}
-    assert segments["mc"]["member_count"] == 7 and segments["mc-de"]["member_count"] == 2
-    sent = {c["settings"]["title"]: c for c in mailchimp.campaigns.values()}
+    sent = {c["settings"]["title"].rsplit(" ", 1)[0]: c for c in mailchimp.campaigns.values()}
     assert set(sent) == {"dunning mc de", "dunning mc en", "dunning mc fr", "dunning mc nl"}
     german = sent["dunning mc de"]
-    assert german["status"] == "sent" and german["sent_to"] == ["eva.schmidt@example.de", "hans.weber@example.de"]
+    assert german["status"] == "sent" and german["emails_sent"] == 2
     assert german["settings"]["from_name"] == "Beispiel GmbH" and german["settings"]["reply_to"] == "help@shop.example"
-    assert "*|FNAME|*" in german["content"]["plain_text"] and 'href="*|MANAGEURL|*"' in german["content"]["html"]
     assert "Letzte Mahnung" in german["settings"]["subject_line"]
     assert len(mailchimp.tests_sent) == 4 and mailchimp.tests_sent[0][1] == ["owner@shop.example"]
+    # what Hans received, rendered by Mailchimp from his merge fields: his order, his amount, his link,
+    # the deadline of the final notice, the shop's own unsubscribe line (so no Mailchimp marketing footer)
+    [message] = mailchimp.received("hans.weber@example.de")
+    assert "P-2002" in message["text"] and "39,80\xa0€" in message["text"] and hans["merge_fields"]["MANAGEURL"] in message["text"]
+    assert "4. Dezember 2026" in message["text"] and "Abmelden: https://example.us21.list-manage.com/unsubscribe" in message["text"]
+    assert MAILCHIMP_FOOTER not in message["text"] and MAILCHIMP_FOOTER not in message["html"]
+    assert 'href="https://example.us21.list-manage.com/unsubscribe' in message["html"]
+    assert len(mailchimp.deliveries) == 7
     rows = store.reminders_of(prepared.campaign_id)
     assert {r.status for r in rows} == {SENT} and {r.message_id for r in rows} == set(mailchimp.campaigns)
 
 
 def test_429_bursts_and_500s_are_retried(workspace, mailchimp):
-    mailchimp.fail("POST", r"/lists/list1$", 429, times=3)
+    mailchimp.fail("PUT", r"/lists/list1/members/", 429, times=3)
     mailchimp.fail("POST", r"/campaigns$", 500, times=1)
     _, _, report = prepare_and_send(workspace)
-    assert report.sent == 7
-    assert sum(1 for m, p in mailchimp.requests if m == "POST" and p == "/3.0/lists/list1") == 4
+    assert report.sent == 7 and len(mailchimp.deliveries) == 7
+    assert sum(1 for m, p in mailchimp.requests if m == "PUT" and "/members/" in p) == 7 + 3
 
 
 def test_a_refused_member_fails_alone(workspace, mailchimp):
@@ -88,45 +92,138 @@ def test_a_refused_member_fails_alone(workspace, mailchimp):
     assert order == "P-2006" and "compliance state" in reason
 
 
-def test_a_rerun_after_a_crash_creates_no_second_campaign(workspace, mailchimp):
+def test_a_rerun_after_a_crash_proves_the_send_instead_of_sending_again(workspace, mailchimp):
     store, prepared, _ = prepare_and_send(workspace)
     with store.engine.begin() as db:
-        db.exec_driver_sql("UPDATE reminders SET status = 'sending', claimed_by = NULL")  # its sender is gone
+        db.exec_driver_sql("UPDATE reminders SET status = 'sending', claimed_by = NULL")  # its sender died before marking them
+    report = send_again(workspace, store)
+    assert report.sent == 7 and report.resent_in_flight == []
+    assert len(mailchimp.campaigns) == 4 and len(mailchimp.deliveries) == 7
+
+
+def test_a_crash_before_the_send_leaves_no_draft_and_sends_once(workspace, mailchimp):
+    mailchimp.fail("POST", r"/actions/send$", 500, times=5)  # the first campaign's send never gets through
+    settings = config.load(cwd=workspace)
+    store = Store(f"sqlite:///{workspace / 'dunning.sqlite3'}")
+    campaigns.prepare(campaigns.load("mc", settings), settings, store, AS_OF, ["k"])
+    with pytest.raises(TemporaryFailure):
+        send_again(workspace, store)
+    assert {c["status"] for c in mailchimp.campaigns.values()} == {"save"}
+    handed = {r.message_id for r in store.reminders_of(store.campaign("mc").id) if r.message_id}
+    assert handed and handed <= set(mailchimp.campaigns)
+    with store.engine.begin() as db:
+        db.exec_driver_sql("UPDATE reminders SET claimed_by = NULL")
+    report = send_again(workspace, store)
+    assert report.sent == 7 and len(mailchimp.deliveries) == 7
+    assert not handed & set(mailchimp.campaigns) and {c["status"] for c in mailchimp.campaigns.values()} == {"sent"}
+
+
+def send_again(workspace, store):
     settings = config.load(cwd=workspace)
     campaign = campaigns.load("mc", settings)
     from dunning.channels.select import channel_for
 
-    report = sending.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
-    assert report.sent == 7 and len(report.resent_in_flight) == 7
-    assert len(mailchimp.campaigns) == 4 and all(c["status"] == "sent" for c in mailchimp.campaigns.values())
+    return sending.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
 
 
-Reminder = namedtuple("Reminder", "id order_id email language subject merge_fields")
+Reminder = namedtuple("Reminder", "id order_id email language subject merge_fields message_id", defaults=(None,))
 
 
 def channel(mailchimp, **settings):
     options = dict(list_id="list1", api_url=mailchimp.url, backoff_seconds=0.001) | settings
     return MailchimpChannel(MailchimpSettings(**options), Templates(), Shop("Shop", "help@shop.example", Stage("friendly", "Friendly", 3), False),
-                            environ={"DUNNING_MAILCHIMP_API_KEY": KEY})
+                            environ={"DUNNING_MAILCHIMP_API_KEY": KEY}, sleep=lambda seconds: None)
 
 
-def test_members_go_in_batches_of_500_and_long_text_is_clipped(mailchimp):
-    fields = json.dumps({"first_name": "Ann", "product_name": "Ü" * 300, "open_amount_text": "1,00 €"})
-    reminders = [Reminder(n, f"O-{n}", f"c{n}@example.com", "en", "Reminder", fields) for n in range(1200)]
-    results = channel(mailchimp).deliver("big", "Shop", "help@shop.example", reminders)
-    assert all(ok for ok, _ in results.values()) and len(results) == 1200
-    batches = [p for m, p in mailchimp.requests if m == "POST" and p == "/3.0/lists/list1"]
-    assert len(batches) == 3
-    product = mailchimp.audiences["list1"].members["c7@example.com"]["merge_fields"]["PRODUCT"]
+def deliver(channel, name: str, reminders: list, handed=lambda ids, campaign_id: None):
+    return channel.deliver(name, "Shop", "help@shop.example", reminders, as_of=AS_OF, handed=handed)
+
+
+def reminder(number: int, email: str, order_id: str | None = None, **fields) -> Reminder:
+    values = {"first_name": "Ann", "order_id": order_id or f"O-{number}", "open_amount_text": f"{number},00 €"} | fields
+    return Reminder(number, values["order_id"], email, "en", "Reminder", json.dumps(values))
+
+
+def test_a_campaign_name_used_again_sends_the_new_reminders(mailchimp):
+    first = deliver(channel(mailchimp), "weekly", [reminder(1, "a@example.com"), reminder(2, "b@example.com")])
+    second = deliver(channel(mailchimp), "weekly", [reminder(3, "c@example.com"), reminder(4, "a@example.com")])
+    assert all(ok for ok, _ in first.values()) and all(ok for ok, _ in second.values())
+    assert len(mailchimp.campaigns) == 2 and first[1][1] != second[3][1]
+    assert [m["text"].count("O-3") for m in mailchimp.received("c@example.com")] == [1]
+    assert ["O-1" in m["text"] for m in mailchimp.received("a@example.com")] == [True, False]
+    assert "O-4" in mailchimp.received("a@example.com")[1]["text"]
+
+
+def test_two_orders_of_one_address_go_out_one_after_the_other(mailchimp):
+    mailchimp.polls_to_finish = 3  # each campaign is still sending the first two times it is asked
+    handed = []
+    results = deliver(channel(mailchimp), "due", [reminder(1, "ann@example.com"), reminder(2, "Ann@Example.com"),
+                                                  reminder(3, "bob@example.com")], handed=lambda ids, c: handed.append(ids))
+    assert all(ok for ok, _ in results.values()) and handed == [[1, 3], [2]]
+    received = mailchimp.received("ann@example.com")
+    assert len(received) == 2 and "O-1" in received[0]["text"] and "O-2" in received[1]["text"]
+    assert "1,00 €" in received[0]["text"] and "2,00 €" in received[1]["text"]
+
+
+def test_a_scheduled_campaign_holds_the_second_order_of_an_address_for_the_next_run(mailchimp):
+    scheduled = channel(mailchimp, schedule_time="2026-11-25T09:15:00+00:00")
+    results = deliver(scheduled, "due", [reminder(1, "ann@example.com"), reminder(2, "ann@example.com")])
+    assert results[1][0] is True and results[2][0] is None and "scheduled" in results[2][1]
+    again = deliver(scheduled, "due", [reminder(2, "ann@example.com")])
+    assert again[2][0] is None and "has not gone out yet" in again[2][1]
+    assert mailchimp.audiences["list1"].members[subscriber_hash("ann@example.com")]["merge_fields"]["ORDERID"] == "O-1"
+
+
+def test_a_contact_keeps_its_status_and_new_contacts_get_status_if_new(mailchimp):
+    mailchimp.add_member("list1", "gone@example.com", "unsubscribed", FNAME="Gone")
+    mailchimp.add_member("list1", "fan@example.com", "subscribed", FNAME="Fan")
+    results = deliver(channel(mailchimp), "due", [reminder(1, "gone@example.com"), reminder(2, "fan@example.com"),
+                                                  reminder(3, "new@example.com")])
+    members = mailchimp.audiences["list1"].members
+    assert members[subscriber_hash("gone@example.com")]["status"] == "unsubscribed"
+    assert results[1] == (False, "gone@example.com is unsubscribed in the Mailchimp audience, and a campaign reaches only "
+                                 "subscribed contacts: remind them by smtp or outbox")
+    assert results[2][0] is True and results[3][0] is True
+    assert members[subscriber_hash("new@example.com")]["status"] == "subscribed"
+    pending = deliver(channel(mailchimp, status_if_new="pending"), "optin", [reminder(4, "later@example.com")])
+    assert pending[4][0] is False and "is pending" in pending[4][1]
+    with pytest.raises(InputError, match="status_if_new must be one of"):
+        channel(mailchimp, status_if_new="cleaned")
+
+
+def test_field_errors_are_named(mailchimp):
+    mailchimp.audiences["list1"].merge_fields.append({"merge_id": 99, "tag": "OPENTEXT", "name": "Open", "type": "text"})
+    mailchimp.refuse_field("OPENTEXT", "Please enter a value of at most 10 characters.")
+    results = deliver(channel(mailchimp), "due", [reminder(1, "a@example.com", open_amount_text="1.234.567,00 €")])
+    assert results[1] == (False, "Mailchimp refused a@example.com: Mailchimp answered 400: Invalid Resource: Your merge "
+                                 "fields were invalid. (merge_fields.OPENTEXT: Please enter a value of at most 10 characters.)")
+
+
+def test_collections_are_read_page_by_page(mailchimp):
+    audience = mailchimp.audiences["list1"]
+    audience.segments += [{"id": n, "name": f"tag {n}", "type": "static", "list_id": "list1", "member_count": 0,
+                           "emails": []} for n in range(2500)]
+    mc = channel(mailchimp)
+    assert len(list(mc._pages(mc.client.lists.list_segments, "segments", "list1"))) == 2500
+    assert mc._segment("list1", "tag 2499")["id"] == 2499 and len(audience.segments) == 2500
+
+
+def test_members_are_added_one_by_one_and_long_text_is_clipped(mailchimp):
+    reminders = [reminder(n, f"c{n}@example.com", product_name="Ü" * 300) for n in range(1, 601)]
+    results = deliver(channel(mailchimp), "big", reminders)
+    assert all(ok for ok, _ in results.values()) and len(results) == 600
+    segment = next(s for s in mailchimp.audiences["list1"].segments if s["name"].startswith("dunning big"))
+    assert segment["member_count"] == 600
+    assert sum(1 for m, p in mailchimp.requests if m == "POST" and p == f"/3.0/lists/list1/segments/{segment['id']}") == 2
+    product = mailchimp.audiences["list1"].members[subscriber_hash("c7@example.com")]["merge_fields"]["PRODUCT"]
     assert len(product.encode()) <= 255
 
 
 def test_schedule_on_the_quarter_hour(mailchimp):
-    reminders = [Reminder(1, "O-1", "a@example.com", "en", "Reminder", "{}")]
-    channel(mailchimp, schedule_time="2026-11-25T09:15:00+00:00").deliver("s", "Shop", "h@shop.example", reminders)
+    deliver(channel(mailchimp, schedule_time="2026-11-25T09:15:00+00:00"), "s", [reminder(1, "a@example.com")])
     assert [c["status"] for c in mailchimp.campaigns.values()] == ["schedule"]
     with pytest.raises(PermanentFailure, match="quarter-hour"):
-        channel(mailchimp, schedule_time="2026-11-25T09:10:00+00:00").deliver("t", "Shop", "h@shop.example", reminders)
+        deliver(channel(mailchimp, schedule_time="2026-11-25T09:10:00+00:00"), "t", [reminder(2, "b@example.com")])
 
 
 def test_keys_are_one_clear_sentence(mailchimp):
@@ -135,7 +232,7 @@ def test_keys_are_one_clear_sentence(mailchimp):
     wrong = MailchimpChannel(MailchimpSettings(list_id="list1", api_url=mailchimp.url), Templates(),
                              Shop("", "", Stage("friendly", "", 3), False), environ={"DUNNING_MAILCHIMP_API_KEY": "wrong-us21"})
     with pytest.raises(InputError, match="Mailchimp refused the API key: API Key Invalid"):
-        wrong.deliver("x", "Shop", "h@shop.example", [Reminder(1, "O-1", "a@example.com", "en", "s", "{}")])
+        deliver(wrong, "x", [reminder(1, "a@example.com")])
 
 
 def test_campaign_send_command_with_mailchimp(workspace, mailchimp, monkeypatch):

@@ -15,7 +15,8 @@ def context(language: str, consequence: str = "", has_fee: bool = False, reminde
     frame = frame.astype({"open_amount": "Int64", "paid_amount": "Int64", "fee": "Int64"})
     row = values(frame, "en").iloc[0]
     return {k: row[k] for k in TEMPLATE_VARIABLES} | {
-        "shop_name": "Beispiel GmbH", "shop_contact": "help@shop.example", "shop_address": "", "pay_by_text": "", "language": row["language"],
+        "shop_name": "Beispiel GmbH", "shop_contact": "help@shop.example", "shop_address": "", "pay_by_text": "", "unsubscribe_url": "",
+        "language": row["language"],
         "consequence": consequence, "has_fee": has_fee, "stage_label": "Final notice", "reminders_sent": reminders_sent}
 
 

@@ -1,6 +1,7 @@
 """The manage page through Flask's test client: every route and status, the security suite, the webhook."""
 import io
 import json
+import re
 import logging
 import shutil
 import time
@@ -304,6 +305,8 @@ def test_a_settled_order_offers_no_change_of_method_and_french_is_typeset(shop):
     client = app_for(shop)
     open_page = client.get(f"/m/{token()}?lang=fr").get_data(as_text=True)
     assert 'action="' in open_page and "Des questions\u202f?" in open_page
+    assert "Produit\u202f: <strong>" in open_page and "Produit :" not in open_page
+    assert "Product: <strong>" in client.get(f"/m/{token()}?lang=en").get_data(as_text=True)
     body = {"payment_id": "all", "order_id": "P-2001", "amount": "247.00", "currency": "EUR", "paid_at": "2026-11-21"}
     assert post_payment(client, body).status_code == 201
     settled = client.get(f"/m/{token()}?lang=fr").get_data(as_text=True)
@@ -339,3 +342,26 @@ def test_the_shops_legal_address_stands_under_the_page_and_the_reminders(shop):
         fields, language="de", stage=None, stage_name="final", shop_name="Beispiel GmbH", shop_contact="a@b.c",
         has_fee=False, reminders_sent=2, shop_address=address))
     assert message.text.rstrip().endswith(address) and address in message.html
+
+
+def installment_rows(html: str) -> list[tuple[str, ...]]:
+    """The installment table's rows as (due, amount, paid, open) texts."""
+    return re.findall(r'<tr><td>([^<]*)</td><td class="money">([^<]*)</td><td class="money">([^<]*)</td>'
+                      r'<td class="money">([^<]*)</td></tr>', html)
+
+
+def test_every_figure_on_the_page_comes_from_one_computation(shop):
+    client = app_for(shop)
+    yen = client.get(f"/m/{token('P-2005')}?lang=en").get_data(as_text=True)
+    rows = installment_rows(yen)
+    open_now = re.search(r'id="open-now">([^<]*)<', yen).group(1)
+    later = re.search(r"<p>Due later: ([^<]*)</p>", yen)
+    assert len(rows) == 5 and open_now != "¥0"
+    open_cells = sum(int(cell.strip("¥").replace(",", "")) for *_, cell in rows)
+    assert open_cells == int(open_now.strip("¥").replace(",", "")) + (int(later.group(1).strip("¥").replace(",", "")) if later else 0)
+    body = {"payment_id": "all", "order_id": "P-2001", "amount": "247.00", "currency": "EUR", "paid_at": "2026-11-21"}
+    assert post_payment(client, body).status_code == 201
+    settled = client.get(f"/m/{token()}?lang=en").get_data(as_text=True)
+    assert 'id="status">Thank you: nothing is open' in settled
+    assert rows and all(cell == "€0.00" for *_, cell in installment_rows(settled))
+    assert all(paid == amount for _, amount, paid, _ in installment_rows(settled))

@@ -1,23 +1,32 @@
 """The Mailchimp channel, through the official mailchimp-marketing client.
 
-For a prepared batch: create the merge fields the template needs (where missing), upsert the
-members in batches of at most 500 (lists.batch_list_members) with their merge fields, tag them
-with the campaign name and with the campaign name and language, then per language create a
-campaign for that tag's segment, set its content from the template in Mailchimp merge tags, send
-a test to the merchant, and send or schedule it. Every step can be run again: members are
-upserted, tags added, and a draft campaign of the same title is reused instead of created twice.
+Mailchimp keeps merge fields on the contact, not on the message, and renders a campaign when it
+goes out. So a prepared batch goes out in rounds: each round holds at most one reminder per
+address, and the next round only starts once Mailchimp reports the campaigns of the round sent.
+Per round and language: each contact is added or updated (PUT, `status_if_new` for new contacts;
+an existing contact keeps its status), a tag (static segment) named after the round holds exactly
+its recipients, and a campaign of its own goes to that tag. A reminder counts as sent only when
+the campaign's recipients (Mailchimp's sent-to report, or the tag of a scheduled campaign) hold its
+address. Before a campaign is sent, its id is written to the reminders (`handed`): a run after a
+crash finds it and proves the earlier send instead of sending again. An address that is in a
+scheduled or sending campaign of ours waits for the next run, so its merge fields are not changed
+under a campaign that has not gone out yet.
 
 Mailchimp's limits respected here: text merge fields hold at most 255 bytes; an audience has at
-most 30 merge fields; at most 10 simultaneous connections per key (this channel uses one);
-429 and 5xx answers are retried with doubling backoff.
+most 30 merge fields; collections are read page by page (at most 1000 per page); at most 10
+simultaneous connections per key (this channel uses one); 429 and 5xx answers are retried with
+doubling backoff.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 
 import mailchimp_marketing
 from mailchimp_marketing.api_client import ApiClientError
@@ -31,10 +40,14 @@ from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
 from dunning.policy import Stage
 
 KEY_VARIABLE = "DUNNING_MAILCHIMP_API_KEY"
-BATCH_SIZE = 500
+PAGE = 1000
+SEGMENT_BATCH = 500
 MAX_MERGE_FIELDS = 30
 TEXT_LIMIT = 255
 BUILT_IN_TAGS = {"EMAIL", "FNAME", "LNAME"}
+TITLE_PREFIX = "dunning "
+NEW_STATUSES = ("subscribed", "pending", "transactional")
+GONE_OUT = ("sent", "sending", "schedule")
 
 
 @dataclass(frozen=True)
@@ -43,9 +56,10 @@ class MailchimpSettings:
     server: str = ""
     test_emails: list[str] = field(default_factory=list)
     schedule_time: str = ""
-    member_status: str = "subscribed"
+    status_if_new: str = "subscribed"
     retries: int = 4
     backoff_seconds: float = 2.0
+    wait_seconds: float = 900.0
     api_url: str = ""
 
 
@@ -57,10 +71,11 @@ class Shop:
     contact: str
     stage: Stage
     has_fee: bool
+    address: str = ""
 
 
 class MailchimpChannel:
-    """Delivers a whole batch as one Mailchimp campaign per language."""
+    """Delivers a batch as Mailchimp campaigns: per round of distinct addresses, one campaign per language."""
 
     batch = True
 
@@ -72,109 +87,224 @@ class MailchimpChannel:
         server = settings.server or key.rpartition("-")[2]
         if not server or server == key:
             raise InputError("the Mailchimp data centre is unknown: set [mailchimp] server (e.g. us21) or use a key ending in -us21")
+        if settings.status_if_new not in NEW_STATUSES:
+            raise InputError(f"[mailchimp] status_if_new must be one of {', '.join(NEW_STATUSES)}, not {settings.status_if_new!r}")
         self.client = mailchimp_marketing.Client()
         self.client.set_config({"api_key": key, "server": server})
         if settings.api_url:
             self.client.api_client.host = settings.api_url.rstrip("/")
         self.settings, self.templates, self.shop, self.sleep = settings, templates, shop, sleep
 
-    def deliver(self, campaign_name: str, sender_name: str, reply_to: str, reminders: list) -> dict[int, tuple[bool, str]]:
-        """Send the batch; per reminder id: (True, Mailchimp campaign id) or (False, why)."""
+    def deliver(self, campaign_name: str, sender_name: str, reply_to: str, reminders: list, *, as_of: date,
+                handed: Callable[[list[int], str], None]) -> dict[int, tuple[bool | None, str]]:
+        """Send the batch. Per reminder id: (True, Mailchimp campaign id) once a campaign that went out holds its
+        address, (False, why) when it cannot be sent, or (None, why) when it waits for the next run."""
         list_id = self.settings.list_id
         self._ensure_merge_fields(list_id)
-        results: dict[int, tuple[bool, str]] = {}
-        by_language: dict[str, list] = defaultdict(list)
-        for reminder in reminders:
-            by_language[reminder.language].append(reminder)
-        accepted = self._upsert_members(list_id, reminders, results)
-        for language, group in sorted(by_language.items()):
-            members = [r for r in group if r.id in accepted]
-            if not members:
-                continue
-            tag = f"{campaign_name}-{language}"
-            for name in (campaign_name, tag):
-                self._tag(list_id, name, [r.email for r in members])
-            segment = self._segment(list_id, tag)
-            sent_before = min(json.loads(r.merge_fields).get("reminders_sent", 0) for r in members)
-            mc_id = self._send_campaign(list_id, segment["id"], f"dunning {campaign_name} {language}", language,
-                                        sender_name, reply_to, members[0].subject, sent_before)
-            for reminder in members:
-                results[reminder.id] = (True, mc_id)
+        results: dict[int, tuple[bool | None, str]] = {}
+        todo = self._not_proven(list_id, reminders, results)
+        todo = self._not_busy(list_id, todo, results)
+        envelope = (campaign_name, sender_name, reply_to, as_of)
+        rounds = _rounds(todo)
+        for number, batch in enumerate(rounds):
+            self._send_round(list_id, batch, envelope, handed, results)
+            _wait(results, batch, "Mailchimp is still sending this reminder's campaign; run campaign send again")
+            later = [r for rest in rounds[number + 1:] for r in rest]
+            if later and self.settings.schedule_time:
+                _wait(results, later, "another reminder to this address is scheduled in Mailchimp; run campaign send "
+                                      "again after it has gone out")
+                break
+            if later and any(results[r.id][0] is None for r in batch):
+                _wait(results, later, "Mailchimp has not finished sending the previous reminder to this address; "
+                                      "run campaign send again")
+                break
         return results
 
     def close(self) -> None:
         """The client keeps no connection open."""
 
+    # rounds -------------------------------------------------------------------------------
+
+    def _send_round(self, list_id: str, batch: list, envelope: tuple, handed, results: dict) -> None:
+        """Upsert the round's contacts, send one campaign per language, and wait until they have gone out."""
+        campaign_name, sender_name, reply_to, as_of = envelope
+        accepted = [r for r in batch if self._upsert(list_id, r, results)]
+        by_language: dict[str, list] = defaultdict(list)
+        for reminder in accepted:
+            by_language[reminder.language].append(reminder)
+        started = []
+        for language, group in sorted(by_language.items()):
+            ids = sorted(r.id for r in group)
+            key = f"#{ids[0]}-{hashlib.sha1(','.join(map(str, ids)).encode()).hexdigest()[:6]}"
+            title = f"{TITLE_PREFIX}{campaign_name} {language} {key}"
+            segment = self._segment(list_id, title)
+            for start in range(0, len(group), SEGMENT_BATCH):
+                self._call(self.client.lists.batch_segment_members,
+                           {"members_to_add": [r.email for r in group[start:start + SEGMENT_BATCH]]}, list_id, segment["id"])
+            sent_before = min(json.loads(r.merge_fields).get("reminders_sent", 0) for r in group)
+            campaign_id = self._campaign(list_id, segment["id"], title, language, sender_name, reply_to,
+                                         group[0].subject, sent_before, as_of)
+            handed(ids, campaign_id)
+            self._go(campaign_id)
+            started.append((campaign_id, segment["id"], group))
+        for campaign_id, segment_id, group in started:
+            self._confirm(list_id, campaign_id, segment_id, group, results)
+
+    def _upsert(self, list_id: str, reminder, results: dict) -> bool:
+        """Add or update the reminder's contact with this order's merge fields; False (and why) when a campaign
+        cannot reach it."""
+        try:
+            member = self._call(self.client.lists.set_list_member, list_id, _hash(reminder.email),
+                                _member(reminder, self.settings.status_if_new))
+        except PermanentFailure as exc:
+            results[reminder.id] = (False, f"Mailchimp refused {reminder.email}: {exc}")
+            return False
+        if member.get("status") != "subscribed":
+            results[reminder.id] = (False, f"{reminder.email} is {member.get('status')} in the Mailchimp audience, and a "
+                                           "campaign reaches only subscribed contacts: remind them by smtp or outbox")
+            return False
+        return True
+
+    def _go(self, campaign_id: str) -> None:
+        if self.settings.schedule_time:
+            self._call(self.client.campaigns.schedule, campaign_id, {"schedule_time": self.settings.schedule_time})
+        else:
+            self._call(self.client.campaigns.send, campaign_id)
+
+    def _confirm(self, list_id: str, campaign_id: str, segment_id: int, group: list, results: dict) -> None:
+        """Wait for the campaign to go out, then mark each reminder sent when its address is among the recipients.
+        A campaign still sending after `wait_seconds` leaves its reminders without a result (the next run proves them)."""
+        status = self._status(campaign_id, wait=not self.settings.schedule_time)
+        if status not in ("sent", "schedule"):
+            return
+        recipients = self._recipients(list_id, campaign_id, segment_id, status)
+        for reminder in group:
+            if reminder.email.lower() in recipients:
+                results[reminder.id] = (True, campaign_id)
+            else:
+                results[reminder.id] = (False, f"Mailchimp's campaign {campaign_id} went out without {reminder.email}")
+
+    def _status(self, campaign_id: str, wait: bool) -> str:
+        """The campaign's status; while it is sending (and `wait`), asked again with doubling pauses up to wait_seconds."""
+        delay, waited = 1.0, 0.0
+        while True:
+            status = self._call(self.client.campaigns.get, campaign_id, fields=["status"])["status"]
+            if status != "sending" or not wait or waited >= self.settings.wait_seconds:
+                return status
+            self.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 60.0)
+
+    def _recipients(self, list_id: str, campaign_id: str, segment_id: int, status: str) -> set[str]:
+        """The addresses a campaign went to (sent), or will go to (scheduled: the subscribed members of its tag)."""
+        if status == "sent":
+            return {r["email_address"].lower() for r in self._pages(
+                self.client.reports.get_campaign_recipients, "sent_to", campaign_id)}
+        return {m["email_address"].lower() for m in self._pages(
+            self.client.lists.get_segment_members_list, "members", list_id, str(segment_id)) if m["status"] == "subscribed"}
+
+    # earlier runs ---------------------------------------------------------------------------
+
+    def _not_proven(self, list_id: str, reminders: list, results: dict) -> list:
+        """Reminders an earlier run handed to a campaign that went out are proven sent; the others are still to do.
+        A draft an earlier run left behind is deleted."""
+        todo = []
+        for reminder in reminders:
+            if not reminder.message_id:
+                todo.append(reminder)
+                continue
+            try:
+                campaign = self._call(self.client.campaigns.get, reminder.message_id)
+            except PermanentFailure:
+                todo.append(reminder)
+                continue
+            if campaign["status"] == "save":
+                self._call(self.client.campaigns.remove, campaign["id"])
+                todo.append(reminder)
+                continue
+            segment_id = campaign["recipients"]["segment_opts"]["saved_segment_id"]
+            self._confirm(list_id, campaign["id"], segment_id, [reminder], results)
+            if reminder.id not in results:
+                _wait(results, [reminder], f"Mailchimp's campaign {campaign['id']} is still sending; run campaign send again")
+        return todo
+
+    def _not_busy(self, list_id: str, reminders: list, results: dict) -> list:
+        """Reminders whose address is in one of our campaigns that is scheduled or sending wait for the next run."""
+        busy: dict[str, str] = {}
+        for status in ("schedule", "sending"):
+            for campaign in self._pages(self.client.campaigns.list, "campaigns", list_id=list_id, status=status):
+                if campaign["settings"].get("title", "").startswith(TITLE_PREFIX):
+                    segment_id = str(campaign["recipients"]["segment_opts"]["saved_segment_id"])
+                    for member in self._pages(self.client.lists.get_segment_members_list, "members", list_id, segment_id):
+                        busy[member["email_address"].lower()] = campaign["settings"]["title"]
+        free = [r for r in reminders if r.email.lower() not in busy]
+        for reminder in reminders:
+            if reminder.email.lower() in busy:
+                _wait(results, [reminder], f"{reminder.email} is in the Mailchimp campaign {busy[reminder.email.lower()]!r}, "
+                                           "which has not gone out yet; run campaign send again after it has")
+        return free
+
+    # audience and campaign ----------------------------------------------------------------------
+
     def _ensure_merge_fields(self, list_id: str) -> None:
-        existing = self._call(self.client.lists.get_list_merge_fields, list_id, count=1000)["merge_fields"]
+        existing = list(self._pages(self.client.lists.get_list_merge_fields, "merge_fields", list_id))
         have = {f["tag"] for f in existing}
         wanted = {key: tag for key, tag in MAILCHIMP.merge_names.items() if tag not in BUILT_IN_TAGS}
         missing = {key: tag for key, tag in wanted.items() if tag not in have}
         if len(existing) + len(missing) > MAX_MERGE_FIELDS:
             raise InputError(f"the Mailchimp audience has {len(existing)} merge fields; adding {len(missing)} would pass "
-                             f"Mailchimp's limit of {MAX_MERGE_FIELDS}")
+                             f"Mailchimp's limit of {MAX_MERGE_FIELDS}: use an audience of its own for payment reminders")
         for key, tag in missing.items():
             self._call(self.client.lists.add_list_merge_field, list_id,
                        {"tag": tag, "name": key.replace("_", " ").title()[:50], "type": "text", "public": False})
 
-    def _upsert_members(self, list_id: str, reminders: list, results: dict) -> set[int]:
-        accepted: set[int] = set()
-        for start in range(0, len(reminders), BATCH_SIZE):
-            chunk = reminders[start:start + BATCH_SIZE]
-            body = {"members": [_member(r, self.settings.member_status) for r in chunk], "update_existing": True}
-            answer = self._call(self.client.lists.batch_list_members, list_id, body)
-            refused = {e["email_address"].lower(): e.get("error", "refused") for e in answer.get("errors", [])}
-            for reminder in chunk:
-                reason = refused.get(reminder.email.lower())
-                if reason:
-                    results[reminder.id] = (False, f"Mailchimp refused {reminder.email}: {reason}")
-                else:
-                    accepted.add(reminder.id)
-        return accepted
-
-    def _tag(self, list_id: str, name: str, emails: list[str]) -> None:
-        segment = self._segment(list_id, name)
-        for start in range(0, len(emails), BATCH_SIZE):
-            self._call(self.client.lists.batch_segment_members, {"members_to_add": emails[start:start + BATCH_SIZE]},
-                       list_id, segment["id"])
-
     def _segment(self, list_id: str, name: str) -> dict:
         """The static segment (tag) of this name, created when missing."""
-        for segment in self._call(self.client.lists.list_segments, list_id, type="static", count=1000)["segments"]:
+        for segment in self._pages(self.client.lists.list_segments, "segments", list_id, type="static"):
             if segment["name"] == name:
                 return segment
         return self._call(self.client.lists.create_segment, list_id, {"name": name, "static_segment": []})
 
-    def _send_campaign(self, list_id: str, segment_id: int, title: str, language: str, from_name: str,
-                       reply_to: str, subject: str, reminders_sent: int) -> str:
-        existing = [c for c in self._call(self.client.campaigns.list, list_id=list_id, count=1000)["campaigns"]
-                    if c["settings"]["title"] == title]
-        done = [c for c in existing if c["status"] in ("sent", "sending", "schedule")]
-        if done:
-            return done[0]["id"]
-        draft = existing[0] if existing else self._call(self.client.campaigns.create, {
+    def _campaign(self, list_id: str, segment_id: int, title: str, language: str, from_name: str, reply_to: str,
+                  subject: str, reminders_sent: int, as_of: date) -> str:
+        """A draft campaign of this title for the segment, with its content set (and a test sent to the merchant)."""
+        drafts = [c for c in self._pages(self.client.campaigns.list, "campaigns", list_id=list_id, status="save")
+                  if c["settings"]["title"] == title]
+        draft = drafts[0] if drafts else self._call(self.client.campaigns.create, {
             "type": "regular",
             "recipients": {"list_id": list_id, "segment_opts": {"saved_segment_id": segment_id}},
             "settings": {"subject_line": subject, "title": title, "from_name": from_name, "reply_to": reply_to},
         })
-        content = self._content(language, reminders_sent)
+        content = self._content(language, reminders_sent, as_of)
         body = {"html": content.html, "plain_text": content.text} if content.html else {"plain_text": content.text}
         self._call(self.client.campaigns.set_content, draft["id"], body)
         if self.settings.test_emails:
             self._call(self.client.campaigns.send_test_email, draft["id"],
                        {"test_emails": list(self.settings.test_emails), "send_type": "html"})
-        if self.settings.schedule_time:
-            self._call(self.client.campaigns.schedule, draft["id"], {"schedule_time": self.settings.schedule_time})
-        else:
-            self._call(self.client.campaigns.send, draft["id"])
         return draft["id"]
 
-    def _content(self, language: str, reminders_sent: int):
+    def _content(self, language: str, reminders_sent: int, as_of: date):
         tags = {key: Markup(MAILCHIMP.tag(key)) for key in TEMPLATE_VARIABLES}
-        context = mailmerge.context(tags, language=language, stage=self.shop.stage, stage_name=self.shop.stage.name,
-                                    shop_name=self.shop.name, shop_contact=self.shop.contact, has_fee=self.shop.has_fee,
-                                    reminders_sent=reminders_sent)
-        return self.templates.render(self.shop.stage.name, language, context)
+        stage = self.shop.stage
+        context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage.name, shop_name=self.shop.name,
+                                    shop_contact=self.shop.contact, shop_address=self.shop.address,
+                                    has_fee=self.shop.has_fee, reminders_sent=reminders_sent,
+                                    pay_by_text=mailmerge.pay_by_text(stage, as_of, language),
+                                    unsubscribe_url=Markup(MAILCHIMP.unsubscribe))
+        return self.templates.render(stage.name, language, context)
+
+    # the API ------------------------------------------------------------------------------------
+
+    def _pages(self, method, key: str, *args, **kwargs) -> Iterator[dict]:
+        """Every item of a collection, read page by page."""
+        offset = 0
+        while True:
+            answer = self._call(method, *args, count=PAGE, offset=offset, **kwargs)
+            items = answer.get(key, [])
+            yield from items
+            offset += len(items)
+            if not items or offset >= answer.get("total_items", 0):
+                return
 
     def _call(self, method, *args, **kwargs):
         """One API call; 429 and 5xx are retried with backoff, other errors become one clear sentence."""
@@ -196,12 +326,37 @@ class MailchimpChannel:
         raise TemporaryFailure("Mailchimp did not answer")
 
 
-def _member(reminder, status: str) -> dict:
-    """One member of a batch upsert: address, status, merge fields (clipped to 255 bytes), language."""
+def _rounds(reminders: list) -> list[list]:
+    """The reminders in rounds that hold each address at most once: the first reminder to every address, then the second..."""
+    seen: dict[str, int] = defaultdict(int)
+    rounds: list[list] = []
+    for reminder in sorted(reminders, key=lambda r: r.id):
+        number = seen[reminder.email.lower()]
+        seen[reminder.email.lower()] += 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(reminder)
+    return rounds
+
+
+def _wait(results: dict, reminders: list, why: str) -> None:
+    for reminder in reminders:
+        results.setdefault(reminder.id, (None, why))
+
+
+def _hash(address: str) -> str:
+    """Mailchimp's subscriber hash: the MD5 of the lower-case address."""
+    return hashlib.md5(address.lower().encode()).hexdigest()
+
+
+def _member(reminder, status_if_new: str) -> dict:
+    """The contact for one reminder: address, status for a new contact, this order's merge fields (clipped to 255
+    bytes), language."""
     fields = json.loads(reminder.merge_fields)
     merge = {MAILCHIMP.merge_names[key]: _clip(value) for key, value in fields.items() if key in MAILCHIMP.merge_names
              and MAILCHIMP.merge_names[key] != "EMAIL"}
-    return {"email_address": reminder.email, "status": status, "merge_fields": merge, "language": reminder.language}
+    return {"email_address": reminder.email, "status_if_new": status_if_new, "merge_fields": merge,
+            "language": reminder.language}
 
 
 def _clip(text: str) -> str:
@@ -210,10 +365,13 @@ def _clip(text: str) -> str:
 
 
 def _problem(exc: ApiClientError) -> tuple[int, str]:
-    """Status and 'title: detail' from Mailchimp's application/problem+json error body."""
+    """Status and 'title: detail (field: message; ...)' from Mailchimp's application/problem+json error body."""
     status = int(exc.status_code or 0)
     try:
         body = json.loads(exc.text) if isinstance(exc.text, str) else exc.text
-        return status, f"{body.get('title', '')}: {body.get('detail', '')}".strip(": ")
+        fields = "; ".join(f"{e.get('field', '')}: {e.get('message', '')}" for e in body.get("errors") or []
+                           if isinstance(e, dict) and e.get("field"))
+        message = f"{body.get('title', '')}: {body.get('detail', '')}".strip(": ")
+        return status, f"{message} ({fields})" if fields else message
     except (ValueError, AttributeError, TypeError):
         return status, str(exc.text)

@@ -40,7 +40,8 @@ def _mailchimp(campaign, settings: Settings):
         raise InputError(f"{campaign.path}: [mailchimp] needs list_id (the audience id)")
     stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
     return MailchimpChannel(MailchimpSettings(**options), settings.templates(),
-                            Shop(str(settings.shop.get("name", "")), str(settings.shop.get("contact", "")), stage, bool(stage.fees)))
+                            Shop(str(settings.shop.get("name", "")), str(settings.shop.get("contact", "")), stage, bool(stage.fees),
+                                 str(settings.shop.get("address", ""))))
 
 
 def check_keys(campaign, options: dict, settings_class) -> None:

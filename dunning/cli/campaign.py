@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,7 +15,7 @@ from rich.text import Text
 from dunning import campaigns, config, files, sending, tokens
 from dunning.channels import TemporaryFailure
 from dunning.channels.select import channel_for
-from dunning.cli.common import AsOfOpt, ConfigOption, JsonOpt, as_of_date, err, handles_input_errors, out, progress
+from dunning.cli.common import DATE_FORMATS, AsOfOpt, ConfigOption, JsonOpt, as_of_date, err, handles_input_errors, out, progress
 from dunning.errors import InputError
 
 app = typer.Typer(help="Prepare, preview and send reminder campaigns (campaigns/<name>.toml).", no_args_is_help=True)
@@ -75,7 +76,7 @@ def campaign_preview(name: CampaignArg,
 @app.command("send")
 @handles_input_errors
 def campaign_send(name: CampaignArg,
-                  as_of: Annotated[Optional[str], typer.Option("--as-of", help="The date the reminders count as sent, YYYY-MM-DD (default: today).")] = None,
+                  as_of: Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="The date the reminders count as sent (default: today).")] = None,
                   really: Annotated[bool, typer.Option("--send/--dry-run", help="Send for real (default: a dry run that sends nothing).")] = False,
                   as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
                   config_path: ConfigOption = None) -> None:
@@ -96,17 +97,21 @@ def campaign_send(name: CampaignArg,
     summary = {"campaign": campaign.name, "dry_run": report.dry_run, "would_send": report.would_send, "sent": report.sent,
                "failed": report.failed, "resent_in_flight": report.resent_in_flight,
                "taken_by_another_sender": report.taken_by_another_sender,
-               "failures": [{"order_id": o, "reason": r} for o, r in report.failures]}
+               "failures": [{"order_id": o, "reason": r} for o, r in report.failures],
+               "waiting": [{"order_id": o, "reason": r} for o, r in report.waiting]}
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     elif report.dry_run:
         out.print(f"dry run: {report.would_send} reminders would be sent through {campaign.channel}; add --send to send them")
     else:
         out.print(f"{campaign.name}: {report.sent} sent, {report.failed} failed"
+                  + (f", {len(report.waiting)} waiting for the next run" if report.waiting else "")
                   + (f", {report.taken_by_another_sender} being sent by another run" if report.taken_by_another_sender else ""))
         for order_id in report.resent_in_flight:
             out.print(f"  order {order_id} was in flight when the last run stopped and was sent again (it may arrive twice)")
         for order_id, reason in report.failures:
             out.print(f"  failed: order {order_id}: {reason}")
+        for order_id, reason in report.waiting:
+            out.print(f"  waiting: order {order_id}: {reason}")
     if report.failed:
         raise typer.Exit(1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Optional
@@ -31,7 +31,8 @@ FileArg = Annotated[Path, typer.Argument(help="Order export: CSV, XLSX or Parque
 PaymentsOpt = Annotated[Optional[Path], typer.Option("--payments", help="Payments file (order_id, paid_at, amount).")]
 ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="Profile name or TOML path for the export.")]
 PaymentsProfileOpt = Annotated[Optional[str], typer.Option("--payments-profile", help="Profile for the payments file.")]
-AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Date to judge by, YYYY-MM-DD (default: today).")]
+DATE_FORMATS = ["%Y-%m-%d"]
+AsOfOpt = Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="Date to judge by (default: today).")]
 GraceOpt = Annotated[Optional[int], typer.Option("--grace", help="Grace days (default: policy.grace_days).")]
 KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="Only this kind: subscription, installment, one_time.")]
 MethodOpt = Annotated[Optional[list[str]], typer.Option("--method", help="Only this payment method.")]
@@ -68,13 +69,9 @@ def handles_input_errors(command):
     return wrapper
 
 
-def as_of_date(value: Optional[str]) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--as-of {value!r} is not a date (write it as YYYY-MM-DD)") from None
+def as_of_date(value: Optional[datetime]) -> date:
+    """The date an --as-of option names (click has parsed it), or today."""
+    return date.today() if value is None else value.date()
 
 
 def filters(kind, method, product, currency, stage, min_days, min_amount) -> Filters:

@@ -87,7 +87,8 @@ def overdue(
 @handles_input_errors
 def export_command(
     file: FileArg,
-    to: Annotated[str, typer.Option("--to", help=f"Newsletter tool: {', '.join(exports.DIALECTS)}.")],
+    to: Annotated[str, typer.Option("--to", metavar=f"<{'|'.join(exports.DIALECTS)}>",
+                                    help="Newsletter tool (or one a plugin registers).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="CSV path (default: exports/<tool>-<date>-<filters>.csv).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file given with -o.")] = False,
     encoding: Annotated[Optional[str], typer.Option("--encoding", help="Override the tool's encoding (e.g. utf-8).")] = None,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +12,7 @@ import typer
 
 from dunning import config, files, report, tracking
 from dunning.cli.common import (
-    AsOfOpt, ConfigOption, FileArg, JsonOpt, PaymentsProfileOpt, ProfileOpt, as_of_date, err, handles_input_errors, out,
+    DATE_FORMATS, AsOfOpt, ConfigOption, FileArg, JsonOpt, PaymentsProfileOpt, ProfileOpt, as_of_date, err, handles_input_errors, out,
     progress, report_rejects,
 )
 from dunning.cli.tables import Column, fitted
@@ -48,7 +49,7 @@ def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = Non
 @handles_input_errors
 def track_payments(file: Annotated[Path, typer.Argument(help="Payments file (order_id, paid_at, amount, optional currency, payment_id).")],
                    payments_profile: PaymentsProfileOpt = None,
-                   as_of: Annotated[Optional[str], typer.Option("--as-of", help="Today, YYYY-MM-DD: later payment dates are refused.")] = None,
+                   as_of: Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="Today: later payment dates are refused.")] = None,
                    as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """A payments file: stored once per payment id; unrelated and overpaying ones are flagged.
 

@@ -32,6 +32,9 @@ class Dialect:
     max_text_bytes: int | None = None
     tags_header: str | None = None
     full_name_header: str | None = None
+    unsubscribe: str = ""
+    field_ids_setting: str = ""
+    built_in_fields: frozenset[str] = frozenset()
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -58,7 +61,7 @@ MAILCHIMP = Dialect(
     headers=_custom(_MAILCHIMP_TAGS, email="Email Address", first_name="First Name", last_name="Last Name"),
     merge_names=_custom(_MAILCHIMP_TAGS, email="EMAIL", first_name="FNAME", last_name="LNAME"),
     placeholder=lambda name: f"*|{name}|*",
-    max_text_bytes=255, tags_header="Tags",
+    max_text_bytes=255, tags_header="Tags", unsubscribe="*|UNSUB|*",
     sources=(
         "https://mailchimp.com/help/format-guidelines-for-your-import-file/",
         "https://mailchimp.com/developer/marketing/docs/merge-fields/",
@@ -146,10 +149,11 @@ KLICKTIPP = Dialect(
     merge_names=_custom(_KT_NAMES, email="EmailAddress", first_name="FirstName", last_name="LastName"),
     placeholder=lambda name: f"%Subscriber:{name}%" if name == "EmailAddress" else f"%Subscriber:CustomField{name}%",
     delimiter=";", encoding="cp1252", date_format="%d.%m.%Y",
+    field_ids_setting="exports.klicktipp_field_ids", built_in_fields=frozenset({"EmailAddress", "FirstName", "LastName"}),
     sources=("KlickTipp placeholder syntax as documented for its e-mail editor (%Subscriber:CustomFieldFirstName%, "
              "%Subscriber:EmailAddress%, %Subscriber:CustomField[NAME]%)",),
-    notes=("Create a custom field per column; where KlickTipp gave it a numeric id, set "
-           "[exports.klicktipp_field_ids] in dunning.toml so the template uses the ids.",),
+    notes=("Create a custom field per column and set its numeric id in [exports.klicktipp_field_ids] in "
+           "dunning.toml: the template addresses your fields by id (the export stops when one it uses has none).",),
 )
 
 # CleverReach: UTF-8 CSV (recommended so umlauts arrive intact), no line breaks in headers; the

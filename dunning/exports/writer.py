@@ -100,6 +100,10 @@ def write(
     keep = ~(bad_email | unencodable)
     table, values = table[keep.to_numpy()], values[keep]
 
+    sent_before = staged["reminders_sent"][keep.to_numpy()] if "reminders_sent" in staged else pd.Series(0, index=values.index)
+    rendered = _render_templates(values.assign(reminders_sent=sent_before.to_numpy()), dialect, path, policy, shop or Shop(),
+                                 templates, as_of)
+    _check_addressed(dialect, rendered)
     data = files.csv_bytes(table, delimiter=dialect.delimiter, encoding=encoding)
     files.write_private(path, data, overwrite=overwrite)
     rejects = pd.concat([p for p in problems if not p.empty]) if any(not p.empty for p in problems) else pd.DataFrame(columns=REJECT_COLUMNS)
@@ -107,9 +111,9 @@ def write(
     if not rejects.empty:
         rejects_path = path.with_name(path.stem + ".rejects.csv")
         files.write_private(rejects_path, files.csv_bytes(rejects[REJECT_COLUMNS]), overwrite=True)
-    sent_before = staged["reminders_sent"][keep.to_numpy()] if "reminders_sent" in staged else pd.Series(0, index=values.index)
-    template_paths = _write_templates(values.assign(reminders_sent=sent_before.to_numpy()), dialect, path, policy, shop or Shop(),
-                                      templates, as_of)
+    for template_path, text in rendered:
+        template_path.write_text(text, "utf-8")
+    template_paths = [template_path for template_path, _ in rendered]
     totals = _totals(staged[keep.to_numpy()])
     manifest_path = path.with_name(path.stem + ".manifest.json")
     manifest = {
@@ -185,12 +189,13 @@ def _rejects(values: pd.DataFrame, mask: pd.Series, column: str, reason: str | p
     }, columns=REJECT_COLUMNS)
 
 
-def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy: Policy | None,
-                     shop: Shop, templates: Templates, as_of: date) -> list[Path]:
-    """The reminder template for each stage and language in the export, in the tool's placeholders; customers
-    with a fee get a template of their own (`.with-fee`, tag `fee`), so nobody reads about a fee of nothing."""
+def _render_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy: Policy | None,
+                      shop: Shop, templates: Templates, as_of: date) -> list[tuple[Path, str]]:
+    """The reminder template for each stage and language in the export, in the tool's placeholders, with the path
+    it goes to; customers with a fee get a template of their own (`.with-fee`, tag `fee`), so nobody reads about a
+    fee of nothing."""
     stages = {s.name: s for s in (policy.stages if policy else ())}
-    written: list[Path] = []
+    rendered: list[tuple[Path, str]] = []
     # "Despite our reminders" only where every customer of the template was reminded before.
     groups = values.assign(has_fee=values["fee_text"] != "").groupby(["stage", "language", "has_fee"], sort=True)
     for (stage_name, language, has_fee), reminders_sent in groups["reminders_sent"].min().items():
@@ -198,16 +203,29 @@ def _write_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy:
         tags = {key: Markup(dialect.tag(key)) for key in TEMPLATE_VARIABLES}
         context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage_name, shop_name=shop.name,
                                     shop_contact=shop.contact, has_fee=bool(has_fee), reminders_sent=int(reminders_sent),
-                                    shop_address=shop.address, pay_by_text=mailmerge.pay_by_text(stage, as_of, language))
+                                    shop_address=shop.address, pay_by_text=mailmerge.pay_by_text(stage, as_of, language),
+                                    unsubscribe_url=Markup(dialect.unsubscribe))
         message = templates.render(stage_name, language, context)
         base = path.with_name(f"{path.stem}.template.{stage_name}.{language}" + (".with-fee" if has_fee else ""))
-        text_path, html_path = base.with_suffix(base.suffix + ".txt"), base.with_suffix(base.suffix + ".html")
-        text_path.write_text(f"Subject: {message.subject}\n\n{message.text}", "utf-8")
-        written.append(text_path)
+        rendered.append((base.with_suffix(base.suffix + ".txt"), f"Subject: {message.subject}\n\n{message.text}"))
         if message.html:
-            html_path.write_text(message.html, "utf-8")
-            written.append(html_path)
-    return written
+            rendered.append((base.with_suffix(base.suffix + ".html"), message.html))
+    return rendered
+
+
+def _check_addressed(dialect: Dialect, rendered: list[tuple[Path, str]]) -> None:
+    """A tool that addresses the merchant's own fields by id (KlickTipp) needs an id for every field the templates
+    use: without one the placeholder stays empty in every message. Stops before anything is written."""
+    if not dialect.field_ids_setting:
+        return
+    text = "".join(content for _, content in rendered)
+    missing = [key for key in TEMPLATE_VARIABLES
+               if dialect.merge_names[key] not in dialect.built_in_fields and not dialect.merge_names[key].isdigit()
+               and dialect.tag(key) in text]
+    if missing:
+        raise InputError(f"{dialect.title} addresses the fields you create by their numeric id, and the template uses "
+                         f"{', '.join(missing)} without one: set them in [{dialect.field_ids_setting}] in dunning.toml "
+                         f"(e.g. {missing[0]} = \"123456\"); nothing was written")
 
 
 def _totals(frame: pd.DataFrame) -> list[dict]:

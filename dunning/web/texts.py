@@ -7,6 +7,7 @@ LANGUAGES = ("nl", "de", "fr", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "colon": ":",
         "pay_by": "Please pay by {date}.",
         "title": "Your order {order}", "hello": "Hello {name},", "product": "Product", "due": "Due on",
         "amount": "Amount", "paid": "Paid", "open": "Open", "fee": "Reminder fee (apart from the order)",
@@ -22,6 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "limited_title": "Too many attempts", "limited": "Please wait a few minutes and try again.",
     },
     "de": {
+        "colon": ":",
         "pay_by": "Bitte zahlen Sie bis zum {date}.",
         "title": "Ihre Bestellung {order}", "hello": "Guten Tag {name},", "product": "Produkt", "due": "Fällig am",
         "amount": "Betrag", "paid": "Bezahlt", "open": "Offen", "fee": "Mahngebühr (getrennt von der Bestellung)",
@@ -37,6 +39,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "limited_title": "Zu viele Versuche", "limited": "Bitte warten Sie einige Minuten und versuchen Sie es erneut.",
     },
     "nl": {
+        "colon": ":",
         "pay_by": "Gelieve te betalen vóór {date}.",
         "title": "Uw bestelling {order}", "hello": "Beste {name},", "product": "Product", "due": "Vervaldatum",
         "amount": "Bedrag", "paid": "Betaald", "open": "Open", "fee": "Aanmaningskosten (los van de bestelling)",
@@ -52,6 +55,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "limited_title": "Te veel pogingen", "limited": "Wacht een paar minuten en probeer het opnieuw.",
     },
     "fr": {
+        "colon": " :",
         "pay_by": "Merci de régler avant le {date}.",
         "title": "Votre commande {order}", "hello": "Bonjour {name},", "product": "Produit", "due": "Échéance",
         "amount": "Montant", "paid": "Payé", "open": "Dû", "fee": "Frais de relance (à part de la commande)",
