@@ -13,9 +13,8 @@ scheduled or sending campaign of ours waits for the next run, so its merge field
 under a campaign that has not gone out yet.
 
 Mailchimp's limits respected here: text merge fields hold at most 255 bytes; an audience has at
-most 30 merge fields; collections are read page by page (at most 1000 per page); at most 10
-simultaneous connections per key (this channel uses one); 429 and 5xx answers are retried with
-doubling backoff.
+most 30 merge fields; a tag takes at most 500 members per call. The API itself (key, retries,
+paging, errors) is `mailchimp_api.MailchimpApi`.
 """
 from __future__ import annotations
 
@@ -24,23 +23,20 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-import mailchimp_marketing
-from mailchimp_marketing.api_client import ApiClientError
 from markupsafe import Markup
 
-from dunning.channels import PermanentFailure, TemporaryFailure
+from dunning.channels import PermanentFailure
+from dunning.channels.mailchimp_api import MailchimpApi
 from dunning.errors import InputError
 from dunning.exports.dialects import MAILCHIMP
 from dunning import mailmerge
 from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
 from dunning.policy import Stage
 
-KEY_VARIABLE = "DUNNING_MAILCHIMP_API_KEY"
-PAGE = 1000
 SEGMENT_BATCH = 500
 MAX_MERGE_FIELDS = 30
 TEXT_LIMIT = 255
@@ -81,18 +77,11 @@ class MailchimpChannel:
 
     def __init__(self, settings: MailchimpSettings, templates: Templates, shop: Shop, environ: dict | None = None,
                  sleep=time.sleep):
-        key = (os.environ if environ is None else environ).get(KEY_VARIABLE, "")
-        if not key:
-            raise InputError(f"no Mailchimp API key: set {KEY_VARIABLE} in the environment")
-        server = settings.server or key.rpartition("-")[2]
-        if not server or server == key:
-            raise InputError("the Mailchimp data centre is unknown: set [mailchimp] server (e.g. us21) or use a key ending in -us21")
         if settings.status_if_new not in NEW_STATUSES:
             raise InputError(f"[mailchimp] status_if_new must be one of {', '.join(NEW_STATUSES)}, not {settings.status_if_new!r}")
-        self.client = mailchimp_marketing.Client()
-        self.client.set_config({"api_key": key, "server": server})
-        if settings.api_url:
-            self.client.api_client.host = settings.api_url.rstrip("/")
+        api = MailchimpApi.from_environment(settings.server, settings.api_url, settings.retries, settings.backoff_seconds,
+                                            os.environ if environ is None else environ, sleep)
+        self.client, self._call, self._pages = api.client, api.call, api.pages
         self.settings, self.templates, self.shop, self.sleep = settings, templates, shop, sleep
 
     def deliver(self, campaign_name: str, sender_name: str, reply_to: str, reminders: list, *, as_of: date,
@@ -293,38 +282,6 @@ class MailchimpChannel:
                                     unsubscribe_url=Markup(MAILCHIMP.unsubscribe))
         return self.templates.render(stage.name, language, context)
 
-    # the API ------------------------------------------------------------------------------------
-
-    def _pages(self, method, key: str, *args, **kwargs) -> Iterator[dict]:
-        """Every item of a collection, read page by page."""
-        offset = 0
-        while True:
-            answer = self._call(method, *args, count=PAGE, offset=offset, **kwargs)
-            items = answer.get(key, [])
-            yield from items
-            offset += len(items)
-            if not items or offset >= answer.get("total_items", 0):
-                return
-
-    def _call(self, method, *args, **kwargs):
-        """One API call; 429 and 5xx are retried with backoff, other errors become one clear sentence."""
-        delay = self.settings.backoff_seconds
-        for attempt in range(self.settings.retries + 1):
-            try:
-                return method(*args, **kwargs)
-            except ApiClientError as exc:
-                status, message = _problem(exc)
-                if status == 429 or status >= 500 or status == 0:
-                    if attempt == self.settings.retries:
-                        raise TemporaryFailure(f"Mailchimp kept answering {status}: {message}") from None
-                    self.sleep(delay)
-                    delay *= 2
-                    continue
-                if status in (401, 403):
-                    raise InputError(f"Mailchimp refused the API key: {message}") from None
-                raise PermanentFailure(f"Mailchimp answered {status}: {message}") from None
-        raise TemporaryFailure("Mailchimp did not answer")
-
 
 def _rounds(reminders: list) -> list[list]:
     """The reminders in rounds that hold each address at most once: the first reminder to every address, then the second..."""
@@ -362,16 +319,3 @@ def _member(reminder, status_if_new: str) -> dict:
 def _clip(text: str) -> str:
     """Mailchimp text merge fields hold at most 255 bytes."""
     return str(text).encode("utf-8")[:TEXT_LIMIT].decode("utf-8", errors="ignore")
-
-
-def _problem(exc: ApiClientError) -> tuple[int, str]:
-    """Status and 'title: detail (field: message; ...)' from Mailchimp's application/problem+json error body."""
-    status = int(exc.status_code or 0)
-    try:
-        body = json.loads(exc.text) if isinstance(exc.text, str) else exc.text
-        fields = "; ".join(f"{e.get('field', '')}: {e.get('message', '')}" for e in body.get("errors") or []
-                           if isinstance(e, dict) and e.get("field"))
-        message = f"{body.get('title', '')}: {body.get('detail', '')}".strip(": ")
-        return status, f"{message} ({fields})" if fields else message
-    except (ValueError, AttributeError, TypeError):
-        return status, str(exc.text)
