@@ -1,60 +1,80 @@
-"""Bank transfer details: IBAN and BIC checks, ISO 11649 creditor references, the EPC QR code."""
+"""Bank transfer details: IBAN and BIC checks (python-stdnum), ISO 11649 creditor references, the EPC QR code."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
+import qrbill
 from segno import helpers as qr_helpers
+from stdnum import bic as stdnum_bic, iban as stdnum_iban, iso11649
+from stdnum.ch import esr
+from stdnum.exceptions import ValidationError
+from stdnum.iso7064 import mod_97_10
 
 from dunning.errors import InputError
 
-_BIC = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
-
-
-def _mod97(text: str) -> int:
-    """ISO 7064 MOD 97-10 over letters as numbers (A=10 ... Z=35)."""
-    return int("".join(str(int(ch, 36)) for ch in text)) % 97
-
-
 def normalise_iban(iban: str) -> str:
-    """The IBAN without spaces, in capitals; raises InputError when its check digits are wrong."""
-    compact = re.sub(r"\s+", "", iban).upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact) or _mod97(compact[4:] + compact[:4]) != 1:
-        raise InputError(f"{iban!r} is not a valid IBAN")
-    return compact
+    """The IBAN without spaces, in capitals; raises InputError when its country format or check digits are wrong."""
+    try:
+        return stdnum_iban.validate(iban)
+    except ValidationError:
+        raise InputError(f"{iban!r} is not a valid IBAN") from None
 
 
 def check_bic(bic: str) -> str:
     """The BIC in capitals; raises InputError when it is not 8 or 11 characters of the right shape."""
-    compact = bic.replace(" ", "").upper()
-    if not _BIC.match(compact):
-        raise InputError(f"{bic!r} is not a valid BIC")
-    return compact
+    try:
+        return stdnum_bic.validate(bic)
+    except ValidationError:
+        raise InputError(f"{bic!r} is not a valid BIC") from None
+
+
+SWISS = ("CH", "LI")  # QR-bill countries: their accounts get a Swiss QR-bill, not an EPC code
 
 
 @dataclass(frozen=True)
 class Account:
-    """A bank account customers can pay into, in one currency."""
+    """A bank account customers can pay into, in one currency. A Swiss or Liechtenstein account carries the
+    beneficiary's postal address, which its QR-bill must show."""
 
     beneficiary: str
     iban: str
     bic: str
+    address: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def swiss(self) -> bool:
+        return self.iban[:2] in SWISS
+
+    def reference(self, order_id: str) -> str:
+        """The reference a customer writes on the transfer: a QR reference into a QR-IBAN, else the RF reference."""
+        return qr_reference(order_id) if is_qr_iban(self.iban) else creditor_reference(order_id)
 
 
 def accounts(payment: dict, default_beneficiary: str) -> dict[str, Account]:
     """The shop's accounts per currency from [payment]: `iban`/`bic` in `currency` (default EUR), and one
-    [payment.accounts.<CURRENCY>] table per further currency; IBANs and BICs are checked here."""
-    def account(table: dict) -> Account:
-        return Account(str(table.get("beneficiary", payment.get("beneficiary", default_beneficiary))),
-                       normalise_iban(table["iban"]), check_bic(table["bic"]) if table.get("bic") else "")
+    [payment.accounts.<CURRENCY>] table per further currency; IBANs, BICs and a Swiss account's address
+    (street, house_number, postal_code, city) are checked here."""
+    def account(table: dict, where: str) -> Account:
+        iban = normalise_iban(table["iban"])
+        address = tuple((key, str(table[key])) for key in ADDRESS_KEYS if table.get(key))
+        if iban[:2] in SWISS and not {"postal_code", "city"} <= dict(address).keys():
+            raise InputError(f"[{where}] a Swiss QR-bill shows the beneficiary's address: set postal_code and city "
+                             "(and street, house_number)")
+        return Account(str(table.get("beneficiary", payment.get("beneficiary", default_beneficiary))), iban,
+                       check_bic(table["bic"]) if table.get("bic") else "", address)
 
-    found = {str(payment.get("currency", "EUR")).upper(): account(payment)} if payment.get("iban") else {}
+    found = {str(payment.get("currency", "EUR")).upper(): account(payment, "payment")} if payment.get("iban") else {}
     for currency, table in payment.get("accounts", {}).items():
-        found[currency.upper()] = account(table)
+        found[currency.upper()] = account(table, f"payment.accounts.{currency}")
     return found
+
+
+ADDRESS_KEYS = ("street", "house_number", "postal_code", "city")
 
 
 def creditor_reference(order_id: str) -> str:
@@ -67,13 +87,29 @@ def creditor_reference(order_id: str) -> str:
     digest = int.from_bytes(hashlib.sha256(order_id.encode("utf-8")).digest()[:8], "big")
     suffix = "".join("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(digest // 36**i) % 36] for i in range(4))
     body = readable + suffix
-    check = 98 - _mod97(body + "RF00")
-    return f"RF{check:02d}{body}"
+    return f"RF{mod_97_10.calc_check_digits(body + 'RF')}{body}"
+
+
+def qr_reference(order_id: str) -> str:
+    """The Swiss QR reference (27 digits, the last a recursive mod-10 check digit) for an order: 26 digits from a
+    hash of the exact order id, so it is stable and, in practice, never shared by two orders."""
+    digest = int.from_bytes(hashlib.sha256(order_id.encode("utf-8")).digest()[:12], "big")
+    body = f"{digest % 10**26:026d}"
+    return body + esr.calc_check_digit(body)
+
+
+def readable_reference(reference: str) -> str:
+    """A reference as a customer types it: a QR reference in blocks of five from the right (SIX), an RF as it is."""
+    return esr.format(reference) if reference.isdigit() else reference
+
+
+def is_qr_iban(iban: str) -> bool:
+    """A Swiss or Liechtenstein QR-IBAN (institution id 30000-31999): payments into it carry a QR reference."""
+    return iban[:2] in ("CH", "LI") and 30000 <= int(iban[4:9]) <= 31999
 
 
 def is_creditor_reference(reference: str) -> bool:
-    compact = reference.replace(" ", "").upper()
-    return bool(re.fullmatch(r"RF\d{2}[A-Z0-9]{1,21}", compact)) and _mod97(compact[4:] + compact[:4]) == 1
+    return iso11649.is_valid(reference)
 
 
 @lru_cache(maxsize=4096)
@@ -84,3 +120,20 @@ def epc_qr_svg(name: str, iban: str, amount: Decimal, reference: str, bic: str =
     """
     qr = qr_helpers.make_epc_qr(name=name[:70], iban=iban, amount=amount, reference=reference, bic=bic or None)
     return qr.svg_inline(scale=4, title="EPC QR code for the bank transfer")
+
+
+@lru_cache(maxsize=4096)
+def swiss_qr_bill_svg(account: Account, amount: Decimal, currency: str, order_id: str, language: str) -> str:
+    """The payment part and receipt of a Swiss QR-bill (the `qrbill` package, SIX's implementation guidelines)
+    for the order's open amount, with its reference, as inline SVG."""
+    address = dict(account.address)
+    bill = qrbill.QRBill(
+        account=account.iban, currency=currency, amount=f"{amount:.2f}", reference_number=account.reference(order_id),
+        creditor={"name": account.beneficiary[:70], "street": address.get("street", ""),
+                  "house_num": address.get("house_number", ""), "pcode": address["postal_code"], "city": address["city"],
+                  "country": account.iban[:2]},
+        additional_information=order_id[:140], language=language if language in ("de", "fr", "it", "en") else "en",
+    )
+    buffer = io.StringIO()
+    bill.as_svg(buffer)
+    return re.sub(r"^<\?xml[^>]*>\s*", "", buffer.getvalue())

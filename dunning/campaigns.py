@@ -43,6 +43,7 @@ class Campaign:
     rate_per_minute: int
     channel_settings: dict = field(default_factory=dict)
     source: str = ""
+    attach_qr_bill: bool = False
 
 
 def load(name: str, settings: Settings) -> Campaign:
@@ -79,8 +80,15 @@ def load(name: str, settings: Settings) -> Campaign:
         payments_profile=source.get("payments_profile"), filters=_filters(data.get("filters", {}), where),
         sender=str(sender["from"]), reply_to=str(sender.get("reply_to", "")),
         subjects={str(k): str(v) for k, v in data.get("subject", {}).items()}, rate_per_minute=rate,
-        channel_settings=dict(data.get(channel, {})), source=text,
+        channel_settings=dict(data.get(channel, {})), source=text, attach_qr_bill=_flag(data, "attach_qr_bill", where),
     )
+
+
+def _flag(data: dict, key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise InputError(f"{where} {key} must be true or false")
+    return value
 
 
 def _filters(data: dict, where: str) -> Filters:

@@ -97,6 +97,24 @@ method_requests = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
 )
+statement_entries = sa.Table(
+    "statement_entries", metadata,
+    sa.Column("entry_ref", sa.String(300), primary_key=True),
+    sa.Column("file", sa.String(300), nullable=False),
+    sa.Column("booked_on", sa.Date, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("direction", sa.String(10), nullable=False),
+    sa.Column("reference", sa.String(300), nullable=False, server_default=""),
+    sa.Column("remittance", sa.Text, nullable=False, server_default=""),
+    sa.Column("payer", sa.String(300), nullable=False, server_default=""),
+    sa.Column("payer_iban", sa.String(50), nullable=False, server_default=""),
+    sa.Column("reason_code", sa.String(10), nullable=False, server_default=""),
+    sa.Column("order_id", sa.String(200), nullable=False, server_default=""),
+    sa.Column("matched_by", sa.String(20), nullable=False, index=True),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
 attempts = sa.Table(
     "attempts", metadata,
     sa.Column("key", sa.String(300), primary_key=True),

@@ -165,4 +165,5 @@ def _outgoing(campaign_id: int, campaign: Campaign, reminder) -> Outgoing:
         subject=reminder.subject, text=reminder.body_text, html=reminder.body_html, sender=campaign.sender,
         reply_to=campaign.reply_to, message_id=message_id(campaign_id, reminder.id, campaign.sender),
         list_unsubscribe=unsubscribe_header(campaign.reply_to, campaign.sender), language=reminder.language,
+        amount=int(reminder.open_amount) + int(reminder.fee), currency=reminder.currency,
     )

@@ -22,7 +22,7 @@ from dunning.errors import InputError
 
 from dunning.schema import (  # noqa: F401  (the states are part of the store's face)
     FAILED, PAYMENT_COLUMNS, PREPARED, SENDING, SENT, campaigns, installments, method_requests, orders, payments, reminders,
-    visits, webhook_events,
+    statement_entries, visits, webhook_events,
 )
 
 URL_VARIABLE = "DUNNING_DATABASE_URL"
@@ -156,6 +156,20 @@ class Store:
     def add_payments(self, rows: list[dict]) -> int:
         """Record payments; a payment id seen before is skipped, so importing twice counts once."""
         return self._insert_new(payments, rows, ["payment_id"])
+
+    def add_statement_entries(self, rows: list[dict]) -> int:
+        """Record statement entries; an entry whose bank reference was seen before is skipped."""
+        return self._insert_new(statement_entries, rows, ["entry_ref"])
+
+    def statement_entries_frame(self) -> pd.DataFrame:
+        return self.frame(statement_entries, [c.name for c in statement_entries.c if c.name != "recorded_at"])
+
+    def settle_entry(self, entry_ref: str, order_id: str, matched_by: str, was: str) -> bool:
+        """Move one entry from `was` to `matched_by` for `order_id` (a conditional update: exactly one caller wins)."""
+        update = (statement_entries.update().where(statement_entries.c.entry_ref == entry_ref, statement_entries.c.matched_by == was)
+                  .values(order_id=order_id, matched_by=matched_by))
+        with self.engine.begin() as db:
+            return db.execute(update).rowcount == 1
 
     def payments_frame(self) -> pd.DataFrame:
         """Every payment; `paid_at` as datetime64."""

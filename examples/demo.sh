@@ -52,12 +52,23 @@ dunning export examples/orders_elopage.csv --profile elopage --as-of "$AS_OF" --
   --config examples/klicktipp.toml -o exports/demo-elopage-klicktipp.csv --force
 dunning track import examples/orders_elopage_later.csv --profile elopage --as-of 2026-12-01
 dunning track payments examples/payments_later.csv --as-of 2026-12-01
+
+echo
+echo "== 6. The bank's statements: a German camt.053 and a Swiss one with QR references, matched to the orders"
+dunning track statement examples/statement_germany.camt053.xml --as-of 2026-12-01
+dunning track statement examples/statement_switzerland.camt053.xml --as-of 2026-12-01
+echo "Sophie Dubois paid 89.00 without a reference: a probable match. Checked, it counts:"
+dunning track confirm 2026112600003 --as-of 2026-12-01
+dunning track statement examples/statement_germany.camt053.xml --as-of 2026-12-01 --json \
+  | python -c 'import json, sys; print("the same statement again:", json.load(sys.stdin)["new_payments"], "new payments")'
+echo
+echo "== 7. What the reminders brought in"
 dunning report --as-of 2026-12-01 --html exports/recovery-report.html
 dunning track open --as-of 2026-12-01
 echo "Open exports/recovery-report.html for the charts."
 
 echo
-echo "== 6. The customer's manage page"
+echo "== 8. The customer's manage page"
 TOKEN=$(dunning token sign P-2003 --json | python -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 echo "Start the server with the demo's key and ledger:"
 echo "    DUNNING_SECRET_KEYS='$DUNNING_SECRET_KEYS' DUNNING_DATABASE_URL='$DUNNING_DATABASE_URL' .venv/bin/dunning serve"

@@ -97,3 +97,49 @@ def test_a_webhook_payment_turns_the_page_to_paid(server, browser):
     assert page.locator("#paid-since").inner_text() == "€247.00"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "manage-page-paid.png"), full_page=True)
+
+
+SWISS_ACCOUNT = {"iban": "CH44 3199 9123 0008 8901 2", "beneficiary": "Beispiel GmbH", "street": "Bahnhofstrasse",
+                 "house_number": "1", "postal_code": "8001", "city": "Zürich"}
+
+
+@pytest.fixture
+def swiss_server(shop):  # noqa: F811
+    """The page of a shop whose euro account is Swiss (a QR-IBAN): EUR orders get a Swiss QR-bill."""
+    from dunning import config
+    from dunning.web import create_app
+    from tests.test_web import TODAY
+
+    settings, store = shop
+    swiss = config.Settings({**settings.data, "payment": {"accounts": {"EUR": SWISS_ACCOUNT}}}, settings.root, settings.source)
+    app = create_app(swiss, store=store, environ={"DUNNING_SECRET_KEYS": KEY}, today=lambda: TODAY)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+
+
+def test_a_swiss_account_gets_a_qr_bill_that_scans_to_the_payment(swiss_server, browser):
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    from dunning.bank import qr_reference
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=2)
+    page.goto(f"{swiss_server}/m/{token()}?lang=de")
+    assert page.locator(".qr svg").count() == 0  # no EPC code for a Swiss account
+    image = Image.open(io.BytesIO(page.locator("#qr-bill svg").screenshot()))
+    results = zxingcpp.read_barcodes(image)
+    assert len(results) == 1
+    fields = results[0].text.splitlines()
+    assert fields[0:3] == ["SPC", "0200", "1"] and fields[3] == "CH4431999123000889012"
+    assert fields[5:11] == ["Beispiel GmbH", "Bahnhofstrasse", "1", "8001", "Zürich", "CH"]
+    assert Decimal(fields[18]) == Decimal("247.00") and fields[19] == "EUR"
+    assert fields[27:29] == ["QRR", qr_reference("P-2001")] and fields[29] == "P-2001"
+    assert page.locator("#reference").inner_text().replace(" ", "") == qr_reference("P-2001")
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, device_scale_factor=2)
+    phone.goto(f"{swiss_server}/m/{token()}?lang=de")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # the slip scales down to a phone's width
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "swiss-qr-bill-phone.png"), full_page=True)

@@ -151,3 +151,28 @@ def test_an_order_without_an_address_is_left_out_by_an_e_mail_channel_not_by_the
     assert prepared.added == 6 and "P-2001" not in {r.order_id for r in store.reminders_of(prepared.campaign_id)}
     reject = prepared.rejects[prepared.rejects["row"] == "P-2001"].iloc[0]
     assert reject["reason"] == "no e-mail address, and the channel outbox sends e-mail"
+
+
+def test_a_reminder_into_a_swiss_account_can_carry_its_qr_bill(workspace):
+    from dunning.bank import qr_reference, readable_reference
+
+    definition = workspace / "campaigns" / "final.toml"
+    definition.write_text("attach_qr_bill = true\n" + definition.read_text())
+    settings_file = workspace / "dunning.toml"
+    settings_file.write_text(settings_file.read_text().replace("[payment]\n", '[payment]\n[payment.accounts.EUR]\n'
+                             'iban = "CH4431999123000889012"\nbeneficiary = "Beispiel GmbH"\nstreet = "Bahnhofstrasse"\n'
+                             'house_number = "1"\npostal_code = "8001"\ncity = "Zürich"\n'))
+    settings, campaign, store = setup(workspace)
+    campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
+    from dunning.channels.select import channel_for
+
+    report = sending.send(campaign, store, channel_for(campaign, settings), as_of=AS_OF, dry_run=False)
+    assert report.sent == 7
+    mails = {p.name.split(".")[0]: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+             for p in (workspace / "outbox" / "final").glob("*.eml")}
+    [bill] = [part for part in mails["P-2001"].iter_attachments()]
+    assert bill.get_filename() == "qr-bill-P-2001.svg" and bill.get_content_type() == "image/svg+xml"
+    svg = bill.get_content().decode("utf-8")
+    assert "<svg" in svg and "247.00" in svg and readable_reference(qr_reference("P-2001")) in svg
+    pounds = mails["P-2004"]  # GBP: no Swiss account in that currency, no bill
+    assert list(pounds.iter_attachments()) == []

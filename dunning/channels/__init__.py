@@ -1,7 +1,7 @@
 """Channels that deliver prepared reminders: an outbox of .eml files, SMTP, Mailchimp."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from dunning.errors import PermanentFailure, TemporaryFailure  # noqa: F401  (what a channel raises)
@@ -37,3 +37,28 @@ class Outgoing:
     list_unsubscribe: str = ""
     language: str = "en"
     fields: dict = field(default_factory=dict)
+    amount: int = 0  # what the reminder asks for (open amount and fee), in minor units of `currency`
+    currency: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that goes with an e-mail (a Swiss QR-bill)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+class Attaching:
+    """A channel whose messages carry the attachments `attach` makes for each (nothing where it makes none)."""
+
+    def __init__(self, channel: Channel, attach):
+        self.channel, self.attach = channel, attach
+
+    def send(self, message: Outgoing) -> str:
+        return self.channel.send(replace(message, attachments=tuple(self.attach(message))))
+
+    def close(self) -> None:
+        self.channel.close()

@@ -32,6 +32,9 @@ def build(message: Outgoing) -> EmailMessage:
     if message.html:
         mail.add_alternative(message.html, subtype="html")
     mail["Content-Language"] = message.language  # after the body: set_content clears Content-* headers
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        mail.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return mail
 
 

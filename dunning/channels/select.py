@@ -18,7 +18,8 @@ def channel_for(campaign, settings: Settings):
 def _outbox(campaign, settings: Settings):
     from dunning.channels.outbox import OutboxChannel
 
-    return OutboxChannel(settings.root / campaign.channel_settings.get("folder", "outbox") / campaign.name)
+    return _with_qr_bills(campaign, settings,
+                          OutboxChannel(settings.root / campaign.channel_settings.get("folder", "outbox") / campaign.name))
 
 
 def _smtp(campaign, settings: Settings):
@@ -28,7 +29,19 @@ def _smtp(campaign, settings: Settings):
     check_keys(campaign, options, SmtpSettings)
     if "host" not in options:
         raise InputError(f"{campaign.path}: [smtp] needs host")
-    return SmtpChannel(SmtpSettings(**options))
+    return _with_qr_bills(campaign, settings, SmtpChannel(SmtpSettings(**options)))
+
+
+def _with_qr_bills(campaign, settings: Settings, channel):
+    """The e-mail channel, attaching a Swiss QR-bill (SVG) to reminders paid into a Swiss account where the
+    campaign asks for it (`attach_qr_bill = true`)."""
+    if not campaign.attach_qr_bill:
+        return channel
+    from dunning import bank
+    from dunning.channels import Attaching
+    from dunning.channels.attachments import qr_bills
+
+    return Attaching(channel, qr_bills(bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))))
 
 
 def _mailchimp(campaign, settings: Settings):

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from dunning import __version__
-from dunning.cli import campaign, orders, setup, track
+from dunning.cli import campaign, orders, setup, statement, track
 
 app = typer.Typer(
     help="Find overdue subscription and installment payments and remind the customers.",
@@ -32,6 +32,8 @@ app.command("profiles")(setup.list_profiles)
 app.command("overdue")(orders.overdue)
 app.command("export")(orders.export_command)
 app.add_typer(campaign.app, name="campaign")
+track.app.command("statement")(statement.track_statement)
+track.app.command("confirm")(statement.track_confirm)
 app.add_typer(track.app, name="track")
 app.command("report")(track.report_command)
 app.add_typer(setup.token_app, name="token")

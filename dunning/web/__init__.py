@@ -101,12 +101,13 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
         transfer = None
         account = accounts.get(order.currency)  # a transfer only into an account in the order's currency
         if account and amount:
-            reference = bank.creditor_reference(order.order_id)
-            qr = bank.epc_qr_svg(account.beneficiary, account.iban, to_decimal(amount, order.currency),
-                                 reference, account.bic) if order.currency == "EUR" else ""
+            reference, major = account.reference(order.order_id), to_decimal(amount, order.currency)
+            qr = bank.epc_qr_svg(account.beneficiary, account.iban, major, reference, account.bic) \
+                if order.currency == "EUR" and not account.swiss else ""
+            qr_bill = bank.swiss_qr_bill_svg(account, major, order.currency, order.order_id, lang) if account.swiss else ""
             transfer = {"beneficiary": account.beneficiary, "iban": account.iban, "bic": account.bic,
                         "iban_grouped": " ".join(account.iban[i:i + 4] for i in range(0, len(account.iban), 4)),
-                        "reference": reference, "qr": qr}
+                        "reference": bank.readable_reference(reference), "qr": qr, "qr_bill": qr_bill}
         stage = next((s for s in settings.policy.stages if s.name == order.last_stage), None)
         deadline = "" if order.settled or order.last_reminded_on is None else pay_by_text(stage, order.last_reminded_on, lang)
         return page(

@@ -1,0 +1,96 @@
+"""Which order a bank entry pays, tried in this order, each recorded with how it matched:
+
+1. `reference`: the structured creditor reference (RF..., from the manage page) or the Swiss QR reference
+   of exactly one order, in the structured field or anywhere in the text;
+2. `order_id`: the id of exactly one order in the remittance text (as written, or with its punctuation
+   left out, as some banks do);
+3. `probable`: no reference and no id, but exactly one order in that currency is owed exactly that amount
+   and the payer's name holds the customer's last name. Listed for the merchant to confirm; never counted.
+
+A credit or a return that matches none of these is `unmatched`; a debit is not a customer's payment.
+"""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from dunning.bank import creditor_reference, is_creditor_reference, qr_reference
+from dunning.statements.entries import CREDIT, RETURN
+
+REFERENCE, ORDER_ID, PROBABLE, UNMATCHED, NOT_A_PAYMENT = "reference", "order_id", "probable", "unmatched", "debit"
+CERTAIN = (REFERENCE, ORDER_ID)
+_RF = re.compile(r"RF\d{2}[A-Z0-9]{1,21}")
+_QRR = re.compile(r"(?<!\d)\d{27}(?!\d)")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_/.#]*[A-Za-z0-9]|[A-Za-z0-9]")
+AMBIGUOUS = object()
+
+
+class Matcher:
+    """The ledger's orders, indexed by their references, ids and what they are owed."""
+
+    def __init__(self, orders: pd.DataFrame, owed: pd.Series):
+        ids = orders["order_id"].astype(str).tolist()
+        self.references = {creditor_reference(o): o for o in ids} | {qr_reference(o): o for o in ids}
+        self.ids = _unique({o.upper(): o for o in ids}.items())
+        self.compact_ids = _unique((_compact(o), o) for o in ids if len(_compact(o)) >= 4)
+        self.orders = orders.set_index("order_id")
+        self.owed = owed
+
+    def match(self, entries: pd.DataFrame) -> pd.DataFrame:
+        """The entries with `order_id` and `matched_by` added."""
+        found = [self._one(e) for e in entries.itertuples(index=False)]
+        return entries.assign(order_id=[o for o, _ in found], matched_by=[how for _, how in found])
+
+    def _one(self, entry) -> tuple[str, str]:
+        if entry.direction not in (CREDIT, RETURN):
+            return "", NOT_A_PAYMENT
+        text = f"{entry.reference} {entry.remittance}"
+        for how, order in ((REFERENCE, self._by_reference(text)), (ORDER_ID, self._by_id(text))):
+            if order:
+                return order, how
+        if entry.direction == CREDIT and (order := self._by_amount_and_name(entry)):
+            return order, PROBABLE
+        return "", UNMATCHED
+
+    def _by_reference(self, text: str) -> str:
+        compact = re.sub(r"\s+", "", text.upper())
+        hits = {self.references.get(q) for q in _QRR.findall(compact)}
+        for found in _RF.finditer(compact):  # banks glue words onto it: try the longest valid reference first
+            candidate = found.group(0)
+            for end in range(len(candidate), 4, -1):
+                if is_creditor_reference(candidate[:end]) and candidate[:end] in self.references:
+                    hits.add(self.references[candidate[:end]])
+                    break
+        hits.discard(None)
+        return hits.pop() if len(hits) == 1 else ""
+
+    def _by_id(self, text: str) -> str:
+        hits = set()
+        for token in _TOKEN.findall(text):
+            for order in (self.ids.get(token.upper()), self.compact_ids.get(_compact(token))):
+                if order is AMBIGUOUS:
+                    return ""
+                if order:
+                    hits.add(order)
+        return hits.pop() if len(hits) == 1 else ""
+
+    def _by_amount_and_name(self, entry) -> str:
+        owed = self.owed[self.owed == entry.amount]
+        candidates = self.orders.loc[self.orders.index.intersection(owed.index)]
+        payer = entry.payer.casefold()
+        has_name = candidates["last_name"].fillna("").astype(str).map(lambda n: bool(n) and n.casefold() in payer)
+        named = candidates[(candidates["currency"] == entry.currency).to_numpy(dtype=bool) & has_name.to_numpy(dtype=bool)]
+        return str(named.index[0]) if len(named) == 1 else ""
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", text.upper())
+
+
+def _unique(pairs) -> dict:
+    """key -> value, or AMBIGUOUS where two orders share the key."""
+    found: dict = {}
+    for key, value in pairs:
+        found[key] = AMBIGUOUS if key in found and found[key] != value else value
+    return found

@@ -1,0 +1,171 @@
+"""Bank statements: camt.053 from a German and a Swiss bank and MT940, matched to the ledger's orders and recorded
+once, through the CLI, on SQLite and PostgreSQL; then the page, `overdue` and the report see the payments."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dunning import config, statements
+from dunning.cli import app
+from dunning.errors import InputError
+from dunning.store import Store
+
+DATA = Path(__file__).parent / "data" / "statements"
+AS_OF, LATER = "2026-11-20", "2026-11-27"
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def ledger(examples, signing_key, database_url, monkeypatch):
+    """The demo's ledger: the plans with their payments file and the German shop's export, looked at on 20 November."""
+    monkeypatch.setenv("DUNNING_DATABASE_URL", database_url)
+    assert run("overdue", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF).exit_code == 0
+    assert run("overdue", examples / "orders_elopage.csv", "--profile", "elopage", "--as-of", AS_OF).exit_code == 0
+    return Store(database_url)
+
+
+def imported(path, *options):
+    result = run("track", "statement", path, "--as-of", LATER, "--json", *options)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def outcomes(summary):
+    return {e["entry_ref"]: (e["matched_by"], e["order_id"]) for e in summary["listed"]}
+
+
+def test_a_german_camt053_pays_orders_by_reference_and_by_id(ledger, examples):
+    summary = imported(examples / "statement_germany.camt053.xml")
+    assert outcomes(summary) == {
+        "2026112600001": ("reference", "P-2001"),      # RF creditor reference from the page
+        "2026112600002": ("order_id", "E-10421"),      # "Rechnung E-10421 ..." in the text
+        "2026112600003": ("probable", "E-10423"),      # 89.00 from Sophie Dubois, no reference: to confirm
+        "2026112600004": ("unmatched", ""),            # a donation
+        "2026112600005": ("debit", ""),                # the bank's fee
+        "2026112600006": ("order_id", "P-2003"),       # a returned direct debit (AM04)
+        "2026112600007-1": ("order_id", "E-10422"),    # a batch entry, split per transaction
+        "2026112600007-2": ("reference", "P-2006"),
+    }
+    assert (summary["new_entries"], summary["new_payments"]) == (8, 5)
+    paid = ledger.payments_frame().set_index("payment_id")
+    assert paid.loc["statement:2026112600001", ["order_id", "amount", "currency"]].tolist() == ["P-2001", 24700, "EUR"]
+    assert paid.loc["statement:2026112600006", ["amount", "flag"]].tolist() == [-12000, "return AM04"]
+    assert "statement:2026112600003" not in paid.index  # probable is never counted as certain
+    again = imported(examples / "statement_germany.camt053.xml")
+    assert (again["new_entries"], again["new_payments"]) == (0, 0)
+    assert len(ledger.payments_frame()) == len(paid)
+
+
+def test_paid_by_statement_is_paid_on_the_page_in_overdue_and_in_the_report(ledger, examples, tmp_path):
+    from dunning.tokens import TokenSigner, keys_from_env
+    from dunning.web import create_app
+
+    handed = run("export", examples / "plans.csv", "--to", "generic", "-o", tmp_path / "x.csv", "--as-of", AS_OF)
+    assert handed.exit_code == 0, handed.output  # the hand-over: a friendly reminder each, the report's base
+    imported(examples / "statement_germany.camt053.xml")
+    overdue = json.loads(run("overdue", examples / "plans.csv", "--as-of", LATER, "--json", "--dry-run").stdout)
+    still = {o["order_id"] for o in overdue}
+    assert "P-2001" not in still and "P-2006" not in still and "P-2003" in still
+    token = TokenSigner(keys_from_env()).sign("P-2001")
+    page = create_app(config.load(), store=ledger, environ={"DUNNING_SECRET_KEYS": keys_from_env()[0]}).test_client().get(
+        f"/m/{token}?lang=en").get_data(as_text=True)
+    assert 'id="status">Thank you: nothing is open' in page
+    report = json.loads(run("report", "--as-of", LATER, "--json").stdout)
+    euro = next(r for r in report["by campaign"] if r["currency"] == "EUR")
+    # P-2001 247.00 and P-2006 480.00 came in; P-2003's returned 120.00 direct debit counts against it
+    assert (euro["amount_recovered"], euro["fully_paid"]) == ("607.00", 2)
+
+
+def test_a_probable_match_counts_once_confirmed(ledger, examples):
+    imported(examples / "statement_germany.camt053.xml")
+    assert run("track", "confirm", "2026112600003", "--as-of", LATER).exit_code == 0
+    paid = ledger.payments_frame().set_index("payment_id")
+    assert paid.loc["statement:2026112600003", ["order_id", "amount"]].tolist() == ["E-10423", 8900]
+    twice = run("track", "confirm", "2026112600003", "--as-of", LATER)
+    assert twice.exit_code == 2 and "not a probable match" in twice.stderr
+    assert run("track", "confirm", "2026112600004").exit_code == 2
+
+
+def test_a_swiss_statement_pays_by_qr_reference(ledger, examples):
+    summary = imported(examples / "statement_switzerland.camt053.xml")
+    assert outcomes(summary) == {"ZKB20261126A1": ("reference", "E-10430"), "ZKB20261126A2": ("unmatched", "")}
+    assert ledger.payments_frame().set_index("payment_id").loc["statement:ZKB20261126A1", "amount"] == 15900
+
+
+def test_an_mt940_statement_from_a_german_bank(ledger):
+    summary = imported(DATA / "germany.mt940.sta")
+    found = sorted(outcomes(summary).values())
+    assert found == sorted([("reference", "P-2001"), ("order_id", "E-10421"), ("unmatched", ""), ("order_id", "P-2003"),
+                            ("debit", "")])
+    returned = next(e for e in summary["listed"] if e["order_id"] == "P-2003")
+    assert (returned["direction"], returned["reason_code"], returned["entry_ref"]) == ("return", "AM04", "B6K26RET00001")
+    again = imported(DATA / "germany.mt940.sta")
+    assert (again["new_entries"], again["new_payments"]) == (0, 0) and outcomes(again) == outcomes(summary)
+
+
+def test_the_listing_as_csv(ledger, examples, tmp_path):
+    imported(examples / "statement_germany.camt053.xml", "--csv", tmp_path / "entries.csv")
+    text = (tmp_path / "entries.csv").read_text("utf-8")
+    assert text.splitlines()[0].startswith("entry_ref,booked_on,direction,amount")
+    assert "Spende Sommerfest" in text and oct((tmp_path / "entries.csv").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"hello", "not a bank statement"),
+    (b"<Document><Other/></Document>", "without a statement"),
+    (b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><Document>&b;</Document>',
+     "not a readable camt file"),
+    (b"<Document><BkToCstmrStmt><Stmt><Id>1</Id><Ntry><Amt Ccy='EUR'>abc</Amt><CdtDbtInd>CRDT</CdtDbtInd>"
+     b"<BookgDt><Dt>2026-11-20</Dt></BookgDt><AcctSvcrRef>X1</AcctSvcrRef></Ntry></Stmt></BkToCstmrStmt></Document>",
+     "entry X1: 'abc' is not an amount in EUR"),
+])
+def test_a_bad_statement_is_one_sentence(tmp_path, content, message):
+    path = tmp_path / "bad.xml"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        statements.read(path)
+    result = run("track", "statement", path)
+    assert result.exit_code == 2 and "bad.xml" in result.stderr and "Traceback" not in result.output
+
+
+def test_two_imports_at_once_record_each_entry_once(ledger, examples, database_url, tmp_path):
+    command = [sys.executable, "-m", "dunning", "track", "statement", str(examples / "statement_germany.camt053.xml"),
+               "--as-of", LATER, "--json"]
+    env = {**__import__("os").environ, "DUNNING_DATABASE_URL": database_url}
+    runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    answers = [json.loads(p.communicate()[0]) for p in runs]
+    assert all(p.returncode == 0 for p in runs)
+    assert sum(a["new_entries"] for a in answers) == 8 and sum(a["new_payments"] for a in answers) == 5
+    assert len(ledger.statement_entries_frame()) == 8
+
+
+def test_a_swiss_order_shows_a_qr_bill_until_the_statement_pays_it(ledger, examples):
+    from dunning.bank import qr_reference, readable_reference
+    from dunning.tokens import TokenSigner, keys_from_env
+    from dunning.web import create_app
+
+    settings = config.load()
+    account = {"iban": "CH4431999123000889012", "beneficiary": "Beispiel GmbH", "street": "Bahnhofstrasse",
+               "house_number": "1", "postal_code": "8001", "city": "Zürich"}
+    swiss = config.Settings({**settings.data, "payment": {"accounts": {"CHF": account}}}, settings.root, settings.source)
+    client = create_app(swiss, store=ledger, environ={"DUNNING_SECRET_KEYS": keys_from_env()[0]}).test_client()
+    url = f"/m/{TokenSigner(keys_from_env()).sign('E-10430')}?lang=de"
+    before = client.get(url).get_data(as_text=True)
+    assert 'id="qr-bill"' in before and readable_reference(qr_reference("E-10430")) in before and "159,00" in before
+    imported(examples / "statement_switzerland.camt053.xml")
+    after = client.get(url).get_data(as_text=True)
+    assert 'id="qr-bill"' not in after and 'class="settled" id="status"' in after
+
+
+def test_a_swiss_account_needs_the_address_its_qr_bill_shows():
+    from dunning.bank import accounts
+
+    with pytest.raises(InputError, match=r"\[payment.accounts.CHF\] a Swiss QR-bill shows the beneficiary's address"):
+        accounts({"accounts": {"CHF": {"iban": "CH4431999123000889012"}}}, "Shop")
