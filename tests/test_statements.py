@@ -169,3 +169,9 @@ def test_a_swiss_account_needs_the_address_its_qr_bill_shows():
 
     with pytest.raises(InputError, match=r"\[payment.accounts.CHF\] a Swiss QR-bill shows the beneficiary's address"):
         accounts({"accounts": {"CHF": {"iban": "CH4431999123000889012"}}}, "Shop")
+
+
+def test_a_camt054_notification_in_an_older_version_with_a_spaced_qr_reference(ledger):
+    summary = imported(DATA / "switzerland.camt054.xml")
+    assert outcomes(summary) == {"PF20261126000417": ("reference", "E-10430")}  # the pending entry is not money yet
+    assert summary["listed"][0]["payer"] == "Lukas Wagner"
