@@ -12,13 +12,14 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import TemplateError
 
-from dunning import mailmerge, pipeline, reminders, tokens
+from dunning import confirmations, mailmerge, pipeline, reminders, tokens
 from dunning.channels.select import CHANNELS
 from dunning.sources.rejects import REJECT_COLUMNS
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
 from dunning.overdue import Filters
+from dunning.policy import CONFIRMATION
 from dunning.store import Store
 
 _FILTER_KEYS = {"kinds", "payment_methods", "products", "currencies", "min_days", "min_amount"}
@@ -44,6 +45,7 @@ class Campaign:
     channel_settings: dict = field(default_factory=dict)
     source: str = ""
     attach_qr_bill: bool = False
+    confirm_within_days: int = 14  # a confirmation campaign: payments of the last days only
 
 
 def load(name: str, settings: Settings) -> Campaign:
@@ -58,8 +60,11 @@ def load(name: str, settings: Settings) -> Campaign:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
     where = f"{path}:"
     stage = data.get("stage")
-    if stage not in settings.policy.stage_names():
-        raise InputError(f"{where} stage must be one of {', '.join(settings.policy.stage_names())}, not {stage!r}")
+    if stage not in settings.policy.stage_names() + [CONFIRMATION]:
+        raise InputError(f"{where} stage must be one of {', '.join(settings.policy.stage_names() + [CONFIRMATION])}, not {stage!r}")
+    within = data.get("confirm_within_days", 14)
+    if not isinstance(within, int) or isinstance(within, bool) or within < 0:
+        raise InputError(f"{where} confirm_within_days must be a whole number of days, 0 or more")
     channel = data.get("channel", "outbox")
     if channel not in CHANNELS:
         raise InputError(f"{where} channel must be one of {', '.join(CHANNELS)}, not {channel!r}")  # built in or added
@@ -81,6 +86,7 @@ def load(name: str, settings: Settings) -> Campaign:
         sender=str(sender["from"]), reply_to=str(sender.get("reply_to", "")),
         subjects={str(k): str(v) for k, v in data.get("subject", {}).items()}, rate_per_minute=rate,
         channel_settings=dict(data.get(channel, {})), source=text, attach_qr_bill=_flag(data, "attach_qr_bill", where),
+        confirm_within_days=within,
     )
 
 
@@ -128,11 +134,17 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
         settings, store, campaign.input_file, as_of=as_of, payments=campaign.payments_file, profile=campaign.profile,
         payments_profile=campaign.payments_profile, filters=campaign.filters, on_step=on_step,
     )
-    orders = found.result.orders
+    if campaign.stage == CONFIRMATION:  # the ledger learns this run's payments first: they are what is confirmed
+        pipeline.record(found, store, None)
+        orders = confirmations.due(store, as_of, campaign.confirm_within_days)
+    else:
+        orders = found.at_stage((campaign.stage,))
     at_stage = orders[orders["stage"] == campaign.stage]
     held = store.reminded()
-    done = set(held.loc[held["stage"] == campaign.stage, "order_id"])
-    fresh = at_stage[~at_stage["order_id"].isin(done)]
+    held = held[held["stage"] == campaign.stage]
+    done = set(zip(held["order_id"], held["about"]))  # a notice is per installment (about = due:<date>)
+    fresh = at_stage[pd.Series([key not in done for key in zip(at_stage["order_id"], at_stage["about"])], index=at_stage.index,
+                               dtype=bool)]
     fresh, unreachable = _reachable(fresh, campaign)
     existing = store.campaign(campaign.name)
     if existing and existing.stage != campaign.stage:
@@ -140,7 +152,8 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
     on_step(f"rendering {len(fresh)} messages")
     linked = tokens.add_links(fresh, settings.signer(keys), settings.link_template)
     rows = _render_all(campaign, settings, linked, as_of)
-    pipeline.record(found, store, linked)
+    if campaign.stage != CONFIRMATION:
+        pipeline.record(found, store, linked)
     campaign_id = existing.id if existing else store.create_campaign(
         campaign.name, campaign.stage, campaign.channel, as_of, campaign.source)
     added = store.add_reminders(campaign_id, rows)
@@ -164,7 +177,7 @@ def _reachable(orders: pd.DataFrame, campaign: Campaign) -> tuple[pd.DataFrame, 
 def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_of: date) -> list[dict]:
     """One stored row per message: rendered subject, text and HTML in the customer's language."""
     templates = settings.templates()
-    stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
+    stage = settings.policy.stage_named(campaign.stage)
     shop = settings.section("shop")
     values = field_values(frame, settings.fallback_language, templates.languages())
     subject_templates = {lang: templates.env.from_string(text) for lang, text in campaign.subjects.items()}
@@ -174,7 +187,8 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
                                     shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
                                     shop_address=str(shop.get("address", "")),
                                     pay_by_text=mailmerge.pay_by_text(stage, as_of, value["language"]),
-                                    has_fee=int(order["fee"]) > 0, reminders_sent=int(order["reminders_sent"]))
+                                    has_fee=int(order["fee"]) > 0, reminders_sent=int(order["reminders_sent"]),
+                                    still_open=int(order["open_amount"]) > 0)
         message = templates.render(campaign.stage, value["language"], context)
         subject = message.subject
         if value["language"] in subject_templates:

@@ -30,7 +30,7 @@ def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, p
     """Sign the links, record what the run learnt, write the tool's CSV with its templates and manifest, and
     (unless `record` is off: a test import) record the hand-over."""
     dialect = exports.get(tool)
-    linked = tokens.add_links(found.result.orders, settings.signer(), settings.link_template)
+    linked = tokens.add_links(found.at_stage(found.filters.stages), settings.signer(), settings.link_template)
     recorded = pipeline.record(found, store, linked)
     described = found.filters.describe()
     words = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in described.items()]

@@ -23,7 +23,7 @@ TEMPLATE_VARIABLES = (
     "fee_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
 )
 SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", "has_fee", "language", "stage_label",
-                  "reminders_sent", "pay_by_text", "unsubscribe_url")
+                  "reminders_sent", "pay_by_text", "unsubscribe_url", "still_open")
 
 
 def pay_by_text(stage: Stage | None, reminded_on: date, language: str) -> str:
@@ -35,15 +35,16 @@ def pay_by_text(stage: Stage | None, reminded_on: date, language: str) -> str:
 
 def context(fields: Mapping[str, object], *, language: str, stage: Stage | None, stage_name: str, shop_name: str,
             shop_contact: str, has_fee: bool, reminders_sent: int, shop_address: str = "", pay_by_text: str = "",
-            unsubscribe_url: str = "") -> dict:
+            unsubscribe_url: str = "", still_open: bool = False) -> dict:
     """The one template context of a reminder: its merge fields (a customer's values, or a tool's merge tags)
     and what the shop and the stage say. `reminders_sent` counts the reminders this customer had before;
-    `unsubscribe_url` is the tool's unsubscribe link where it needs one in the message (Mailchimp's *|UNSUB|*)."""
+    `unsubscribe_url` is the tool's unsubscribe link where it needs one in the message (Mailchimp's *|UNSUB|*);
+    `still_open` tells a payment confirmation whether something is left to pay."""
     return {key: fields[key] for key in TEMPLATE_VARIABLES} | {
         "shop_name": shop_name, "shop_contact": shop_contact, "shop_address": shop_address, "language": language,
         "consequence": stage.consequence if stage else "", "has_fee": has_fee,
         "stage_label": stage.label if stage else stage_name, "reminders_sent": reminders_sent, "pay_by_text": pay_by_text,
-        "unsubscribe_url": unsubscribe_url,
+        "unsubscribe_url": unsubscribe_url, "still_open": still_open,
     }
 
 

@@ -69,9 +69,10 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
 
 
 def _last_reminder(store: Store, order_id: str):
-    """The latest reminder the order was sent or handed over (stage, reminded_on), or None."""
+    """The latest dunning reminder the order was sent or handed over (stage, reminded_on), or None."""
     query = (sa.select(reminders.c.stage, reminders.c.reminded_on)
-             .where(reminders.c.order_id == order_id, reminders.c.status == SENT, reminders.c.reminded_on.is_not(None))
+             .where(reminders.c.order_id == order_id, reminders.c.status == SENT, reminders.c.reminded_on.is_not(None),
+                    reminders.c.about == "")
              .order_by(reminders.c.reminded_on.desc(), reminders.c.id.desc()).limit(1))
     with store.engine.connect() as db:
         return db.execute(query).first()

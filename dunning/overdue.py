@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ REASONS = {
     "failed_debit": "an automatic debit failed",
     "manual_payment": "the payment method does not debit automatically",
     "no_response": "the customer did not respond to the payment request",
+    "upcoming": "an installment falls due soon (a notice before the due date)",
 }
 _FAILURE_WORDS = {
     "chargeback": "chargeback", "charged_back": "chargeback", "dispute": "chargeback", "disputed": "chargeback",
@@ -36,6 +37,7 @@ OVERDUE_COLUMNS = [
     "payment_method", "currency", "status", "open_amount", "paid_amount", "fee", "oldest_due_date",
     "days_overdue", "open_installments", "stage", "reason", "reminders_sent", "last_stage", "last_reminded_on",
 ]
+NOTICE_COLUMNS = OVERDUE_COLUMNS + ["about"]  # about: due:<date>, the installment a notice announces
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class OverdueResult:
     unmatched_payments: pd.DataFrame = field(default_factory=pd.DataFrame)
     as_of: date | None = None
     installments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notices: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NOTICE_COLUMNS))
 
     def totals(self) -> pd.DataFrame:
         """Orders and open amount per currency (never one total across currencies)."""
@@ -147,11 +150,13 @@ def find(
     payments: pd.DataFrame | None = None,
     filters: Filters = Filters(),
     history: pd.DataFrame | None = None,
+    closed: pd.Series | None = None,
 ) -> OverdueResult:
     """Orders with something open past due + grace as of `as_of`, staged, with reasons.
 
     `history` (order_id, stage, reminded_on: the reminders sent, from any channel) sets each order's
-    next stage (never one it skipped, unless the policy allows it) and applies the cooldown.
+    next stage (never one it skipped, unless the policy allows it) and applies the cooldown. `closed` (order_id ->
+    the merchant's decision, e.g. "written off on 2026-12-01") leaves those orders out.
     """
     orders = orders.reset_index(drop=True)
     rec_codes = codes_for(receivables["order_id"], orders["order_id"])
@@ -179,7 +184,7 @@ def find(
     frame["oldest_due_date"] = pd.Series(oldest[late_codes], index=frame.index).dt.date
     waiting = stages.assign(frame, policy, history, as_of)
     frame["reason"] = reasons(frame)
-    why = _exclusions(frame, as_of, policy, waiting)
+    why = _exclusions(frame, as_of, policy, waiting, closed)
     excluded = frame[why != ""].assign(why=why[why != ""])
     chosen = _apply_filters(frame[why == ""], filters)
     chosen = chosen.sort_values(["days_overdue", "order_id"], ascending=[False, True], kind="stable")
@@ -189,13 +194,51 @@ def find(
         "due_date": picked["due_date"].to_numpy(), "amount_due": picked["amount_due"].to_numpy(),
         "amount_paid": picked["amount_paid"].to_numpy(), "amount_open": picked["amount_open"].to_numpy(),
     })
+    notices = _notices(orders, rec, late_open, paid, as_of, policy, history, filters, closed)
     return OverdueResult(
         orders=chosen[OVERDUE_COLUMNS].reset_index(drop=True),
         excluded=excluded[OVERDUE_COLUMNS + ["why"]].reset_index(drop=True),
         unmatched_payments=unmatched,
         as_of=as_of,
         installments=installments,
+        notices=notices,
     )
+
+
+def _notices(orders: pd.DataFrame, rec: pd.DataFrame, late_open: np.ndarray, paid: np.ndarray, as_of: date,
+             policy: Policy, history: pd.DataFrame | None, filters: Filters, closed: pd.Series | None) -> pd.DataFrame:
+    """Orders with nothing overdue whose next open installment falls due within a notice stage's days: one notice
+    per installment and stage (`about` = due:<date>), the latest stage reached, never one already sent."""
+    notice_stages = policy.notice_stages
+    if not notice_stages:
+        return pd.DataFrame(columns=NOTICE_COLUMNS)
+    today = np.datetime64(as_of, "D")
+    codes, open_amount = rec["code"].to_numpy(), rec["amount_open"].to_numpy()
+    due_days = rec["due_date"].to_numpy().astype("datetime64[D]")
+    ahead = (open_amount > 0) & (due_days >= today) & (due_days <= today + np.timedelta64(-notice_stages[0].days, "D"))
+    ahead &= late_open[codes] == 0
+    picked, first = np.unique(codes[ahead], return_index=True)  # rows run by order and due date: the next one first
+    frame = orders.take(picked).copy()
+    frame["open_amount"] = pd.array(open_amount[ahead][first], dtype="Int64")
+    frame["paid_amount"] = pd.array(paid[picked], dtype="Int64")
+    frame["open_installments"] = 1
+    due = due_days[ahead][first]
+    frame["days_overdue"] = (today - due).astype("int64")
+    frame["oldest_due_date"] = pd.Series(due, index=frame.index).dt.date
+    stage = pd.Series("", index=frame.index, dtype="string")
+    for notice in notice_stages:  # the earliest first: a later stage reached replaces it
+        stage[frame["days_overdue"] >= notice.days] = notice.name
+    frame["stage"], frame["fee"], frame["reason"] = stage, pd.array([0] * len(frame), dtype="Int64"), "upcoming"
+    frame["reminders_sent"], frame["last_stage"], frame["last_reminded_on"] = 0, "", pd.NaT
+    frame["about"] = "due:" + pd.Series(due, index=frame.index).dt.strftime("%Y-%m-%d")
+    why = _exclusions(frame, as_of, replace(policy, cooldown_days=0), pd.Series("", index=frame.index, dtype="string"), closed)
+    if history is not None and not history.empty and "about" in history:
+        sent = set(zip(history["order_id"], history["stage"], history["about"]))
+        already = pd.Series([key in sent for key in zip(frame["order_id"], frame["stage"], frame["about"])], index=frame.index,
+                            dtype=bool)
+        why[already & (why == "")] = "notice sent"
+    chosen = _apply_filters(frame[why == ""], filters)
+    return chosen.sort_values(["oldest_due_date", "order_id"], kind="stable")[NOTICE_COLUMNS].reset_index(drop=True)
 
 
 def _match_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> tuple[pd.DataFrame | None, pd.DataFrame, np.ndarray | None]:
@@ -227,13 +270,18 @@ def reasons(frame: pd.DataFrame) -> pd.Series:
     return reason.astype("string")
 
 
-def _exclusions(frame: pd.DataFrame, as_of: date, policy: Policy, waiting: pd.Series) -> pd.Series:
+def _exclusions(frame: pd.DataFrame, as_of: date, policy: Policy, waiting: pd.Series,
+                closed: pd.Series | None = None) -> pd.Series:
     """Why an overdue order is not dunned ("" when it is)."""
     why = pd.Series("", index=frame.index, dtype="string")
 
     def mark(mask: pd.Series, text: str | pd.Series) -> None:
         mask = mask & (why == "")
         why[mask] = text[mask] if isinstance(text, pd.Series) else text
+
+    if closed is not None and len(closed):
+        decision = frame["order_id"].map(closed)
+        mark(decision.notna(), decision.fillna("").astype("string"))
 
     mark(frame["status"].isin(CLOSED_STATUSES), "order is " + frame["status"].astype("string"))
     mark(frame["status"] == "paid", "the shop marks the order as paid")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-from dunning import ledger, ledger_store, payment_rules
+from dunning import decisions, ledger, ledger_store, payment_rules
 from dunning.arrowtext import contained
 from dunning.config import Settings
 from dunning.errors import InputError
@@ -46,6 +46,14 @@ class Found:
     @property
     def source(self) -> str:
         return f"export:{self.export.path.name}"
+
+    def at_stage(self, stages: tuple[str, ...] = ()) -> pd.DataFrame:
+        """The orders to remind, each with `about` ("" for a dunning stage): the overdue orders, and the notices
+        before a due date of the notice stages named in `stages` (never unasked: a notice is a stage of its own)."""
+        notices = self.result.notices
+        asked = notices[notices["stage"].isin(stages)] if stages else notices.iloc[0:0]
+        orders = self.result.orders.assign(about="")
+        return pd.concat([orders, asked], ignore_index=True) if len(asked) else orders
 
 
 def find_overdue(
@@ -81,8 +89,9 @@ def find_overdue(
     everything = pd.concat([state.payments, _unseen(new_payments, state.payments), _drops(state, views, currency, as_of, export)],
                            ignore_index=True)
     in_export = everything[contained(everything["order_id"], export.orders["order_id"])]
-    result = find(export.orders, receivables, as_of, policy, payments=ledger.pending_payments(in_export, currency, as_of),
-                  filters=filters, history=state.history)
+    ahead = export.receivables_until(as_of + timedelta(days=-policy.notice_stages[0].days)) if policy.notice_stages else receivables
+    result = find(export.orders, ahead, as_of, policy, payments=ledger.pending_payments(in_export, currency, as_of),
+                  filters=filters, history=state.history, closed=_closed(store))
     result.unmatched_payments = _unmatched(new_payments, export.orders)
     _show_what_only_the_ledger_knows(result, in_export, new_payments, as_of)
     return Found(export, paid, result, state, views, new_payments, as_of, filters)
@@ -98,6 +107,13 @@ def record(found: Found, store: Store, linked: pd.DataFrame | None) -> ledger_st
         as_of=found.as_of, source=found.source,
         new_payments=payment_rules.as_records(_unseen(found.new_payments, found.state.payments)),
     )
+
+
+def _closed(store: Store) -> pd.Series:
+    """The orders the merchant decided on (cancelled, written off, handed to collection): no further reminders."""
+    made = decisions.decided(store)
+    return pd.Series([f"{d.replace('_', ' ')} on {on.date().isoformat()} by the merchant" for d, on in
+                      zip(made["decision"], made["decided_on"])], index=made["order_id"], dtype="object")
 
 
 def _checked_file(paid: loader.PaymentExport, state: ledger.LedgerState, views: pd.DataFrame, orders: pd.DataFrame,

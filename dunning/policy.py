@@ -8,11 +8,13 @@ from dunning.errors import InputError
 from dunning.money import known_currencies, parse_major
 
 CONSEQUENCES = ("", "cancellation", "collection")
+CONFIRMATION = "confirmation"  # the message after a payment: a campaign's stage, never a policy stage
 
 
 @dataclass(frozen=True)
 class Stage:
-    """A reminder stage reached after `days` overdue; `fees` in minor units per currency."""
+    """A reminder stage reached after `days` overdue; `fees` in minor units per currency. A stage with negative
+    days is a notice before the due date (-7: a week before an installment falls due)."""
 
     name: str
     label: str
@@ -35,6 +37,17 @@ class Hold:
         return self.until is None or as_of <= self.until
 
 
+ACTIONS = ("review", "cancel", "collection")
+
+
+@dataclass(frozen=True)
+class AfterFinal:
+    """What the merchant is asked to decide `days` after the final notice, while the order is still open."""
+
+    action: str = "review"
+    days: int = 14
+
+
 @dataclass(frozen=True)
 class Policy:
     """How overdue amounts become reminders."""
@@ -45,9 +58,26 @@ class Policy:
     minimum_amount: dict[str, int] = field(default_factory=dict)
     holds: tuple[Hold, ...] = ()
     skip_stages: bool = False
+    after_final: AfterFinal = AfterFinal()
 
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
+
+    def stage_named(self, name: str) -> Stage:
+        """The stage of that name; `confirmation` is the payment confirmation's own (no days, no fee)."""
+        if name == CONFIRMATION:
+            return Stage(CONFIRMATION, "Payment received", 0)
+        return next(s for s in self.stages if s.name == name)
+
+    @property
+    def dunning_stages(self) -> tuple[Stage, ...]:
+        """The stages after the due date (friendly, second, final), in order."""
+        return tuple(s for s in self.stages if s.days >= 0)
+
+    @property
+    def notice_stages(self) -> tuple[Stage, ...]:
+        """The notices before a due date, the earliest first."""
+        return tuple(s for s in self.stages if s.days < 0)
 
 
 def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
@@ -60,10 +90,16 @@ def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
             grace_days=_non_negative(section.get("grace_days", 0), "grace_days"),
             cooldown_days=_non_negative(section.get("cooldown_days", 7), "cooldown_days"),
             stages=stages, minimum_amount=minimum, holds=holds, skip_stages=_flag(section.get("skip_stages", False), "skip_stages"),
+            after_final=_after_final(section.get("after_final", {})),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{origin}: [policy] {exc}") from None
     names = policy.stage_names()
+    if CONFIRMATION in names:
+        raise InputError(f"{origin}: [policy] {CONFIRMATION!r} names the payment confirmation; give the stage another name")
+    for notice in policy.notice_stages:
+        if notice.fees or notice.consequence:
+            raise InputError(f"{origin}: [policy] stage {notice.name} comes before the due date: it can have no fee or consequence")
     if len(set(names)) != len(names):
         raise InputError(f"{origin}: [policy] stage names must differ, got {', '.join(names)}")
     unknown = set(policy.minimum_amount) - known_currencies()
@@ -79,10 +115,17 @@ def _stage(data: dict) -> Stage:
         raise ValueError(f"stage {name}: consequence must be one of {', '.join(repr(c) for c in CONSEQUENCES)}")
     fees = {c.upper(): parse_major(v, c.upper()) for c, v in data.get("fee", {}).items()}
     return Stage(
-        name=name, label=str(data.get("label", name)), days=_non_negative(data["days"], f"stage {name} days"),
+        name=name, label=str(data.get("label", name)), days=_whole(data["days"], f"stage {name} days"),
         fees=fees, consequence=consequence,
         pay_within_days=_non_negative(data.get("pay_within_days", 0), f"stage {name} pay_within_days"),
     )
+
+
+def _after_final(data: dict) -> AfterFinal:
+    action = str(data.get("action", "review"))
+    if action not in ACTIONS:
+        raise ValueError(f"after_final action must be one of {', '.join(ACTIONS)}, not {action!r}")
+    return AfterFinal(action, _non_negative(data.get("days", 14), "after_final days"))
 
 
 def _hold(data: dict) -> Hold:
@@ -100,6 +143,12 @@ def _hold(data: dict) -> Hold:
 def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false (got {value!r})")
+    return value
+
+
+def _whole(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number of days (negative: before the due date), got {value!r}")
     return value
 
 

@@ -10,7 +10,7 @@ def row(order: dict, value: dict) -> dict:
     """One reminder for the store: the order's figures at the time, and the merge fields it carried
     (`value` is the order's row of `exports.fields.values`). Campaigns add the rendered message."""
     return {
-        "order_id": order["order_id"], "stage": order["stage"], "email": value["email"],
+        "order_id": order["order_id"], "stage": order["stage"], "about": order.get("about") or "", "email": value["email"],
         "first_name": value["first_name"], "last_name": value["last_name"], "language": value["language"],
         "currency": order["currency"], "open_amount": int(order["open_amount"]), "fee": int(order["fee"]),
         "reason": order["reason"], "payment_method": order["payment_method"] or "", "days_overdue": int(order["days_overdue"]),

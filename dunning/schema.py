@@ -47,7 +47,8 @@ reminders = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("reminded_on", sa.Date),
     sa.Column("claimed_by", sa.String(300)),
-    sa.UniqueConstraint("order_id", "stage", name="uq_reminders_order_stage"),
+    sa.Column("about", sa.String(100), nullable=False, server_default=""),
+    sa.UniqueConstraint("order_id", "stage", "about", name="uq_reminders_order_stage_about"),
 )
 payments = sa.Table(
     "payments", metadata,
@@ -96,6 +97,17 @@ method_requests = sa.Table(
     sa.Column("wanted", sa.String(50), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("done_at", sa.DateTime(timezone=True)),
+)
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("decision", sa.String(20), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount_open", sa.BigInteger, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 statement_entries = sa.Table(
     "statement_entries", metadata,

@@ -93,19 +93,20 @@ class Store:
         """Record prepared reminders, or (with `handed_over_on`) reminders handed to a newsletter tool, which
         count as sent that day; an order already holding this stage is skipped. Returns how many were added."""
         done = {"status": SENT, "reminded_on": handed_over_on, "sent_at": now()} if handed_over_on else {"status": PREPARED}
-        rows = [{**row, "campaign_id": campaign_id, **done} for row in rows]
-        return self._insert_new(reminders, rows, ["order_id", "stage"], stamp_column="prepared_at")
+        rows = [{"about": "", **row, "campaign_id": campaign_id, **done} for row in rows]
+        return self._insert_new(reminders, rows, ["order_id", "stage", "about"], stamp_column="prepared_at")
 
     def reminded(self) -> pd.DataFrame:
-        """Every order and stage the store holds, with status and when it was sent."""
-        query = sa.select(reminders.c.order_id, reminders.c.stage, reminders.c.status, reminders.c.sent_at)
+        """Every order, stage and subject (`about`) the store holds a message for, with status and when it was sent."""
+        query = sa.select(reminders.c.order_id, reminders.c.stage, reminders.c.about, reminders.c.status, reminders.c.sent_at)
         with self.engine.connect() as db:
-            return pd.DataFrame(db.execute(query).all(), columns=["order_id", "stage", "status", "sent_at"])
+            return pd.DataFrame(db.execute(query).all(), columns=["order_id", "stage", "about", "status", "sent_at"])
 
     def history(self, order_id: str | None = None) -> pd.DataFrame:
-        """order_id, stage, reminded_on: every reminder sent or handed over, from any channel (or one order's)."""
+        """order_id, stage, about, reminded_on: every message sent or handed over, from any channel (or one order's).
+        `about` is "" for a dunning stage, `due:<date>` for a notice before a due date, `payment:<id>` for a thanks."""
         sent = reminders.c.status == SENT
-        frame = self.frame(reminders, ["order_id", "stage", "reminded_on"],
+        frame = self.frame(reminders, ["order_id", "stage", "about", "reminded_on"],
                            sent if order_id is None else sa.and_(sent, reminders.c.order_id == order_id))
         return frame.dropna(subset=["reminded_on"]).reset_index(drop=True)
 

@@ -23,7 +23,8 @@ from dunning.store import Store
 COHORT_DAYS = (3, 7, 14, 30)
 AGEING = ((1, 30, "1-30"), (31, 60, "31-60"), (61, 90, "61-90"), (91, 10**9, "90+"))
 DAY_BUCKETS = ((0, 3, "0-3"), (4, 7, "4-7"), (8, 14, "8-14"), (15, 30, "15-30"), (31, 10**9, "31+"))
-REMINDER_COLUMNS = ["order_id", "stage", "reason", "payment_method", "currency", "open_amount", "days_overdue", "reminded_on"]
+REMINDER_COLUMNS = ["order_id", "stage", "about", "reason", "payment_method", "currency", "open_amount", "days_overdue",
+                    "reminded_on"]
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Imported:
 
 
 def sent_reminders(store: Store) -> pd.DataFrame:
-    """Every reminder sent or handed over, with its campaign's name as `source` and its date as `as_of`."""
+    """Every message sent or handed over, with its campaign's name as `source` and its date as `as_of`; `about` tells a
+    dunning reminder ("") from a notice before a due date (due:<date>) and a payment confirmation (payment:<id>)."""
     sent = store.frame(reminders, [*REMINDER_COLUMNS, "prepared_at", "campaign_id"], reminders.c.status == SENT)
     names = store.frame(campaigns, ["id", "name"]).set_index("id")["name"]
     sent = sent.dropna(subset=["reminded_on"])
@@ -60,6 +62,7 @@ def import_export(store: Store, export: OrderExport, as_of: date, sources: list[
                                    views=views[views["order_id"].isin(state.orders["order_id"])], as_of=as_of,
                                    source=source, new_payments=[])
     sent = sent_reminders(store)
+    sent = sent[sent["about"] == ""]
     if sources is None:
         sources = sorted(set(sent.loc[sent["order_id"].isin(export.orders["order_id"]), "source"]))
     missing = sorted(set(sent.loc[sent["source"].isin(sources), "order_id"]) - set(export.orders["order_id"]))
@@ -127,9 +130,11 @@ def credited(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     return out[["source", "stage", "order_id", "as_of", "payment_id", "payment_source", "paid_at", "amount"]]
 
 
-def _reminded(store: Store, as_of: date, campaign: str | None) -> pd.DataFrame:
+def _reminded(store: Store, as_of: date, campaign: str | None, notices: bool = False) -> pd.DataFrame:
+    """The dunning reminders sent up to `as_of` (or, with `notices`, the notices before a due date), numbered."""
     base = sent_reminders(store)
-    base = base[base["as_of"] <= pd.Timestamp(as_of)]
+    kind = base["about"].str.startswith("due:") if notices else base["about"] == ""
+    base = base[kind & (base["as_of"] <= pd.Timestamp(as_of))]
     if campaign:
         base = base[base["source"] == campaign]
     base = base.reset_index(drop=True).rename(columns={"open_amount": "reminded"})
@@ -152,6 +157,28 @@ def _credits(reminded: pd.DataFrame, paid: pd.DataFrame, as_of: date) -> pd.Data
     matched = matched[matched["recorded_at"] > matched["prepared_at"]].copy()
     matched["paid_at"] = matched[["paid_at", "as_of"]].max(axis=1)
     return matched.sort_values(["reminder", "paid_at"], kind="stable").reset_index(drop=True)
+
+
+def notice_outcomes(store: Store, as_of: date) -> pd.DataFrame:
+    """Per notice stage and currency: the notices sent before a due date, and whether the amount they announced was
+    paid by the due date (on time), after it (late), or is still open."""
+    base = _reminded(store, as_of, None, notices=True)
+    columns = ["stage", "currency", "notices", "amount_announced", "paid_on_time", "paid_late", "still_open",
+               "amount_paid_on_time", "rate_on_time"]
+    if base.empty:
+        return pd.DataFrame(columns=columns)
+    base["due"] = pd.to_datetime(base["about"].str.removeprefix("due:"))
+    matched = _credits(base, store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"]), as_of)
+    on_time = matched[matched["paid_at"] <= matched["reminder"].map(base.set_index("reminder")["due"])]
+    by_due = np.minimum(base["reminder"].map(on_time.groupby("reminder")["amount"].sum()).fillna(0).astype("int64"), base["reminded"])
+    total = np.minimum(base["reminder"].map(matched.groupby("reminder")["amount"].sum()).fillna(0).astype("int64"), base["reminded"])
+    flagged = base.assign(on_time=by_due >= base["reminded"], late=(by_due < base["reminded"]) & (total >= base["reminded"]),
+                          open=total < base["reminded"], paid_by_due=by_due)
+    table = flagged.groupby(["stage", "currency"], sort=True).agg(
+        notices=("order_id", "size"), amount_announced=("reminded", "sum"), paid_on_time=("on_time", "sum"),
+        paid_late=("late", "sum"), still_open=("open", "sum"), amount_paid_on_time=("paid_by_due", "sum")).reset_index()
+    table["rate_on_time"] = table["paid_on_time"] / table["notices"]  # money-safe: a ratio
+    return table[columns]
 
 
 def figures(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:

@@ -67,7 +67,7 @@ def test_a_payments_file_without_currency_takes_each_orders_currency():
 def test_unknown_filter_values_and_settings_are_named_with_the_valid_ones(tmp_path):
     plans = Path(__file__).parent.parent / "examples" / "plans.csv"
     stage = run("overdue", plans, "--as-of", AS_OF, "--stage", "finale")
-    assert stage.exit_code == 2 and "--stage 'finale' matches nothing: the values are friendly, second, final" in stage.stderr
+    assert stage.exit_code == 2 and "--stage 'finale' matches nothing: the values are upcoming, friendly, second, final" in stage.stderr
     kind = run("overdue", plans, "--as-of", AS_OF, "--kind", "abo")
     assert kind.exit_code == 2 and "one_time, installment, subscription" in kind.stderr
     method = run("overdue", plans, "--as-of", AS_OF, "--method", "Bank Transfer", "--json", "--dry-run")

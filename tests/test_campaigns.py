@@ -40,7 +40,7 @@ def test_definition_errors_are_clear(workspace):
     settings = config.load(cwd=workspace)
     bad = workspace / "campaigns" / "bad.toml"
     for text, message in (
-        ('stage = "urgent"', "stage must be one of friendly, second, final"),
+        ('stage = "urgent"', "stage must be one of upcoming, friendly, second, final, confirmation"),
         ('stage = "final"\nchannel = "fax"', "channel must be one of"),
         ('stage = "final"\n[input]\nprofile = "x"', r"\[input\] needs file"),
         ('stage = "final"\n[input]\nfile = "a.csv"\n[sender]\nfrom = "a@b.c"\n[filters]\ncolour = 1', "unknown key"),

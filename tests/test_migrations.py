@@ -44,7 +44,7 @@ def test_a_store_from_before_the_ledger_is_upgraded(database_url):
 
     store = Store(database_url)  # opening it runs the ledger migration
     history = store.history()
-    assert history.to_dict("records") == [{"order_id": "A", "stage": "final", "reminded_on": pd.Timestamp("2026-11-20")}]
+    assert history.to_dict("records") == [{"order_id": "A", "stage": "final", "about": "", "reminded_on": pd.Timestamp("2026-11-20")}]
     rows = tracking.recovery(store, date(2026, 11, 30))
     assert rows[["order_id", "payment_method", "days_overdue", "reminded"]].to_dict("records") == [
         {"order_id": "A", "payment_method": "bank_transfer", "days_overdue": 30, "reminded": 14970}]  # C was a look

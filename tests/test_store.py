@@ -53,7 +53,7 @@ def test_states_and_what_was_in_flight(database_url):
     assert [(p.order_id, p.status, p.attempts) for p in pending] == [("B", SENDING, 1)]
     assert store.counts(campaign) == {SENT: 1, SENDING: 1, FAILED: 1}
     history = store.history()
-    assert history.to_dict("records") == [{"order_id": "A", "stage": "final", "reminded_on": pd.Timestamp("2026-11-21")}]
+    assert history.to_dict("records") == [{"order_id": "A", "stage": "final", "about": "", "reminded_on": pd.Timestamp("2026-11-21")}]
 
 
 WRITER = textwrap.dedent("""

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from markupsafe import Markup
 
@@ -118,11 +119,11 @@ class MailchimpChannel:
         """Upsert the round's contacts, send one campaign per language, and wait until they have gone out."""
         campaign_name, sender_name, reply_to, as_of = envelope
         accepted = [r for r in batch if self._upsert(list_id, r, results)]
-        by_language: dict[str, list] = defaultdict(list)
+        groups: dict[tuple[str, bool], list] = defaultdict(list)  # a confirmation says whether something is still open
         for reminder in accepted:
-            by_language[reminder.language].append(reminder)
+            groups[(reminder.language, _still_open(reminder))].append(reminder)
         started = []
-        for language, group in sorted(by_language.items()):
+        for (language, still_open), group in sorted(groups.items()):
             ids = sorted(r.id for r in group)
             key = f"#{ids[0]}-{hashlib.sha1(','.join(map(str, ids)).encode()).hexdigest()[:6]}"
             title = f"{TITLE_PREFIX}{campaign_name} {language} {key}"
@@ -131,8 +132,8 @@ class MailchimpChannel:
                 self._call(self.client.lists.batch_segment_members,
                            {"members_to_add": [r.email for r in group[start:start + SEGMENT_BATCH]]}, list_id, segment["id"])
             sent_before = min(json.loads(r.merge_fields).get("reminders_sent", 0) for r in group)
-            campaign_id = self._campaign(list_id, segment["id"], title, language, sender_name, reply_to,
-                                         group[0].subject, sent_before, as_of)
+            campaign_id = self._campaign(list_id, segment["id"], title, (language, sent_before, still_open), sender_name,
+                                         reply_to, group[0].subject, as_of)
             handed(ids, campaign_id)
             self._go(campaign_id)
             started.append((campaign_id, segment["id"], group))
@@ -254,9 +255,10 @@ class MailchimpChannel:
                 return segment
         return self._call(self.client.lists.create_segment, list_id, {"name": name, "static_segment": []})
 
-    def _campaign(self, list_id: str, segment_id: int, title: str, language: str, from_name: str, reply_to: str,
-                  subject: str, reminders_sent: int, as_of: date) -> str:
-        """A draft campaign of this title for the segment, with its content set (and a test sent to the merchant)."""
+    def _campaign(self, list_id: str, segment_id: int, title: str, variant: tuple[str, int, bool], from_name: str,
+                  reply_to: str, subject: str, as_of: date) -> str:
+        """A draft campaign of this title for the segment, with its content set for the variant (language, reminders
+        sent before, something still open) and a test sent to the merchant."""
         drafts = [c for c in self._pages(self.client.campaigns.list, "campaigns", list_id=list_id, status="save")
                   if c["settings"]["title"] == title]
         draft = drafts[0] if drafts else self._call(self.client.campaigns.create, {
@@ -264,7 +266,7 @@ class MailchimpChannel:
             "recipients": {"list_id": list_id, "segment_opts": {"saved_segment_id": segment_id}},
             "settings": {"subject_line": subject, "title": title, "from_name": from_name, "reply_to": reply_to},
         })
-        content = self._content(language, reminders_sent, as_of)
+        content = self._content(*variant, as_of)
         body = {"html": content.html, "plain_text": content.text} if content.html else {"plain_text": content.text}
         self._call(self.client.campaigns.set_content, draft["id"], body)
         if self.settings.test_emails:
@@ -272,14 +274,14 @@ class MailchimpChannel:
                        {"test_emails": list(self.settings.test_emails), "send_type": "html"})
         return draft["id"]
 
-    def _content(self, language: str, reminders_sent: int, as_of: date):
+    def _content(self, language: str, reminders_sent: int, still_open: bool, as_of: date):
         tags = {key: Markup(MAILCHIMP.tag(key)) for key in TEMPLATE_VARIABLES}
         stage = self.shop.stage
         context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage.name, shop_name=self.shop.name,
                                     shop_contact=self.shop.contact, shop_address=self.shop.address,
                                     has_fee=self.shop.has_fee, reminders_sent=reminders_sent,
                                     pay_by_text=mailmerge.pay_by_text(stage, as_of, language),
-                                    unsubscribe_url=Markup(MAILCHIMP.unsubscribe))
+                                    unsubscribe_url=Markup(MAILCHIMP.unsubscribe), still_open=still_open)
         return self.templates.render(stage.name, language, context)
 
 
@@ -294,6 +296,11 @@ def _rounds(reminders: list) -> list[list]:
             rounds.append([])
         rounds[number].append(reminder)
     return rounds
+
+
+def _still_open(reminder) -> bool:
+    """Whether the order still has something open (what a payment confirmation tells)."""
+    return Decimal(json.loads(reminder.merge_fields).get("open_amount") or "0") > 0
 
 
 def _wait(results: dict, reminders: list, why: str) -> None:

@@ -51,7 +51,7 @@ def _mailchimp(campaign, settings: Settings):
     check_keys(campaign, options, MailchimpSettings)
     if "list_id" not in options:
         raise InputError(f"{campaign.path}: [mailchimp] needs list_id (the audience id)")
-    stage = next(s for s in settings.policy.stages if s.name == campaign.stage)
+    stage = settings.policy.stage_named(campaign.stage)
     return MailchimpChannel(MailchimpSettings(**options), settings.templates(),
                             Shop(str(settings.shop.get("name", "")), str(settings.shop.get("contact", "")), stage, bool(stage.fees),
                                  str(settings.shop.get("address", ""))))

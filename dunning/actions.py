@@ -1,0 +1,77 @@
+"""The merchant's work list: what the reminders could not settle and now needs a person.
+
+* an order still open `policy.after_final.days` after its final notice: the action the policy suggests
+  (review, cancel or collection), until the merchant records a decision;
+* a customer's request to change the payment method, until it is marked done.
+
+Each row carries what is needed to act: the amounts, the reminders sent, the visits of the manage page and
+the requests, from the ledger (the same rule as every command)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from dunning import decisions, ledger, ledger_store
+from dunning.money import to_major_string
+from dunning.policy import Policy
+from dunning.store import Store
+
+COLUMNS = ["order_id", "action", "customer", "email", "currency", "open_amount", "fee", "final_sent_on",
+           "days_since_final", "reminders", "visits", "last_visit", "requests"]
+REQUEST = "answer request"
+
+
+def work_list(store: Store, policy: Policy, as_of: date) -> pd.DataFrame:
+    """One row per order that needs the merchant's decision (amounts as decimal strings), oldest final notice first."""
+    state = ledger_store.load(store)
+    history = state.history[state.history["about"] == ""]
+    decided = set(decisions.decided(store)["order_id"])
+    open_requests = decisions.requests(store)
+    final = policy.dunning_stages[-1].name if policy.dunning_stages else ""
+    finals = history[history["stage"] == final].groupby("order_id")["reminded_on"].max()
+    due = finals[finals <= pd.Timestamp(as_of - timedelta(days=policy.after_final.days))]
+    owed = _open(state, as_of)
+    waiting = [o for o in due.index if owed.get(o, 0) > 0 and o not in decided]
+    asked = [o for o in dict.fromkeys(open_requests["order_id"]) if o not in waiting]
+    visits = store.visits_frame()
+    details = state.orders.set_index("order_id")
+    rows = []
+    for order_id in waiting + asked:
+        if order_id not in details.index:
+            continue
+        order = details.loc[order_id]
+        currency = str(order["currency"])
+        sent = history[history["order_id"] == order_id].sort_values("reminded_on")
+        seen = visits.loc[visits["order_id"] == order_id, "visited_at"]
+        mine = open_requests[open_requests["order_id"] == order_id]
+        final_on = finals.get(order_id)
+        rows.append({
+            "order_id": order_id, "action": policy.after_final.action if order_id in waiting else REQUEST,
+            "customer": f"{order['first_name']} {order['last_name']}".strip(), "email": order["email"], "currency": currency,
+            "open_amount": to_major_string(int(owed.get(order_id, 0)), currency),
+            "fee": to_major_string(int(order["fee"]), currency),
+            "final_sent_on": final_on.date().isoformat() if final_on is not None and pd.notna(final_on) else "",
+            "days_since_final": (as_of - final_on.date()).days if final_on is not None and pd.notna(final_on) else None,
+            "reminders": ", ".join(f"{r.stage} {r.reminded_on.date().isoformat()}" for r in sent.itertuples()),
+            "visits": int(len(seen)), "last_visit": seen.max().date().isoformat() if len(seen) else "",
+            "requests": "; ".join(f"#{r.id} {r.wanted} ({r.requested_at.date().isoformat()})" + (f": {r.message}" if r.message else "")
+                                  for r in mine.itertuples()),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def open_amount(store: Store, order_id: str, as_of: date) -> tuple[int, str]:
+    """What an order still owes (installments due and its fee) by the ledger, and its currency."""
+    state = ledger_store.load(store, order_id)
+    if state.orders.empty:
+        return 0, ""
+    return int(_open(state, as_of).get(order_id, 0)), str(state.orders["currency"].iloc[0])
+
+
+def _open(state: ledger.LedgerState, as_of: date) -> pd.Series:
+    """Per order: what is due by `as_of` and still open, with the ledger's payments applied, plus its fee."""
+    opened = ledger.open_installments(state.views, state.payments, as_of)
+    due = opened[pd.to_datetime(opened["due_date"]) <= pd.Timestamp(as_of)].groupby("order_id")["amount_open"].sum()
+    fee = state.orders.set_index("order_id")["fee"].astype("int64")
+    return due.reindex(fee.index, fill_value=0).add(fee, fill_value=0).astype("int64")

@@ -1,0 +1,46 @@
+"""The merchant's decisions: an order cancelled, written off or handed to collection (it gets no further reminders,
+and the report counts it apart), and the customers' change-of-method requests dealt with."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dunning.errors import InputError
+from dunning.schema import decisions, method_requests
+from dunning.store import Store, insert_new, now
+
+DECISIONS = ("cancelled", "written_off", "collection")
+
+
+def decide(store: Store, order_id: str, decision: str, amount_open: int, currency: str, on: date, note: str = "") -> bool:
+    """Record the decision for an order (once: the database keeps the first); False when it was decided before."""
+    if decision not in DECISIONS:
+        raise InputError(f"the decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    row = {"order_id": order_id, "decision": decision, "currency": currency, "amount_open": int(amount_open), "note": note,
+           "decided_on": on}
+    with store.engine.begin() as db:
+        return insert_new(db, decisions, [row], ["order_id"]) == 1
+
+
+def decided(store: Store) -> pd.DataFrame:
+    """Every decision: order_id, decision, currency, amount_open (minor units, when decided), note, decided_on."""
+    return store.frame(decisions, ["order_id", "decision", "currency", "amount_open", "note", "decided_on"])
+
+
+def requests(store: Store, open_only: bool = True) -> pd.DataFrame:
+    """The customers' change-of-method requests (id, order_id, wanted, message, requested_at, done_at)."""
+    where = method_requests.c.done_at.is_(None) if open_only else None
+    return store.frame(method_requests, ["id", "order_id", "wanted", "message", "requested_at", "done_at"], where)
+
+
+def request_done(store: Store, request_id: int) -> bool:
+    """Mark a request dealt with (a conditional update: of two at once, one wins); False when it was done already."""
+    with store.engine.begin() as db:
+        found = db.execute(sa.select(method_requests.c.id).where(method_requests.c.id == request_id)).first()
+        if found is None:
+            raise InputError(f"there is no change-of-method request {request_id}")
+        update = (method_requests.update().where(method_requests.c.id == request_id, method_requests.c.done_at.is_(None))
+                  .values(done_at=now()))
+        return db.execute(update).rowcount == 1
