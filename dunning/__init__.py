@@ -23,7 +23,8 @@ from dunning.handover import export  # noqa: E402
 from dunning.overdue import Filters, find  # noqa: E402
 from dunning.pipeline import find_overdue, record  # noqa: E402
 from dunning.policy import Hold, Policy, Stage  # noqa: E402
-from dunning.report import build as report_tables, html_report  # noqa: E402
+from dunning.report import build as report_tables, gather as gather_report  # noqa: E402
+from dunning.report_html import render as html_report  # noqa: E402
 from dunning.sending import send  # noqa: E402
 from dunning.store import Store  # noqa: E402
 from dunning.tokens import TokenSigner, add_links  # noqa: E402
@@ -32,7 +33,7 @@ from dunning.tracking import credited, figures, import_export, import_payments, 
 __all__ = [
     "Campaign", "Filters", "Hold", "InputError", "MissingKeys", "PermanentFailure", "Policy", "Settings", "Stage",
     "Store", "TemporaryFailure", "TokenError", "TokenExpired", "TokenForeign", "TokenSigner", "TokenTampered",
-    "__version__", "add_links", "credited", "export", "figures", "find", "find_overdue", "html_report",
+    "__version__", "add_links", "credited", "export", "figures", "find", "find_overdue", "gather_report", "html_report",
     "import_export", "import_payments", "load_campaign", "load_settings", "prepare", "read_orders",
     "read_payments", "record", "recovery", "report_tables", "send",
 ]

@@ -90,6 +90,11 @@ class Settings:
     def fallback_language(self) -> str:
         return str(self.section("shop").get("fallback_language", "en"))
 
+    @property
+    def stage_labels(self) -> dict[str, str]:
+        """Each stage's name as the merchant labels it ("Friendly reminder"), for reports."""
+        return {s.name: s.label for s in self.policy.stages}
+
 
 def load(path: Path | None = None, cwd: Path | None = None) -> Settings:
     """`path` if given, else ./dunning.toml if present, else the defaults alone."""

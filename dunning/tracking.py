@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from dunning import ledger, ledger_store, payment_rules
+from dunning import decisions, ledger, ledger_store, payment_rules
 from dunning.schema import PAYMENT_COLUMNS, SENT, campaigns, payments, reminders
 from dunning.sources.loader import OrderExport, PaymentExport
 from dunning.sources.rejects import REJECT_COLUMNS
@@ -90,7 +90,8 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
 
     Columns: source, as_of, order_id, stage, reason, payment_method, currency, reminded, recovered,
     still_open, status (full/partly/not), days_to_first_payment, days_to_full, days_overdue_now, left_list,
-    opened (the manage link was visited on or after the reminder).
+    opened (the manage link was visited on or after the reminder), closed_as (the merchant's decision) and
+    closed (what was open when the order was cancelled, written off or handed to collection: not still open).
     """
     base = _reminded(store, as_of, campaign)
     paid = store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"])
@@ -118,6 +119,12 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     seen = seen[seen["visited_at"] <= pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(days=1)]
     last_visit = seen.groupby("order_id")["visited_at"].max().dt.tz_localize(None).dt.normalize()
     out["opened"] = last_visit.reindex(out["order_id"]).to_numpy() >= out["as_of"].to_numpy()
+    made = decisions.decided(store)
+    made = made[made["decided_on"] <= pd.Timestamp(as_of)].set_index("order_id")["decision"]
+    out["closed_as"] = out["order_id"].map(made).astype(object).where(lambda v: v.notna(), "")
+    closed = (out["closed_as"] != "").to_numpy()
+    out["closed"] = np.where(closed, out["still_open"], 0)  # cancelled, written off or with collection: counted apart
+    out["still_open"] = np.where(closed, 0, out["still_open"])
     return out.drop(columns=["reminder", "prepared_at"])
 
 
@@ -159,11 +166,20 @@ def _credits(reminded: pd.DataFrame, paid: pd.DataFrame, as_of: date) -> pd.Data
     return matched.sort_values(["reminder", "paid_at"], kind="stable").reset_index(drop=True)
 
 
+def decided_amounts(store: Store, as_of: date) -> pd.DataFrame:
+    """Per decision and currency: the orders the merchant cancelled, wrote off or handed to collection by `as_of`, and
+    what was open when they decided."""
+    made = decisions.decided(store)
+    made = made[made["decided_on"] <= pd.Timestamp(as_of)]
+    table = made.groupby(["decision", "currency"], sort=True).agg(orders=("order_id", "size"), amount=("amount_open", "sum"))
+    return table.reset_index().reindex(columns=["decision", "currency", "orders", "amount"])
+
+
 def notice_outcomes(store: Store, as_of: date) -> pd.DataFrame:
     """Per notice stage and currency: the notices sent before a due date, and whether the amount they announced was
     paid by the due date (on time), after it (late), or is still open."""
     base = _reminded(store, as_of, None, notices=True)
-    columns = ["stage", "currency", "notices", "amount_announced", "paid_on_time", "paid_late", "still_open",
+    columns = ["stage", "currency", "notices", "amount_announced", "paid_on_time", "paid_late", "not_paid",
                "amount_paid_on_time", "rate_on_time"]
     if base.empty:
         return pd.DataFrame(columns=columns)
@@ -176,7 +192,7 @@ def notice_outcomes(store: Store, as_of: date) -> pd.DataFrame:
                           open=total < base["reminded"], paid_by_due=by_due)
     table = flagged.groupby(["stage", "currency"], sort=True).agg(
         notices=("order_id", "size"), amount_announced=("reminded", "sum"), paid_on_time=("on_time", "sum"),
-        paid_late=("late", "sum"), still_open=("open", "sum"), amount_paid_on_time=("paid_by_due", "sum")).reset_index()
+        paid_late=("late", "sum"), not_paid=("open", "sum"), amount_paid_on_time=("paid_by_due", "sum")).reset_index()
     table["rate_on_time"] = table["paid_on_time"] / table["notices"]  # money-safe: a ratio
     return table[columns]
 
@@ -185,7 +201,7 @@ def figures(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Recovery per group and currency (never summed across currencies)."""
     keys = [*by, "currency"]
     if rows.empty:
-        return pd.DataFrame(columns=[*keys, "orders_reminded", "amount_reminded", "amount_recovered", "still_open",
+        return pd.DataFrame(columns=[*keys, "orders_reminded", "amount_reminded", "amount_recovered", "still_open", "amount_closed",
                                      "rate_by_count", "rate_by_amount", "fully_paid", "partly_paid", "not_paid",
                                      "left_list", "opened", "opened_not_paid", "never_opened", "median_days_to_payment"])
     flagged = rows.assign(
@@ -195,7 +211,7 @@ def figures(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     )
     table = flagged.groupby(keys, sort=True).agg(
         orders_reminded=("order_id", "size"), amount_reminded=("reminded", "sum"), amount_recovered=("recovered", "sum"),
-        still_open=("still_open", "sum"), fully_paid=("fully", "sum"), partly_paid=("partly", "sum"), not_paid=("none", "sum"),
+        still_open=("still_open", "sum"), amount_closed=("closed", "sum"), fully_paid=("fully", "sum"), partly_paid=("partly", "sum"), not_paid=("none", "sum"),
         left_list=("left_list", "sum"), opened=("opened", "sum"), opened_not_paid=("opened_unpaid", "sum"),
         never_opened=("unopened", "sum"), median_days_to_payment=("days", "median"),
     ).reset_index()

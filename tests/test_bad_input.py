@@ -74,7 +74,7 @@ def test_unknown_filter_values_and_settings_are_named_with_the_valid_ones(tmp_pa
     assert method.exit_code == 0 and {r["payment_method"] for r in json.loads(method.stdout)} == {"bank_transfer"}
     setting = run("overdue", plans, "--config", BAD / "unknown_setting.toml")
     assert setting.exit_code == 2
-    assert "unknown setting grace in [policy]; the settings there are cooldown_days, grace_days" in setting.stderr
+    assert "unknown setting grace in [policy]; the settings there are after_final, cooldown_days, grace_days" in setting.stderr
 
 
 def test_every_csv_written_is_guarded_and_owner_only(tmp_path, signing_key):

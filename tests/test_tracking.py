@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from dunning import ledger_store, reminders, report, tracking
+from dunning import ledger_store, reminders, report, report_html, tracking
 from dunning.exports.fields import values
 from dunning.sources import loader, profiles
 from dunning.store import Store, visits
@@ -145,17 +145,21 @@ def tables_in(page: str) -> dict[str, list[list[str]]]:
 def test_html_report_is_self_contained_and_holds_the_numbers(tmp_path, write_csv):
     store = Store(f"sqlite:///{tmp_path / 's.sqlite3'}")
     history(store, write_csv)
-    rows = tracking.recovery(store, TODAY)
-    page = report.html_report(report.build(rows, TODAY), rows, TODAY)
+    made = report.gather(store, TODAY)
     path = tmp_path / "report.html"
-    path.write_text(page, "utf-8")
+    path.write_text(report_html.render(made, "en"), "utf-8")
     text = path.read_text("utf-8")
-    assert text.count("<svg") == 3 and "<script" not in text and "<link" not in text
+    assert "<script" not in text and "<link" not in text and "None" not in text
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)  # nothing to fetch: it opens without a network
+    assert "Recovered and still open per stage (EUR)" in text and "Recovered and still open per stage (USD)" in text
     header, *body = tables_in(text)["by-currency"]
     eur = dict(zip(header, next(r for r in body if r[0] == "EUR")))
-    assert (eur["amount_reminded"], eur["amount_recovered"], eur["still_open"]) == ("230.00", "170.00", "60.00")
-    assert eur["rate_by_amount"] == "73.9%" and eur["orders_reminded"] == "3"
+    assert (eur["Reminded"], eur["Recovered"], eur["Still open"], eur["Rate"], eur["Orders"]) == (
+        "€230.00", "€170.00", "€60.00", "74%", "3")
+    headline = made.headline.set_index("currency")
+    assert headline.loc["EUR", ["orders", "reminded", "recovered", "still_open"]].tolist() == [3, 23000, 17000, 6000]
+    german = report_html.render(made, "de")
+    assert "Noch offen" in german and "230,00\xa0€" in german and '<html lang="de">' in german
 
 
 def test_report_and_track_commands(tmp_path, write_csv, monkeypatch, examples, signing_key):
@@ -180,6 +184,7 @@ def test_report_and_track_commands(tmp_path, write_csv, monkeypatch, examples, s
     assert eur["orders_reminded"] == 5 and eur["amount_recovered"] == "247.00"
     gbp = next(r for r in tables["by currency"] if r["currency"] == "GBP")
     assert gbp["amount_recovered"] == "100.00" and gbp["still_open"] == "350.00"
-    assert (tmp_path / "r.html").read_text("utf-8").count("<svg") == 3
+    page = (tmp_path / "r.html").read_text("utf-8")
+    assert all(f"Recovered and still open per stage ({c})" in page for c in ("EUR", "GBP", "JPY"))
     still = json.loads(runner.invoke(app, ["track", "open", "--as-of", "2026-11-25", "--json"]).stdout)
     assert "P-2001" not in {r["order_id"] for r in still} and {r["order_id"] for r in still} >= {"P-2004", "P-2002"}

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import pandas as pd
 import typer
 
-from dunning import config, files, report, tracking
+from dunning import config, files, report, report_html, tracking
 from dunning.cli.common import (
     DATE_FORMATS, AsOfOpt, ConfigOption, FileArg, JsonOpt, PaymentsProfileOpt, ProfileOpt, as_of_date, err, handles_input_errors, out,
     progress, report_rejects,
@@ -94,29 +94,40 @@ def track_open(as_of: AsOfOpt = None, as_json: JsonOpt = False, config_path: Con
 def report_command(
     as_of: AsOfOpt = None,
     campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only the reminders of this campaign (an export hand-over is export:<file name>).")] = None,
+    since: Annotated[Optional[datetime], typer.Option("--since", formats=DATE_FORMATS, help="Only reminders sent on or after this date (the period).")] = None,
     html_out: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML report with charts.")] = None,
+    language: Annotated[Optional[str], typer.Option("--lang", help="Language of the HTML report: nl, de, fr or en (default: the shop's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every table as JSON.")] = False,
     config_path: ConfigOption = None,
 ) -> None:
-    """How much of what was reminded has been paid: by campaign, stage, reason, method and currency.
+    """How much of what was reminded has been paid: the headline per currency, then by campaign, stage, reason,
+    method and currency; notices before the due date and what you closed, apart.
 
-    Library twin: dunning.recovery, then dunning.report.build."""
+    Library twin: dunning.gather_report, then dunning.html_report."""
     settings = config.load(config_path)
     when = as_of_date(as_of)
     with progress() as bar:
         bar.add_task("computing recovery", total=None)
-        rows = tracking.recovery(settings.store(), when, campaign)
-        tables = report.build(rows, when)
+        made = report.gather(settings.store(), when, campaign, since.date() if since else None)
     if html_out is not None:
-        files.write_private(html_out, report.html_report(tables, rows, when).encode("utf-8"), overwrite=True)
+        page = report_html.render(made, language or settings.fallback_language, stage_labels=settings.stage_labels)
+        files.write_private(html_out, page.encode("utf-8"), overwrite=True)
         err.print(f"report written to {html_out}")
     if as_json:
-        sys.stdout.write(json.dumps(report.as_json(tables), ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(json.dumps({"headline": report.as_json({"h": made.headline})["h"]} | report.as_json(made.tables),
+                                    ensure_ascii=False, default=str) + "\n")
         return
-    for name, table in tables.items():
+    headline = report.readable(made.headline)
+    out.print(fitted("Headline", [Column("currency", keep=True), Column("recovered", keep=True, right=True),
+                                  Column("rate", keep=True, right=True), Column("still open", keep=True, right=True),
+                                  Column("reminded", right=True), Column("closed", right=True)],
+                     [[h.currency, h.recovered, "-" if pd.isna(h.rate) else f"{float(h.rate) * 100:.1f}%",  # money-safe: a ratio
+                       h.still_open, h.reminded, h.closed] for h in headline.itertuples()], out.width))
+    for name, table in made.tables.items():
         readable = report.readable(table)
         readable = readable[[c for c in readable.columns if c in report.TERMINAL_COLUMNS or not c.endswith(report.DETAIL_SUFFIXES)]]
-        keys = {"source", "stage", "reason", "payment_method", "currency", "amount_reminded", "amount_recovered", "still_open"}
+        keys = {"source", "stage", "reason", "payment_method", "currency", "amount_reminded", "amount_recovered", "still_open",
+                "decision", "amount"}
         columns = [Column(c.replace("_", " "), keep=c in keys, right=c not in keys) for c in readable.columns]
         rows_text = [["" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in row]
                      for row in readable.itertuples(index=False)]
