@@ -4,7 +4,6 @@ merchant's dashboard render the same body (`report/body.html.j2`)."""
 from __future__ import annotations
 
 import io
-from datetime import date
 
 import pandas as pd
 from babel.dates import format_date
@@ -32,6 +31,11 @@ def render(report: Report, language: str, *, standalone: bool = True, stage_labe
     context = view(report, language, stage_labels or {})
     template = _ENV.get_template("page.html.j2" if standalone else "body.html.j2")
     return template.render(**context)
+
+
+def stylesheet() -> Markup:
+    """The report's style, for a page that shows the report's body (the merchant's dashboard)."""
+    return Markup(_ENV.get_template("style.css.j2").render())
 
 
 def view(report: Report, language: str, stage_labels: dict[str, str]) -> dict:

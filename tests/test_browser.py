@@ -143,3 +143,65 @@ def test_a_swiss_account_gets_a_qr_bill_that_scans_to_the_payment(swiss_server, 
     assert width <= 390  # the slip scales down to a phone's width
     ARTIFACTS.mkdir(exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / "swiss-qr-bill-phone.png"), full_page=True)
+
+
+@pytest.fixture
+def merchant_server(shop, tmp_path):  # noqa: F811
+    """The dashboard of the example shop after its final notices, on localhost (its cookie is Secure)."""
+    from datetime import date
+
+    from werkzeug.security import generate_password_hash
+
+    from dunning import campaigns, sending
+    from dunning.channels.outbox import OutboxChannel
+    from dunning.web import create_app
+    from tests.test_web import TODAY
+
+    settings, store = shop
+    sending.send(campaigns.load("final", settings), store, OutboxChannel(tmp_path / "outbox"), as_of=date(2026, 11, 20),
+                 dry_run=False)
+    env = {"DUNNING_SECRET_KEYS": KEY, "DUNNING_MERCHANT_PASSWORD_HASH": generate_password_hash("correct horse battery")}
+    http = make_server("localhost", 0, create_app(settings, store=store, environ=env, today=lambda: TODAY), threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield f"http://localhost:{http.server_port}"
+    http.shutdown()
+
+
+def test_the_merchant_signs_in_and_reads_the_dashboard_on_a_laptop_and_a_phone(merchant_server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, options in (("laptop", {"viewport": {"width": 1280, "height": 900}}),
+                          ("phone", {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "device_scale_factor": 2})):
+        page = browser.new_page(**options)
+        page.goto(f"{merchant_server}/merchant/")
+        page.fill("#password", "not it")
+        page.click("button[type=submit]")
+        assert page.locator("#wrong").is_visible()
+        page.fill("#password", "correct horse battery")
+        page.click("button[type=submit]")
+        assert page.locator("h1#report").inner_text() == "Recovery report"
+        assert page.locator(".card h2").all_inner_texts() == ["EUR", "GBP", "JPY"]
+        assert page.locator("figure.chart svg").count() >= 4
+        assert page.evaluate("document.documentElement.scrollWidth") <= options["viewport"]["width"]  # tables scroll inside
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+        page.close()
+
+
+def test_the_report_file_fits_a_laptop_and_a_phone(shop, browser, tmp_path):  # noqa: F811
+    from datetime import date
+
+    from dunning import campaigns, report, report_html, sending
+    from dunning.channels.outbox import OutboxChannel
+
+    settings, store = shop
+    sending.send(campaigns.load("final", settings), store, OutboxChannel(tmp_path / "outbox"), as_of=date(2026, 11, 20),
+                 dry_run=False)
+    path = tmp_path / "report.html"
+    path.write_text(report_html.render(report.gather(store, date(2026, 11, 30)), "de", stage_labels=settings.stage_labels))
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (1280, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(path.as_uri())
+        assert page.locator("h1").inner_text() == "Bericht: eingegangene Zahlungen"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(ARTIFACTS / f"report-{width}.png"), full_page=True)
+        page.close()

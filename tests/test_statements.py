@@ -44,7 +44,7 @@ def outcomes(summary):
 def test_a_german_camt053_pays_orders_by_reference_and_by_id(ledger, examples):
     summary = imported(examples / "statement_germany.camt053.xml")
     assert outcomes(summary) == {
-        "2026112600001": ("reference", "P-2001"),      # RF creditor reference from the page
+        "2026112600001": ("reference", "P-2008"),      # RF creditor reference from the page
         "2026112600002": ("order_id", "E-10421"),      # "Rechnung E-10421 ..." in the text
         "2026112600003": ("probable", "E-10423"),      # 89.00 from Sophie Dubois, no reference: to confirm
         "2026112600004": ("unmatched", ""),            # a donation
@@ -55,7 +55,7 @@ def test_a_german_camt053_pays_orders_by_reference_and_by_id(ledger, examples):
     }
     assert (summary["new_entries"], summary["new_payments"]) == (8, 5)
     paid = ledger.payments_frame().set_index("payment_id")
-    assert paid.loc["statement:2026112600001", ["order_id", "amount", "currency"]].tolist() == ["P-2001", 24700, "EUR"]
+    assert paid.loc["statement:2026112600001", ["order_id", "amount", "currency"]].tolist() == ["P-2008", 11940, "EUR"]
     assert paid.loc["statement:2026112600006", ["amount", "flag"]].tolist() == [-12000, "return AM04"]
     assert "statement:2026112600003" not in paid.index  # probable is never counted as certain
     again = imported(examples / "statement_germany.camt053.xml")
@@ -72,15 +72,15 @@ def test_paid_by_statement_is_paid_on_the_page_in_overdue_and_in_the_report(ledg
     imported(examples / "statement_germany.camt053.xml")
     overdue = json.loads(run("overdue", examples / "plans.csv", "--as-of", LATER, "--json", "--dry-run").stdout)
     still = {o["order_id"] for o in overdue}
-    assert "P-2001" not in still and "P-2006" not in still and "P-2003" in still
-    token = TokenSigner(keys_from_env()).sign("P-2001")
+    assert "P-2008" not in still and "P-2006" not in still and "P-2003" in still
+    token = TokenSigner(keys_from_env()).sign("P-2008")
     page = create_app(config.load(), store=ledger, environ={"DUNNING_SECRET_KEYS": keys_from_env()[0]}).test_client().get(
         f"/m/{token}?lang=en").get_data(as_text=True)
     assert 'id="status">Thank you: nothing is open' in page
     report = json.loads(run("report", "--as-of", LATER, "--json").stdout)
     euro = next(r for r in report["by campaign"] if r["currency"] == "EUR")
-    # P-2001 247.00 and P-2006 480.00 came in; P-2003's returned 120.00 direct debit counts against it
-    assert (euro["amount_recovered"], euro["fully_paid"]) == ("607.00", 2)
+    # P-2008 119.40 and P-2006 480.00 came in; P-2003's returned 120.00 direct debit counts against it
+    assert (euro["amount_recovered"], euro["fully_paid"]) == ("479.40", 2)
 
 
 def test_a_probable_match_counts_once_confirmed(ledger, examples):

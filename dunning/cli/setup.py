@@ -99,10 +99,24 @@ def serve_command(
     dev: Annotated[bool, typer.Option("--dev", help="Flask's development server with the reloader, instead of gunicorn.")] = False,
     config_path: ConfigOption = None,
 ) -> None:
-    """Serve the customers' manage pages (/m/<token>) and the payment webhook."""
+    """Serve the customers' manage pages (/m/<token>), the payment webhook, and the merchant's dashboard (/merchant/)."""
     from dunning.web import create_app
     from dunning.web.server import serve
 
     settings = config.load(config_path)
     err.print(f"serving manage pages on http://{host}:{port}/m/<token>" + (" (development server)" if dev else f" with {workers} gunicorn workers"))
     serve(create_app(settings), host, port, workers, dev)
+
+
+@handles_input_errors
+def merchant_password(
+    password: Annotated[str, typer.Option(prompt=True, confirmation_prompt=True, hide_input=True,
+                                          help="The dashboard's password (asked for when not given).")],
+) -> None:
+    """Print the hash of a password for the merchant's dashboard: set it as DUNNING_MERCHANT_PASSWORD_HASH in the
+    server's environment (the password itself is stored nowhere)."""
+    from werkzeug.security import generate_password_hash
+
+    if len(password) < 12:
+        raise InputError("choose a password of at least 12 characters")
+    sys.stdout.write(generate_password_hash(password) + "\n")

@@ -3,6 +3,7 @@
 GET  /m/<token>           the order, what is open, how to pay (link, bank transfer with EPC QR code)
 POST /m/<token>/method    a request to change the payment method, recorded for the merchant
 POST /webhooks/payments   a payment reported by the provider, HMAC-signed, stored once by payment id
+/merchant/...             the merchant's dashboard behind a login (dunning.web.merchant)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from dunning import bank, config, ledger_store, manage, payment_rules, tokens
 from dunning.mailmerge import pay_by_text
 from dunning.money import format_amount, to_decimal, to_major_string
 from dunning.store import Store
-from dunning.web import webhook
+from dunning.web import merchant, webhook
 from dunning.web.security import Limiter, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
 
@@ -50,6 +51,8 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     mask_tokens_in(app.logger.name)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["dunning.store"] = store
+    merchant.configure(app, keys)
+    app.register_blueprint(merchant.blueprint(settings, store, env, today))
 
     def language(preferred: str = "") -> str:
         asked = request.args.get("lang") or request.form.get("lang") or ""

@@ -22,7 +22,7 @@ _TOKEN_ANYWHERE = re.compile(r"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{4,8}\.[A-Za-z0-9
 
 def secure_headers(response, secure: bool):
     """No inline script, no framing, no Referer (the token must not leak), nothing cached."""
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers.setdefault("Content-Security-Policy", CSP)  # a page may set a stricter or its own
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
