@@ -34,7 +34,7 @@ def due(store: Store, as_of: date, within_days: int) -> pd.DataFrame:
             continue
         rows.append({
             "order_id": view.order_id, "email": view.email, "first_name": view.first_name, "last_name": view.last_name,
-            "language": view.language, "product_name": view.product_name, "kind": "", "payment_method": "",
+            "language": view.language, "product_name": view.product_name, "created_at": pd.NaT, "kind": "", "payment_method": "",
             "currency": view.currency, "status": "", "open_amount": view.open_now + view.fee, "paid_amount": int(payment.counted),
             "fee": 0, "oldest_due_date": payment.paid_at.date(), "days_overdue": 0, "open_installments": 0,
             "stage": CONFIRMATION, "reason": "", "reminders_sent": 0, "last_stage": "", "last_reminded_on": pd.NaT,

@@ -20,7 +20,7 @@ from dunning.policy import Stage
 
 TEMPLATE_VARIABLES = (
     "first_name", "last_name", "order_id", "product_name", "open_amount_text", "paid_amount_text",
-    "fee_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
+    "fee_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text", "order_date_text",
 )
 SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", "has_fee", "language", "stage_label",
                   "reminders_sent", "pay_by_text", "unsubscribe_url", "still_open")

@@ -33,7 +33,7 @@ _FAILURE_WORDS = {
     "card_declined": "failed_debit", "generic_decline": "failed_debit", "do_not_honor": "failed_debit",
 }
 OVERDUE_COLUMNS = [
-    "order_id", "email", "first_name", "last_name", "language", "product_name", "kind",
+    "order_id", "email", "first_name", "last_name", "language", "product_name", "created_at", "kind",
     "payment_method", "currency", "status", "open_amount", "paid_amount", "fee", "oldest_due_date",
     "days_overdue", "open_installments", "stage", "reason", "reminders_sent", "last_stage", "last_reminded_on",
 ]

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+
+import pandas as pd
+
 from dunning import tokens
 from dunning.exports.fields import FIELD_KEYS
 
@@ -15,7 +18,8 @@ def row(order: dict, value: dict) -> dict:
         "currency": order["currency"], "open_amount": int(order["open_amount"]), "fee": int(order["fee"]),
         "reason": order["reason"], "payment_method": order["payment_method"] or "", "days_overdue": int(order["days_overdue"]),
         "token_id": tokens.token_id(order["token"]),
-        "merge_fields": json.dumps({key: str(value[key]) for key in FIELD_KEYS if key != "due_date"}
+        "merge_fields": json.dumps({key: str(value[key]) for key in FIELD_KEYS if key not in ("due_date", "order_date")}
                                    | {"due_date": value["due_date"].date().isoformat(),
+                                      "order_date": "" if pd.isna(value["order_date"]) else value["order_date"].date().isoformat(),
                                       "reminders_sent": int(order["reminders_sent"])}, ensure_ascii=False),
     }

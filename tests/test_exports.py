@@ -164,7 +164,8 @@ def test_every_variable_the_shipped_templates_use_is_known():
         source = templates.env.loader.get_source(templates.env, name)[0]
         used |= meta.find_undeclared_variables(templates.env.parse(source))
     assert used <= set(TEMPLATE_VARIABLES) | set(SHOP_VARIABLES) | {"subject"}
-    assert set(TEMPLATE_VARIABLES) - {"paid_amount_text", "days_overdue"} <= used
+    # a merchant's own template may use these; the shipped ones do not (an order date is not in every export)
+    assert set(TEMPLATE_VARIABLES) - {"days_overdue", "order_date_text"} <= used
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -306,3 +307,20 @@ def test_addresses_a_newsletter_tool_would_refuse_are_left_out_with_why(tmp_path
     reasons = dict(zip(result.rejects["row"], result.rejects["reason"]))
     assert reasons == {"E-1": "no usable e-mail address: An email address cannot have two periods in a row.",
                        "E-2": "no usable e-mail address: An email address cannot have two periods in a row."}
+
+
+def test_the_order_date_is_exported(examples, tmp_path, signing_key):
+    from dunning.sources import loader, profiles
+    from dunning.overdue import find
+    from dunning.tokens import TokenSigner
+
+    shop = loader.read_orders(examples / "orders_elopage.csv", profiles.load("elopage"))
+    found = find(shop.orders, shop.receivables_until(AS_OF), AS_OF, POLICY).orders
+    plans = loader.read_orders(examples / "plans.csv", profiles.load("generic"))
+    planned = find(plans.orders, plans.receivables_until(AS_OF), AS_OF, POLICY).orders
+    signer = TokenSigner([signing_key])
+    for frame, order_id, day, text in ((found, "E-10421", "2026-08-02", "02.08.2026"), (planned, "P-2002", "2025-12-15", "15.12.2025")):
+        result = exports.write(add_links(frame, signer, "https://shop.example/m/{token}"), "mailchimp", tmp_path / f"{order_id}.csv",
+                               as_of=AS_OF, policy=POLICY)
+        row = next(r for r in read_back("mailchimp", result.csv_path) if r["ORDERID"] == order_id)
+        assert row["ORDERDATE"] == day and row["ORDDATETXT"] == text

@@ -55,6 +55,7 @@ _MAILCHIMP_TAGS = {
     "paid_amount": "PAIDAMT", "paid_amount_text": "PAIDTEXT", "fee_text": "FEETEXT", "currency": "CURRENCY",
     "due_date": "DUEDATE", "due_date_text": "DUETEXT", "days_overdue": "DAYSOVER", "stage": "STAGE",
     "language": "LANGUAGE", "token": "TOKEN", "manage_url": "MANAGEURL", "link_expires_text": "LINKEXP",
+    "order_date": "ORDERDATE", "order_date_text": "ORDDATETXT",
 }
 MAILCHIMP = Dialect(
     name="mailchimp", title="Mailchimp",
@@ -78,6 +79,7 @@ _AC_TITLES = {
     "paid_amount": "Paid Amount", "paid_amount_text": "Paid Amount Text", "fee_text": "Fee Text", "currency": "Currency",
     "due_date": "Due Date", "due_date_text": "Due Date Text", "days_overdue": "Days Overdue", "stage": "Stage",
     "language": "Language", "token": "Token", "manage_url": "Manage URL", "link_expires_text": "Link Expires",
+    "order_date": "Order Date", "order_date_text": "Order Date Text",
 }
 ACTIVECAMPAIGN = Dialect(
     name="activecampaign", title="ActiveCampaign",
@@ -100,6 +102,7 @@ _GR_NAMES = {
     "paid_amount": "paid_amount", "paid_amount_text": "paid_amount_text", "fee_text": "fee_text", "currency": "currency",
     "due_date": "due_date", "due_date_text": "due_date_text", "days_overdue": "days_overdue", "stage": "stage",
     "language": "language", "token": "token", "manage_url": "manage_url", "link_expires_text": "link_expires",
+    "order_date": "order_date", "order_date_text": "order_date_text",
 }
 GETRESPONSE = Dialect(
     name="getresponse", title="GetResponse",
@@ -142,6 +145,7 @@ _KT_NAMES = {
     "paid_amount": "PaidAmount", "paid_amount_text": "PaidAmountText", "fee_text": "FeeText", "currency": "Currency",
     "due_date": "DueDate", "due_date_text": "DueDateText", "days_overdue": "DaysOverdue", "stage": "Stage",
     "language": "Language", "token": "Token", "manage_url": "ManageUrl", "link_expires_text": "LinkExpires",
+    "order_date": "OrderDate", "order_date_text": "OrderDateText",
 }
 KLICKTIPP = Dialect(
     name="klicktipp", title="KlickTipp",

@@ -44,6 +44,8 @@ FIELDS: tuple[Field, ...] = (
     Field("token", TEXT, "the signed manage token of the order"),
     Field("manage_url", TEXT, "the link that opens this order, and no other, for the customer"),
     Field("link_expires_text", TEXT, "when the link stops working, formatted for the customer's language"),
+    Field("order_date", DATE, "the date the order was placed (a plan's start; empty where the export has none)"),
+    Field("order_date_text", TEXT, "that date, formatted for the customer's language"),
 )
 FIELD_KEYS = tuple(f.key for f in FIELDS)
 
@@ -72,6 +74,9 @@ def values(frame: pd.DataFrame, fallback_language: str, available: Collection[st
         out["link_expires_text"] = _dates_for_people(pd.to_datetime(frame["link_expires_at"]), language)
     else:
         out["link_expires_text"] = ""
+    ordered = pd.to_datetime(frame["created_at"]) if "created_at" in frame else pd.Series(pd.NaT, index=frame.index)
+    out["order_date"] = ordered
+    out["order_date_text"] = _dates_for_people(ordered, language)
     return out
 
 
@@ -79,7 +84,7 @@ def _dates_for_people(dates: pd.Series, language: pd.Series) -> pd.Series:
     """Dates in each row's language (medium length: '02.11.2026', '2 nov 2026', 'Nov 2, 2026')."""
     out = pd.Series("", index=dates.index, dtype="string")
     for lang, rows in language.groupby(language).groups.items():
-        picked = dates[rows]
+        picked = dates[rows].dropna()
         text = {d: format_date(d.date(), format="medium", locale=lang) for d in picked.unique()}
-        out[rows] = picked.map(text)
+        out[picked.index] = picked.map(text)
     return out

@@ -139,7 +139,7 @@ def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
             continue
         column = values[f.key]
         if f.kind == fields.DATE:
-            column = column.dt.strftime(dialect.date_format).astype("string")
+            column = column.dt.strftime(dialect.date_format).astype("string").fillna("")
         columns[dialect.headers[f.key]] = column
         if f.key == "email" and dialect.full_name_header:
             columns[dialect.full_name_header] = (values["first_name"] + " " + values["last_name"]).str.strip()

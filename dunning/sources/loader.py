@@ -93,6 +93,7 @@ def read_orders(source: str | Path | pd.DataFrame, profile: Profile, name: str =
 
     if is_plan:
         plans = _plans(m, frame, currency)
+        frame["created_at"] = frame["created_at"].fillna(plans["start_date"])  # a plan was ordered when it started
         frame["kind"] = _kind(m, default=plans["installments"].notna().map({True: "installment", False: "subscription"}))
     else:
         receivables = _receivables(m, frame, currency)
