@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from dunning import ledger, ledger_store, manage
-from dunning.overdue import NOTICE_COLUMNS
+from dunning.columns import NOTICE_COLUMNS
 from dunning.policy import CONFIRMATION
 from dunning.store import Store
 

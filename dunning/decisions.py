@@ -16,12 +16,17 @@ DECISIONS = ("cancelled", "written_off", "collection")
 
 def decide(store: Store, order_id: str, decision: str, amount_open: int, currency: str, on: date, note: str = "") -> bool:
     """Record the decision for an order (once: the database keeps the first); False when it was decided before."""
-    if decision not in DECISIONS:
-        raise InputError(f"the decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    checked(decision)
     row = {"order_id": order_id, "decision": decision, "currency": currency, "amount_open": int(amount_open), "note": note,
            "decided_on": on}
     with store.engine.begin() as db:
         return insert_new(db, decisions, [row], ["order_id"]) == 1
+
+
+def checked(decision: str) -> str:
+    if decision not in DECISIONS:
+        raise InputError(f"the decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    return decision
 
 
 def decided(store: Store) -> pd.DataFrame:

@@ -1,8 +1,7 @@
 """Payment allocation, open amounts as of a date, stages, reasons, exclusions and filters."""
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -11,10 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dunning import stages
-from dunning.money import exponent
+from dunning import exclusions, stages
+from dunning.columns import NOTICE_COLUMNS, OVERDUE_COLUMNS
+from dunning.notices import upcoming
 from dunning.policy import Policy
-from dunning.sources.loader import CLOSED_STATUSES
 from dunning.arrowtext import arrow_strings
 
 MANUAL_METHODS = frozenset({"bank_transfer", "prepayment", "sofort", "invoice", "manual", "cash_on_delivery"})
@@ -32,12 +31,6 @@ _FAILURE_WORDS = {
     "failed": "failed_debit", "failed_debit": "failed_debit", "declined": "failed_debit",
     "card_declined": "failed_debit", "generic_decline": "failed_debit", "do_not_honor": "failed_debit",
 }
-OVERDUE_COLUMNS = [
-    "order_id", "email", "first_name", "last_name", "language", "product_name", "created_at", "kind",
-    "payment_method", "currency", "status", "open_amount", "paid_amount", "fee", "oldest_due_date",
-    "days_overdue", "open_installments", "stage", "reason", "reminders_sent", "last_stage", "last_reminded_on",
-]
-NOTICE_COLUMNS = OVERDUE_COLUMNS + ["about"]  # about: due:<date>, the installment a notice announces
 
 
 @dataclass(frozen=True)
@@ -184,9 +177,9 @@ def find(
     frame["oldest_due_date"] = pd.Series(oldest[late_codes], index=frame.index).dt.date
     waiting = stages.assign(frame, policy, history, as_of)
     frame["reason"] = reasons(frame)
-    why = _exclusions(frame, as_of, policy, waiting, closed)
+    why = exclusions.why_not(frame, as_of, policy, waiting, closed)
     excluded = frame[why != ""].assign(why=why[why != ""])
-    chosen = _apply_filters(frame[why == ""], filters)
+    chosen = exclusions.filtered(frame[why == ""], filters)
     chosen = chosen.sort_values(["days_overdue", "order_id"], ascending=[False, True], kind="stable")
     picked = rec[np.isin(codes, chosen.index.to_numpy())]
     installments = pd.DataFrame({
@@ -194,7 +187,7 @@ def find(
         "due_date": picked["due_date"].to_numpy(), "amount_due": picked["amount_due"].to_numpy(),
         "amount_paid": picked["amount_paid"].to_numpy(), "amount_open": picked["amount_open"].to_numpy(),
     })
-    notices = _notices(orders, rec, late_open, paid, as_of, policy, history, filters, closed)
+    notices = upcoming(orders, rec, late_open, paid, as_of, policy, history, filters, closed)
     return OverdueResult(
         orders=chosen[OVERDUE_COLUMNS].reset_index(drop=True),
         excluded=excluded[OVERDUE_COLUMNS + ["why"]].reset_index(drop=True),
@@ -203,42 +196,6 @@ def find(
         installments=installments,
         notices=notices,
     )
-
-
-def _notices(orders: pd.DataFrame, rec: pd.DataFrame, late_open: np.ndarray, paid: np.ndarray, as_of: date,
-             policy: Policy, history: pd.DataFrame | None, filters: Filters, closed: pd.Series | None) -> pd.DataFrame:
-    """Orders with nothing overdue whose next open installment falls due within a notice stage's days: one notice
-    per installment and stage (`about` = due:<date>), the latest stage reached, never one already sent."""
-    notice_stages = policy.notice_stages
-    if not notice_stages:
-        return pd.DataFrame(columns=NOTICE_COLUMNS)
-    today = np.datetime64(as_of, "D")
-    codes, open_amount = rec["code"].to_numpy(), rec["amount_open"].to_numpy()
-    due_days = rec["due_date"].to_numpy().astype("datetime64[D]")
-    ahead = (open_amount > 0) & (due_days >= today) & (due_days <= today + np.timedelta64(-notice_stages[0].days, "D"))
-    ahead &= late_open[codes] == 0
-    picked, first = np.unique(codes[ahead], return_index=True)  # rows run by order and due date: the next one first
-    frame = orders.take(picked).copy()
-    frame["open_amount"] = pd.array(open_amount[ahead][first], dtype="Int64")
-    frame["paid_amount"] = pd.array(paid[picked], dtype="Int64")
-    frame["open_installments"] = 1
-    due = due_days[ahead][first]
-    frame["days_overdue"] = (today - due).astype("int64")
-    frame["oldest_due_date"] = pd.Series(due, index=frame.index).dt.date
-    stage = pd.Series("", index=frame.index, dtype="string")
-    for notice in notice_stages:  # the earliest first: a later stage reached replaces it
-        stage[frame["days_overdue"] >= notice.days] = notice.name
-    frame["stage"], frame["fee"], frame["reason"] = stage, pd.array([0] * len(frame), dtype="Int64"), "upcoming"
-    frame["reminders_sent"], frame["last_stage"], frame["last_reminded_on"] = 0, "", pd.NaT
-    frame["about"] = "due:" + pd.Series(due, index=frame.index).dt.strftime("%Y-%m-%d")
-    why = _exclusions(frame, as_of, replace(policy, cooldown_days=0), pd.Series("", index=frame.index, dtype="string"), closed)
-    if history is not None and not history.empty and "about" in history:
-        sent = set(zip(history["order_id"], history["stage"], history["about"]))
-        already = pd.Series([key in sent for key in zip(frame["order_id"], frame["stage"], frame["about"])], index=frame.index,
-                            dtype=bool)
-        why[already & (why == "")] = "notice sent"
-    chosen = _apply_filters(frame[why == ""], filters)
-    return chosen.sort_values(["oldest_due_date", "order_id"], kind="stable")[NOTICE_COLUMNS].reset_index(drop=True)
 
 
 def _match_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> tuple[pd.DataFrame | None, pd.DataFrame, np.ndarray | None]:
@@ -268,55 +225,6 @@ def reasons(frame: pd.DataFrame) -> pd.Series:
     manual = frame["payment_method"].isin(MANUAL_METHODS).map({True: "manual_payment", False: pd.NA})
     reason = failure.fillna(from_status).fillna(manual).fillna("no_response")
     return reason.astype("string")
-
-
-def _exclusions(frame: pd.DataFrame, as_of: date, policy: Policy, waiting: pd.Series,
-                closed: pd.Series | None = None) -> pd.Series:
-    """Why an overdue order is not dunned ("" when it is)."""
-    why = pd.Series("", index=frame.index, dtype="string")
-
-    def mark(mask: pd.Series, text: str | pd.Series) -> None:
-        mask = mask & (why == "")
-        why[mask] = text[mask] if isinstance(text, pd.Series) else text
-
-    if closed is not None and len(closed):
-        decision = frame["order_id"].map(closed)
-        mark(decision.notna(), decision.fillna("").astype("string"))
-
-    mark(frame["status"].isin(CLOSED_STATUSES), "order is " + frame["status"].astype("string"))
-    mark(frame["status"] == "paid", "the shop marks the order as paid")
-    for hold in policy.holds:
-        if not hold.active(as_of):
-            continue
-        target = frame["order_id"] == hold.order_id if hold.order_id else frame["email"].str.lower() == hold.email
-        until = f" until {hold.until.isoformat()}" if hold.until else ""
-        mark(target, f"on hold{until}: {hold.reason}")
-    minimum = frame["currency"].map(policy.minimum_amount).fillna(0).astype("int64")
-    mark(frame["open_amount"] < minimum, "below the minimum amount")
-    if policy.cooldown_days:
-        recent = pd.to_datetime(frame["last_reminded_on"]) > pd.Timestamp(as_of - timedelta(days=policy.cooldown_days))
-        mark(recent.fillna(False), f"reminded within the last {policy.cooldown_days} days")
-    mark(waiting != "", waiting)
-    return why
-
-
-def _apply_filters(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    keep = pd.Series(True, index=frame.index)
-    for column, wanted in (
-        ("kind", filters.kinds), ("payment_method", filters.payment_methods),
-        ("currency", filters.currencies), ("stage", filters.stages),
-    ):
-        if wanted:
-            keep &= frame[column].isin(wanted)
-    if filters.products:
-        folded = frame["product_name"].str.casefold()
-        keep &= np.logical_or.reduce([folded.str.contains(p.casefold(), regex=False) for p in filters.products])
-    if filters.min_days:
-        keep &= frame["days_overdue"] >= filters.min_days
-    if filters.min_amount is not None:
-        minimum = frame["currency"].map(lambda c: math.ceil(filters.min_amount.scaleb(exponent(c))))
-        keep &= frame["open_amount"] >= minimum
-    return frame[keep]
 
 
 def _totals(frame: pd.DataFrame) -> pd.DataFrame:

@@ -59,6 +59,7 @@ def actions_decide(
 ) -> None:
     """Record that an order was cancelled, written off or handed to collection: it gets no further reminders,
     and the report counts its open amount apart."""
+    decisions.checked(decision)
     settings = config.load(config_path)
     store, when = settings.store(), as_of_date(as_of)
     amount, currency = actions.open_amount(store, order_id, when)

@@ -171,6 +171,9 @@ def _print_overdue(frame: pd.DataFrame, result: OverdueResult, locale: str, show
     if not result.excluded.empty:
         counts = result.excluded["why"].value_counts()
         out.print("not dunned: " + "; ".join(f"{n} {why}" for why, n in counts.items()) + " (--not-dunned lists them)")
+    for stage, n in result.notices["stage"].value_counts(sort=False).items():
+        out.print(f"due soon: {n} order{'' if n == 1 else 's'} with an installment falling due, for the notice {stage} "
+                  f"(a campaign of stage {stage}, or export --stage {stage})")
     known = frame[frame["ledger_paid"] > 0]
     if len(known):
         out.print(f"{len(known)} orders have payments in the ledger that the export does not show yet: "

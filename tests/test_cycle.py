@@ -1,0 +1,143 @@
+"""The whole cycle through the CLI, as a shop lives it: a notice before the due date, the reminders, a payment and its
+confirmation, the final notice, and the merchant's decision; through the outbox and a real SMTP server."""
+import email
+import email.policy
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dunning.cli import app
+from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on loopback)
+
+runner = CliRunner()
+HEADER = ("order_id,email,first_name,last_name,language,product_name,kind,payment_method,currency,status,start_date,"
+          "interval,installments,installment_amount,first_payment_discount,end_date")
+PLANS = [
+    "U-1,uta@example.de,Uta,Berg,de,Yoga-Kurs,installment,bank_transfer,EUR,active,2026-10-05,1 month,6,50.00,,",   # on time
+    "L-1,lou@example.com,Lou,Park,en,Design Course,installment,bank_transfer,EUR,active,2026-09-01,1 month,3,100.00,,",
+]
+PAID = ["payment_id,order_id,paid_at,amount,currency", "u-oct,U-1,2026-10-05,50.00,EUR", "u-nov,U-1,2026-11-05,50.00,EUR",
+        "l-sep,L-1,2026-09-01,100.00,EUR"]
+
+
+def cli(*args, code=0):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, result.output
+    return result
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch, signing_key):
+    monkeypatch.chdir(tmp_path)
+    cli("init", tmp_path)
+    (tmp_path / "plans.csv").write_text("\n".join([HEADER, *PLANS]) + "\n", "utf-8")
+    (tmp_path / "paid.csv").write_text("\n".join(PAID) + "\n", "utf-8")
+    return tmp_path
+
+
+def campaign(shop: Path, name: str, stage: str, channel: str, port: int = 0, extra: str = "") -> None:
+    server = f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n' if channel == "smtp" else ""
+    (shop / "campaigns" / f"{name}.toml").write_text(
+        f'stage = "{stage}"\nchannel = "{channel}"\nrate_per_minute = 60000\n{extra}[input]\nfile = "../plans.csv"\n'
+        f'payments = "../paid.csv"\n[sender]\nfrom = "Yoga Shop <billing@shop.example>"\n{server}', "utf-8")
+
+
+def sent(shop: Path, name: str, channel: str, recorder) -> list[email.message.EmailMessage]:
+    if channel == "smtp":
+        return list(recorder.messages)
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted((shop / "outbox" / name).glob("*.eml"))]
+
+
+def send(name: str, as_of: str) -> dict:
+    cli("campaign", "prepare", name, "--as-of", as_of)
+    return json.loads(cli("campaign", "send", name, "--send", "--as-of", as_of, "--json").stdout)
+
+
+@pytest.mark.parametrize("channel", ["outbox", "smtp"])
+def test_a_notice_before_the_due_date_once_per_installment(shop, channel, smtp_server):  # noqa: F811
+    recorder, port = smtp_server
+    campaign(shop, "soon", "upcoming", channel, port)
+    assert send("soon", "2026-11-30")["sent"] == 1  # U-1's 50.00 falls due on 5 December; L-1 is overdue
+    [notice] = sent(shop, "soon", channel, recorder)
+    assert notice["To"].addresses[0].addr_spec == "uta@example.de"
+    assert notice["Subject"].replace("\xa0", " ") == "Demnächst fällig: 50,00 € für Yoga-Kurs am 05.12.2026"
+    assert "Ihre nächste Zahlung über 50,00\xa0€ ist am 05.12.2026 fällig" in notice.get_body(("plain",)).get_content()
+    assert send("soon", "2026-12-02")["sent"] == 0  # never twice for the same installment
+    looked = json.loads(cli("overdue", "plans.csv", "--payments", "paid.csv", "--as-of", "2026-11-30", "--json", "--dry-run").stdout)
+    assert "U-1" not in {o["order_id"] for o in looked}  # a notice is not arrears
+    (shop / "paid.csv").write_text("\n".join([*PAID, "u-dec,U-1,2026-12-04,50.00,EUR"]) + "\n", "utf-8")
+    cli("track", "payments", "paid.csv", "--as-of", "2026-12-06")
+    report = json.loads(cli("report", "--as-of", "2026-12-06", "--json").stdout)
+    [row] = report["notices before the due date"]
+    assert (row["stage"], row["notices"], row["amount_announced"], row["paid_on_time"], row["paid_late"]) == ("upcoming", 1, "50.00", 1, 0)
+    assert report["by campaign"] == [] or all(r["source"] != "soon" for r in report["by campaign"])  # counted apart
+
+
+def test_a_notice_through_an_export(shop):
+    result = json.loads(cli("export", "plans.csv", "--payments", "paid.csv", "--to", "generic", "--stage", "upcoming",
+                            "--as-of", "2026-11-30", "-o", "notices.csv", "--json").stdout)
+    assert result["rows"] == 1 and result["reminders_recorded"] == 1
+    text = (shop / "notices.csv").read_text("utf-8")
+    assert "U-1" in text and "L-1" not in text and "notices.template.upcoming.de.txt" in " ".join(result["templates"])
+    again = json.loads(cli("export", "plans.csv", "--payments", "paid.csv", "--to", "generic", "--stage", "upcoming",
+                           "--as-of", "2026-12-01", "-o", "notices-2.csv", "--json").stdout)
+    assert again["rows"] == 0  # handed over once for that installment
+
+
+@pytest.mark.parametrize("channel", ["outbox", "smtp"])
+def test_a_payment_is_confirmed_once_with_what_is_still_open(shop, channel, smtp_server):  # noqa: F811
+    recorder, port = smtp_server
+    campaign(shop, "first", "friendly", "outbox")
+    campaign(shop, "thanks", "confirmation", channel, port)
+    assert send("first", "2026-11-05")["sent"] == 1  # L-1: October's 100.00 open
+    assert send("thanks", "2026-11-06")["sent"] == 0  # nothing paid since
+    (shop / "paid.csv").write_text("\n".join([*PAID, "u-dec,U-1,2026-12-04,50.00,EUR", "l-oct,L-1,2026-11-07,40.00,EUR"]) + "\n")
+    assert send("thanks", "2026-11-08")["sent"] == 1  # L-1's 40.00: U-1 was never reminded, its payments are not news
+    [thanks] = sent(shop, "thanks", channel, recorder)
+    text = thanks.get_body(("plain",)).get_content()
+    assert thanks["Subject"] == "Payment received: thank you (L-1)"
+    assert "your payment of €40.00" in text and "€160.00 is still open" in text
+    assert send("thanks", "2026-11-09")["sent"] == 0  # never twice for the same payment
+    cli("track", "payments", "paid.csv", "--as-of", "2026-11-09")  # the file read again: the same payments, no news
+    assert send("thanks", "2026-11-10")["sent"] == 0
+    history = json.loads(cli("report", "--as-of", "2026-11-10", "--json").stdout)
+    assert {r["source"] for r in history["by campaign"]} == {"first"}  # a confirmation is not a reminder
+
+
+def test_after_the_final_notice_the_merchant_decides(shop):
+    for name, stage, day in (("f", "friendly", "2026-10-10"), ("s", "second", "2026-10-20"), ("x", "final", "2026-11-01")):
+        campaign(shop, name, stage, "outbox")
+        assert send(name, day)["sent"] == 1
+    assert json.loads(cli("actions", "--as-of", "2026-11-10", "--json").stdout) == []  # 9 days after the final notice
+    [item] = json.loads(cli("actions", "--as-of", "2026-11-20", "--json").stdout)
+    assert (item["order_id"], item["action"], item["open_amount"], item["final_sent_on"]) == ("L-1", "review", "200.00", "2026-11-01")
+    assert item["reminders"] == "friendly 2026-10-10, second 2026-10-20, final 2026-11-01"
+    cli("actions", "--as-of", "2026-11-20", "--csv", "work.csv")
+    assert "L-1,review,Lou Park" in (shop / "work.csv").read_text("utf-8")
+    cli("actions", "decide", "L-1", "--as", "written_off", "--note", "no answer", "--as-of", "2026-11-20")
+    assert "decided before" in cli("actions", "decide", "L-1", "--as", "cancelled", code=2).stderr
+    assert "must be one of" in cli("actions", "decide", "U-1", "--as", "forgiven", code=2).stderr
+    assert json.loads(cli("actions", "--as-of", "2026-11-25", "--json").stdout) == []
+    looked = json.loads(cli("overdue", "plans.csv", "--payments", "paid.csv", "--as-of", "2026-11-25", "--json",
+                            "--not-dunned", "--dry-run").stdout)
+    assert any(o["order_id"] == "L-1" and "written off on 2026-11-20" in o["why"] for o in looked)
+    report = json.loads(cli("report", "--as-of", "2026-11-25", "--json").stdout)
+    assert report["closed by you"] == [{"decision": "written_off", "currency": "EUR", "orders": 1, "amount": "200.00"}]
+    # the headline counts each order once, with what its first reminder asked (October's 100.00): now closed, not open
+    assert report["headline"][0]["still_open"] == "0.00" and report["headline"][0]["closed"] == "100.00"
+
+
+def test_a_change_of_method_request_waits_until_it_is_done(shop):
+    from dunning import config
+
+    campaign(shop, "f", "friendly", "outbox")
+    send("f", "2026-11-05")
+    config.load().store().add_method_request("L-1", "sepa_debit", "")
+    [item] = json.loads(cli("actions", "--as-of", "2026-11-06", "--json").stdout)
+    assert item["action"] == "answer request" and item["requests"].startswith("#1 sepa_debit")
+    cli("actions", "done", "1")
+    assert "done before" in cli("actions", "done", "1", code=2).stderr
+    assert json.loads(cli("actions", "--as-of", "2026-11-06", "--json").stdout) == []
