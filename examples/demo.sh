@@ -61,16 +61,38 @@ echo "Sophie Dubois paid 89.00 without a reference: a probable match. Checked, i
 dunning track confirm 2026112600003 --as-of 2026-12-01
 dunning track statement examples/statement_germany.camt053.xml --as-of 2026-12-01 --json \
   | python -c 'import json, sys; print("the same statement again:", json.load(sys.stdin)["new_payments"], "new payments")'
+echo "Each payment on a reminded order gets a thank-you once, with what is still open:"
+dunning campaign prepare thank-you --as-of 2026-12-01
+dunning campaign send thank-you --as-of 2026-12-01 --send
+dunning campaign prepare thank-you --as-of 2026-12-02
+
 echo
-echo "== 7. What the reminders brought in"
-dunning report --as-of 2026-12-01 --html exports/recovery-report.html
-dunning track open --as-of 2026-12-01
+echo "== 7. Before the due date: plans paid on time get a notice a week ahead of their next installment"
+dunning overdue examples/plans_on_time.csv --payments examples/payments_on_time.csv --as-of 2026-11-25 --dry-run
+dunning campaign prepare upcoming-notice --as-of 2026-11-25
+dunning campaign send upcoming-notice --as-of 2026-11-25 --send
+echo "The notices are in outbox/upcoming-notice/ (Lena Wolf: 49,90 € due on 1 December)."
+
+echo
+echo "== 8. After the final notice: what needs your decision"
+dunning campaign prepare final-notice --as-of 2026-12-08
+dunning campaign send final-notice --as-of 2026-12-08 --send
+dunning actions --as-of 2026-12-23
+dunning actions decide P-2004 --as collection --note "no answer to three reminders" --as-of 2026-12-23
+echo "P-2004 is with collection now: no further reminders, and the report counts it apart."
+
+echo
+echo "== 9. What the reminders brought in"
+dunning report --as-of 2026-12-23 --html exports/recovery-report.html
+dunning track open --as-of 2026-12-23
 echo "Open exports/recovery-report.html for the charts."
 
 echo
-echo "== 8. The customer's manage page"
+echo "== 10. The customer's manage page and the merchant's dashboard"
 TOKEN=$(dunning token sign P-2003 --json | python -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 echo "Start the server with the demo's key and ledger:"
 echo "    DUNNING_SECRET_KEYS='$DUNNING_SECRET_KEYS' DUNNING_DATABASE_URL='$DUNNING_DATABASE_URL' .venv/bin/dunning serve"
 echo "then open Claire Martin's order (French, two installments open):"
 echo "    http://127.0.0.1:8000/m/$TOKEN"
+echo "For the merchant's dashboard (http://127.0.0.1:8000/merchant/), make a password hash first:"
+echo "    DUNNING_MERCHANT_PASSWORD_HASH=\$(.venv/bin/dunning merchant-password)   # then start the server as above"
