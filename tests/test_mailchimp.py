@@ -244,3 +244,26 @@ def test_campaign_send_command_with_mailchimp(workspace, mailchimp, monkeypatch)
     monkeypatch.setenv("DUNNING_MAILCHIMP_API_KEY", "")
     missing = runner.invoke(app, ["campaign", "send", "mc", "--send"])
     assert missing.exit_code == 2 and "no Mailchimp API key" in missing.stderr
+
+
+def test_confirmations_say_per_contact_whether_something_is_still_open(mailchimp):
+    thanks = MailchimpChannel(MailchimpSettings(list_id="list1", api_url=mailchimp.url, backoff_seconds=0.001), Templates(),
+                              Shop("Shop", "help@shop.example", Stage("confirmation", "Payment received", 0), False),
+                              environ={"DUNNING_MAILCHIMP_API_KEY": KEY}, sleep=lambda seconds: None)
+    partial = reminder(1, "part@example.com", paid_amount_text="€40.00", open_amount_text="€160.00", open_amount="160.00")
+    settled = reminder(2, "all@example.com", paid_amount_text="€100.00", open_amount_text="€0.00", open_amount="0.00")
+    results = deliver(thanks, "thanks", [partial, settled])
+    assert all(ok for ok, _ in results.values()) and len(mailchimp.campaigns) == 2
+    [part] = mailchimp.received("part@example.com")
+    [done] = mailchimp.received("all@example.com")
+    assert "€160.00 is still open" in part["text"] and "your payment of €40.00" in part["text"]
+    assert "Nothing is open any more" in done["text"] and "still open" not in done["text"]
+
+
+def test_a_notice_before_the_due_date_goes_through_mailchimp(mailchimp):
+    notice = MailchimpChannel(MailchimpSettings(list_id="list1", api_url=mailchimp.url, backoff_seconds=0.001), Templates(),
+                              Shop("Shop", "help@shop.example", Stage("upcoming", "Upcoming payment", -7), False),
+                              environ={"DUNNING_MAILCHIMP_API_KEY": KEY}, sleep=lambda seconds: None)
+    deliver(notice, "soon", [reminder(1, "uta@example.com", open_amount_text="€50.00", due_date_text="Dec 5, 2026")])
+    [message] = mailchimp.received("uta@example.com")
+    assert "your next payment of €50.00 falls due on Dec 5, 2026" in message["text"]
