@@ -1,4 +1,5 @@
-"""The manage page in a real browser: Playwright driving Debian's chromium against the app on loopback."""
+"""The manage page, the merchant's dashboard and the report in a real browser: Playwright driving Debian's chromium on loopback."""
+import contextlib
 import io
 import json
 import threading
@@ -19,14 +20,21 @@ ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)")
 
 
+@contextlib.contextmanager
+def served(app, host: str = "127.0.0.1"):
+    """The app on a loopback port, in a thread; yields its base URL."""
+    http = make_server(host, 0, app, threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{http.server_port}"
+    finally:
+        http.shutdown()
+
+
 @pytest.fixture
 def server(shop):  # noqa: F811
-    app = app_for(shop).application
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
+    with served(app_for(shop).application) as url:
+        yield url
 
 
 @pytest.fixture
@@ -112,11 +120,8 @@ def swiss_server(shop):  # noqa: F811
 
     settings, store = shop
     swiss = config.Settings({**settings.data, "payment": {"accounts": {"EUR": SWISS_ACCOUNT}}}, settings.root, settings.source)
-    app = create_app(swiss, store=store, environ={"DUNNING_SECRET_KEYS": KEY}, today=lambda: TODAY)
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
+    with served(create_app(swiss, store=store, environ={"DUNNING_SECRET_KEYS": KEY}, today=lambda: TODAY)) as url:
+        yield url
 
 
 def test_a_swiss_account_gets_a_qr_bill_that_scans_to_the_payment(swiss_server, browser):
@@ -161,10 +166,8 @@ def merchant_server(shop, tmp_path):  # noqa: F811
     sending.send(campaigns.load("final", settings), store, OutboxChannel(tmp_path / "outbox"), as_of=date(2026, 11, 20),
                  dry_run=False)
     env = {"DUNNING_SECRET_KEYS": KEY, "DUNNING_MERCHANT_PASSWORD_HASH": generate_password_hash("correct horse battery")}
-    http = make_server("localhost", 0, create_app(settings, store=store, environ=env, today=lambda: TODAY), threaded=True)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield f"http://localhost:{http.server_port}"
-    http.shutdown()
+    with served(create_app(settings, store=store, environ=env, today=lambda: TODAY), host="localhost") as url:
+        yield url
 
 
 def test_the_merchant_signs_in_and_reads_the_dashboard_on_a_laptop_and_a_phone(merchant_server, browser):
