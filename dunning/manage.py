@@ -39,10 +39,24 @@ class OrderView:
     recorded_on: date
     last_stage: str = ""
     last_reminded_on: date | None = None
+    as_of: date | None = None
+
+    @property
+    def next_due(self) -> Installment | None:
+        """The next open installment not yet due (what a notice before the due date announces), if any."""
+        return next((i for i in self.installments if i.open > 0 and self.as_of is not None and i.due_date > self.as_of), None)
+
+    @property
+    def to_pay(self) -> int:
+        """What the page asks for: what is open now with the fee, or else the next installment to fall due."""
+        if self.open_now or self.fee:
+            return self.open_now + self.fee
+        return self.next_due.open if self.next_due else 0
 
     @property
     def settled(self) -> bool:
-        return self.open_now == 0
+        """Nothing open now and nothing left to fall due."""
+        return self.to_pay == 0
 
 
 def view(store: Store, order_id: str, today: date) -> OrderView | None:
@@ -64,7 +78,7 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
         language=row.language, product_name=row.product_name, currency=row.currency, installments=items,
         fee=int(row.fee), paid_since=since, open_now=sum(i.open for i in items if i.due_date <= today),
         open_later=sum(i.open for i in items if i.due_date > today), recorded_on=row.as_of,
-        last_stage=last.stage if last else "", last_reminded_on=last.reminded_on if last else None,
+        last_stage=last.stage if last else "", last_reminded_on=last.reminded_on if last else None, as_of=today,
     )
 
 

@@ -3,6 +3,7 @@ confirmation, the final notice, and the merchant's decision; through the outbox 
 import email
 import email.policy
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def sent(shop: Path, name: str, channel: str, recorder) -> list[email.message.Em
             for p in sorted((shop / "outbox" / name).glob("*.eml"))]
 
 
+def manage_page(shop: Path, link: str, today: date) -> str:
+    """The page a link in a message opens, as the customer sees it that day."""
+    from dunning import config
+    from dunning.web import create_app
+
+    settings = config.load(cwd=shop)
+    client = create_app(settings, store=settings.store(), today=lambda: today).test_client()
+    return client.get(link[link.index("/m/"):]).get_data(as_text=True)
+
+
 def send(name: str, as_of: str) -> dict:
     cli("campaign", "prepare", name, "--as-of", as_of)
     return json.loads(cli("campaign", "send", name, "--send", "--as-of", as_of, "--json").stdout)
@@ -66,6 +77,10 @@ def test_a_notice_before_the_due_date_once_per_installment(shop, channel, smtp_s
     assert notice["Subject"].replace("\xa0", " ") == "Demnächst fällig: 50,00 € für Yoga-Kurs am 05.12.2026"
     assert "Ihre nächste Zahlung über 50,00\xa0€ ist am 05.12.2026 fällig" in notice.get_body(("plain",)).get_content()
     assert send("soon", "2026-12-02")["sent"] == 0  # never twice for the same installment
+    link = next(line for line in notice.get_body(("plain",)).get_content().splitlines() if "/m/" in line).strip()
+    page = manage_page(shop, link, date(2026, 11, 30))
+    assert 'id="next-due">50,00\xa0€<' in page and "Nächste Zahlung, fällig am 05.12.2026" in page
+    assert "nichts mehr offen" not in page
     looked = json.loads(cli("overdue", "plans.csv", "--payments", "paid.csv", "--as-of", "2026-11-30", "--json", "--dry-run").stdout)
     assert "U-1" not in {o["order_id"] for o in looked}  # a notice is not arrears
     (shop / "paid.csv").write_text("\n".join([*PAID, "u-dec,U-1,2026-12-04,50.00,EUR"]) + "\n", "utf-8")

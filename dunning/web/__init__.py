@@ -97,7 +97,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
         order = opened(token)
         store.record_visit(order.order_id)
         lang = language(order.language)
-        amount = order.open_now + order.fee
+        amount = order.to_pay
         pay = payment.get("link", "")
         pay_link = pay.format(amount=quote(to_major_string(amount, order.currency)), currency=quote(order.currency),
                               reference=quote(bank.creditor_reference(order.order_id))) if pay and amount else ""

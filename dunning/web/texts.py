@@ -7,6 +7,7 @@ LANGUAGES = ("nl", "de", "fr", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "next_due": "Next payment, due on {date}",
         "colon": ":",
         "pay_by": "Please pay by {date}.",
         "title": "Your order {order}", "hello": "Hello {name},", "product": "Product", "due": "Due on",
@@ -23,6 +24,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "limited_title": "Too many attempts", "limited": "Please wait a few minutes and try again.",
     },
     "de": {
+        "next_due": "Nächste Zahlung, fällig am {date}",
         "colon": ":",
         "pay_by": "Bitte zahlen Sie bis zum {date}.",
         "title": "Ihre Bestellung {order}", "hello": "Guten Tag {name},", "product": "Produkt", "due": "Fällig am",
@@ -39,6 +41,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "limited_title": "Zu viele Versuche", "limited": "Bitte warten Sie einige Minuten und versuchen Sie es erneut.",
     },
     "nl": {
+        "next_due": "Volgende betaling, te betalen op {date}",
         "colon": ":",
         "pay_by": "Gelieve te betalen vóór {date}.",
         "title": "Uw bestelling {order}", "hello": "Beste {name},", "product": "Product", "due": "Vervaldatum",
@@ -55,6 +58,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "limited_title": "Te veel pogingen", "limited": "Wacht een paar minuten en probeer het opnieuw.",
     },
     "fr": {
+        "next_due": "Prochain paiement, dû le {date}",
         "colon": " :",
         "pay_by": "Merci de régler avant le {date}.",
         "title": "Votre commande {order}", "hello": "Bonjour {name},", "product": "Produit", "due": "Échéance",
