@@ -11,7 +11,6 @@ from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from dunning import ledger
 from dunning.arrowtext import contained
@@ -45,7 +44,7 @@ class Recorded:
 
 
 def record(store: Store, state: ledger.LedgerState, *, details: pd.DataFrame, views: pd.DataFrame, as_of: date,
-           source: str, new_payments: list[dict]) -> Recorded:
+           source: str, new_payments: list[dict] | pd.DataFrame) -> Recorded:
     """Record payments, the details of orders handed a link, and the export's view of every order it shows
     that the ledger holds; a known order's view advances only to a later date, and the drop against its
     previous view is stored as a payment of kind `drop`."""
@@ -76,15 +75,9 @@ def record(store: Store, state: ledger.LedgerState, *, details: pd.DataFrame, vi
 
 def _upsert_details(db: sa.Connection, details: pd.DataFrame, as_of: date) -> None:
     """Insert new orders (their view dated `as_of`); for known ones refresh who and what, not the view."""
-    insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(orders)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["order_id"],
-        set_={c: insert.excluded[c] for c in [*DETAILS[1:], "updated_at"] if c != "currency"},
-    )
-    stamp = now()
-    rows = [{**r, "fee": int(r["fee"]), "as_of": as_of, "updated_at": stamp} for r in details[DETAILS].to_dict("records")]
-    for start in range(0, len(rows), 2000):
-        db.execute(upsert, rows[start:start + 2000])
+    rows = details[DETAILS].assign(fee=details["fee"].astype("int64"), as_of=pd.Timestamp(as_of))
+    insert_new(db, orders, rows, ["order_id"], stamp_column="updated_at",
+               update=[c for c in [*DETAILS[1:], "updated_at"] if c != "currency"])
 
 
 def _advance(db: sa.Connection, order_ids: list[str], as_of: date) -> list[str]:
@@ -105,12 +98,11 @@ def _views_of(db: sa.Connection, order_ids: list[str]) -> pd.DataFrame:
     return pd.DataFrame(found, columns=["order_id", "seq", "amount_open"])
 
 
-def _rows(views: pd.DataFrame) -> list[dict]:
-    """Installment rows for the store, built column-wise."""
-    columns = {"order_id": views["order_id"].tolist(), "seq": views["seq"].astype("int64").tolist(),
-               "due_date": pd.to_datetime(views["due_date"]).dt.date.tolist(),
-               "amount_due": views["amount_due"].astype("int64").tolist(), "amount_open": views["amount_open"].astype("int64").tolist()}
-    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+def _rows(views: pd.DataFrame) -> pd.DataFrame:
+    """Installment rows for the store, column by column."""
+    return pd.DataFrame({"order_id": views["order_id"].astype(object), "seq": views["seq"].astype("int64"),
+                         "due_date": pd.to_datetime(views["due_date"]), "amount_due": views["amount_due"].astype("int64"),
+                         "amount_open": views["amount_open"].astype("int64")})
 
 
 def _chunks(values: list) -> list[list]:

@@ -21,6 +21,7 @@ from dunning.errors import InputError
 from dunning.filters import checked as checked_filters
 from dunning.overdue import Filters, OverdueResult, find
 from dunning.sources import loader, profiles
+from dunning.schema import PAYMENT_COLUMNS
 from dunning.store import Store
 
 
@@ -105,7 +106,7 @@ def record(found: Found, store: Store, linked: pd.DataFrame | None) -> ledger_st
     return ledger_store.record(
         store, found.state, details=details, views=found.views[contained(found.views["order_id"], handed)],
         as_of=found.as_of, source=found.source,
-        new_payments=payment_rules.as_records(_unseen(found.new_payments, found.state.payments)),
+        new_payments=_unseen(found.new_payments, found.state.payments)[PAYMENT_COLUMNS],
     )
 
 

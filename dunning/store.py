@@ -253,41 +253,70 @@ class Store:
             db.execute(reminders.update().where(reminders.c.id == reminder_id).values(**values))
 
 
-def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str],
-               stamp_column: str | None = "recorded_at") -> int:
-    """INSERT ... ON CONFLICT DO NOTHING for many rows; returns how many of them this call added.
+def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict] | pd.DataFrame, keys: list[str],
+               stamp_column: str | None = "recorded_at", update: list[str] | None = None) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING for many rows (dicts, or a frame's columns); returns how many of them this
+    call added (with `update`, the columns a row already there takes from the new one: an upsert).
 
     The database decides what is new (its unique constraint), so two processes inserting the same
     rows at once add each row once, and each learns how many were its own (the driver's row count,
-    summed over the batch, inside this transaction)."""
-    if not rows:
+    summed over the batch, inside this transaction). A frame goes in column by column, dates converted once
+    per column: a hundred thousand orders' installments in well under a second."""
+    columns = _columns(rows)
+    if not columns or not len(next(iter(columns.values()))):
         return 0
+    count = len(next(iter(columns.values())))
     insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(table)
-    columns = [*rows[0], *([stamp_column] if stamp_column else [])]
-    compiled = insert.values({c: sa.bindparam(c) for c in columns}).on_conflict_do_nothing(index_elements=keys).compile(
-        dialect=db.dialect)
-    stamp = now()
-    order = compiled.positiontup or []
+    names = [*columns, *([stamp_column] if stamp_column else [])]
+    statement = insert.values({c: sa.bindparam(c) for c in names})
+    statement = (statement.on_conflict_do_update(index_elements=keys, set_={c: insert.excluded[c] for c in update}) if update
+                 else statement.on_conflict_do_nothing(index_elements=keys))
+    compiled = statement.compile(dialect=db.dialect)
+    sqlite_order = compiled.positiontup or []
+    convert = _sqlite_values if sqlite_order else _python_values
+    if stamp_column:  # one time for every row, converted once
+        columns[stamp_column] = convert(table.c[stamp_column].type, [now()]) * count
+    if sqlite_order:  # SQLite (qmark): values in the statement's order, dates as SQLAlchemy stores them
+        values = list(zip(*(convert(table.c[name].type, columns[name]) for name in sqlite_order)))
+    else:  # PostgreSQL: psycopg adapts Python values itself
+        lists = [convert(table.c[name].type, columns[name]) for name in names]
+        values = [dict(zip(names, row)) for row in zip(*lists)]
     cursor = db.connection.dbapi_connection.cursor()
     try:
         added = 0
-        for start in range(0, len(rows), 20_000):
-            batch = [{**row, stamp_column: stamp} if stamp_column else row for row in rows[start:start + 20_000]]
-            if order:  # SQLite (qmark): values in the statement's order, dates as SQLAlchemy stores them
-                cursor.executemany(str(compiled), list(zip(*(_sqlite_column([row[name] for row in batch]) for name in order))))
-            else:  # PostgreSQL: psycopg adapts the values itself
-                cursor.executemany(str(compiled), batch)
+        for start in range(0, count, 20_000):
+            cursor.executemany(str(compiled), values[start:start + 20_000])
             added += max(cursor.rowcount, 0)
     finally:
         cursor.close()
     return added
 
 
-def _sqlite_column(values: list) -> list:
+def _columns(rows: list[dict] | pd.DataFrame) -> dict[str, list | pd.Series]:
+    if isinstance(rows, pd.DataFrame):
+        return {name: rows[name] for name in rows.columns}
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
+def _python_values(kind: sa.types.TypeEngine, values: list | pd.Series) -> list:
+    """A column as Python values a driver binds: dates as dates, missing values as None."""
+    if not isinstance(values, pd.Series):
+        return values
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return (values.dt.date if isinstance(kind, sa.Date) else values.dt.to_pydatetime()).astype(object).where(values.notna(), None).tolist()
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _sqlite_values(kind: sa.types.TypeEngine, values: list | pd.Series) -> list:
     """A column's values as SQLAlchemy stores them in SQLite: dates as ISO text, times in UTC without an offset."""
-    if isinstance(values[0], datetime):
+    if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values):
+        text = values.dt.strftime("%Y-%m-%d" if isinstance(kind, sa.Date) else "%Y-%m-%d %H:%M:%S.%f")
+        return text.astype(object).where(values.notna(), None).tolist()
+    values = _python_values(kind, values)
+    first = next((v for v in values if v is not None), None)
+    if isinstance(first, datetime):
         return [v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") if v is not None else None for v in values]
-    if isinstance(values[0], date):
+    if isinstance(first, date):
         return [v.isoformat() if v is not None else None for v in values]
     return values
 
