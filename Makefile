@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/campaign.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/summary.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

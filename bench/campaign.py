@@ -8,7 +8,6 @@ connection for the batch) and with mailmerge's SendmailClient (a connection per 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -20,13 +19,15 @@ from mailmerge.sendmail_client import SendmailClient
 from mailmerge.template_message import TemplateMessage
 
 sys.path.insert(0, str(Path(__file__).parent))
+from results import save  # noqa: E402
 from export import overdue_frame  # noqa: E402
 from loopback import free_port, wait_for  # noqa: E402
 
 from dunning.channels import Outgoing  # noqa: E402
 from dunning.channels.smtp import SmtpChannel, SmtpSettings  # noqa: E402
 from dunning.exports.fields import values  # noqa: E402
-from dunning.mailmerge import TEMPLATE_VARIABLES, Templates  # noqa: E402
+from dunning import mailmerge  # noqa: E402
+from dunning.mailmerge import Templates  # noqa: E402
 from dunning.tokens import TokenSigner, add_links  # noqa: E402
 
 MAILMERGE_TEMPLATE = """TO: {{email}}
@@ -58,10 +59,9 @@ def contexts(rows: int) -> list[dict]:
     frame = add_links(overdue_frame(rows), TokenSigner(["bench-key-not-secret-0123456789-0123"]),
                       "https://shop.example/m/{token}", issued_at=datetime.now(timezone.utc))
     table = values(frame, "en")
-    shop = {"shop_name": "Shop", "shop_contact": "billing@shop.example", "shop_address": "", "pay_by_text": "", "consequence": "", "has_fee": False,
-            "stage_label": "Reminder", "reminders_sent": 1}
-    return [{**{k: row[k] for k in (*TEMPLATE_VARIABLES, "email", "stage", "language")}, **shop}
-            for row in table.to_dict("records")]
+    return [mailmerge.context(row, language=row["language"], stage=None, stage_name=row["stage"], shop_name="Shop",
+                              shop_contact="billing@shop.example", has_fee=False, reminders_sent=1)
+            | {"email": row["email"], "stage": row["stage"]} for row in table.to_dict("records")]
 
 
 def main() -> None:
@@ -116,7 +116,7 @@ def main() -> None:
     report["send_ratio_vs_mailmerge"] = round(report["dunning_send_per_second"] / report["mailmerge_send_per_second"], 2)
     report["note"] = ("both senders wait on the local aiosmtpd server (pure Python); the client CPU per message "
                       "shows each sender's own cost")
-    print(json.dumps(report, indent=2))
+    save("campaign", report)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ both agree (orders and open amount per currency), then prints the times, the rat
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
+from results import save  # noqa: E402
 from generate import add_size_options, generate  # noqa: E402
 
 DUCKDB_QUERY = """
@@ -144,7 +144,7 @@ def main() -> None:
         "ratio_with_links_vs_duckdb": round(linked_s / duck_s, 2),
         "agree_per_currency": totals,
     }
-    print(json.dumps(report, indent=2))
+    save("overdue", report)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import numpy as np
 from dunning.schema import SENT
 from dunning.schema import reminders as reminders_table
 from dunning.store import Store, now
+from results import save
 
 AS_OF = date(2026, 12, 31)
 REFERENCE_QUERY = """
@@ -94,7 +95,7 @@ def main() -> None:
                 raise SystemExit(f"figures differ for {currency}: {mine} vs {(count, reminded, recovered)}")
         report["agree_per_currency"] = {c: {"reminders": n, "reminded_minor": a, "recovered_minor": r} for c, n, a, r in reference}
         report["ratio_vs_sqlite_query"] = round(report["dunning_report_seconds"] / report["sqlite_query_seconds"], 2)
-    print(json.dumps(report, indent=2))
+    save("report", report)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import shutil
 import statistics
@@ -20,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from results import save  # noqa: E402
 from loopback import free_port, wait_for  # noqa: E402
 
 from dunning import campaigns, config
@@ -112,7 +112,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=20)
     report["page_share_of_ceiling"] = round(report["manage_page"]["per_second"] / report["bare_flask_endpoint"]["per_second"], 2)
-    print(json.dumps(report, indent=2))
+    save("web", report)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from dunning import exports
 from dunning.errors import InputError
@@ -324,3 +325,19 @@ def test_the_order_date_is_exported(examples, tmp_path, signing_key):
                                as_of=AS_OF, policy=POLICY)
         row = next(r for r in read_back("mailchimp", result.csv_path) if r["ORDERID"] == order_id)
         assert row["ORDERDATE"] == day and row["ORDDATETXT"] == text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.emails(), st.from_regex(r"[A-Za-z0-9._%+\-]{0,70}@[A-Za-z0-9.\-]{0,30}(\.(com|de|test|local|xn--p1ai))?",
+                                             fullmatch=True)))
+def test_the_quick_e_mail_check_accepts_only_what_email_validator_accepts(address):
+    from email_validator import EmailNotValidError, validate_email
+
+    from dunning.sources.parsing import email_reasons
+
+    try:
+        validate_email(address, check_deliverability=False)
+        valid = True
+    except EmailNotValidError:
+        valid = False
+    assert (email_reasons(pd.Series([address])).iloc[0] == "") == valid

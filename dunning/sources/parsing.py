@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -13,6 +14,8 @@ from dunning.arrowtext import arrow_strings
 # A first, vectorised check (no two dots in a row, none at either end of a part); the addresses that go to a
 # newsletter tool are checked again, to the letter of the RFCs, by email-validator (`email_reasons`).
 EMAIL_PATTERN = r"^[^@\s,;<>.]+(\.[^@\s,;<>.]+)*@[^@\s,;<>.]+(\.[^@\s,;<>.]+)+$"
+# Plain ASCII addresses that email-validator accepts for sure (checked in one pass; the others one by one)
+PLAIN_ADDRESS = r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 _OFFSET_PATTERN = r"\s*(?:[+-]\d{2}:?\d{2}|Z|UTC)$"
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+)?\s*([a-zA-Z]+)\s*$")
@@ -52,15 +55,32 @@ def parse_dates(text: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series
 
 def email_reasons(email: pd.Series) -> pd.Series:
     """Why each address is not one a mail system accepts ("" where it is), by email-validator's syntax rules
-    (no network, no deliverability check); each distinct address is checked once."""
-    reasons = {}
-    for address in email.dropna().unique():
+    (no network, no deliverability check); each distinct address is checked once. Plain ASCII addresses that
+    email-validator is sure to accept (`PLAIN_ADDRESS`: no quoting, no IDNA, no special-use domain) are told
+    apart in one Arrow pass; only the others go through email-validator, one by one."""
+    unique = pd.Series(email.dropna().unique(), dtype=object)
+    plain = _plainly_valid(unique)
+    reasons = dict.fromkeys(unique[plain], "")
+    for address in unique[~plain]:
         try:
             validate_email(address, check_deliverability=False)
             reasons[address] = ""
         except EmailNotValidError as exc:
             reasons[address] = str(exc)
     return email.map(reasons).fillna("not an e-mail address").astype("string")
+
+
+def _plainly_valid(addresses: pd.Series) -> np.ndarray:
+    """Addresses email-validator accepts for sure: PLAIN_ADDRESS, within its lengths, not at a special-use domain,
+    and without "--" (an IDNA rule email-validator applies to domain labels)."""
+    if addresses.empty:
+        return np.zeros(0, dtype=bool)
+    text = addresses.astype(str)
+    fits = pc.match_substring_regex(arrow_strings(text), PLAIN_ADDRESS).to_numpy(zero_copy_only=False)
+    local = text.str.partition("@")[0].str.len().to_numpy()
+    tld = text.str.rpartition(".")[2].str.lower()
+    return (fits & (text.str.len().to_numpy() <= 254) & (local <= 64) & ~tld.isin(SPECIAL_USE_DOMAIN_NAMES).to_numpy()
+            & ~text.str.contains("--", regex=False).to_numpy())
 
 
 def email_problems(email: pd.Series) -> pd.Series:
