@@ -37,10 +37,12 @@ class Report:
 
 def gather(store: Store, as_of: date, campaign: str | None = None, since: date | None = None) -> Report:
     """The report as of a date: the reminders sent up to `as_of` (from `since`, of one campaign), what came in."""
-    rows = tracking.recovery(store, as_of, campaign)
+    sent, paid = tracking.sent_reminders(store), tracking.payments_known(store)  # read once, for every table
+    rows = tracking.recovery(store, as_of, campaign, sent=sent, paid=paid)
     if since is not None:
         rows = rows[rows["as_of"] >= pd.Timestamp(since)].reset_index(drop=True)
-    return Report(as_of, rows, build(rows, as_of, tracking.notice_outcomes(store, as_of), tracking.decided_amounts(store, as_of)))
+    notices = tracking.notice_outcomes(store, as_of, sent=sent, paid=paid)
+    return Report(as_of, rows, build(rows, as_of, notices, tracking.decided_amounts(store, as_of)))
 
 
 def build(rows: pd.DataFrame, as_of: date, notices: pd.DataFrame | None = None,

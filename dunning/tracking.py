@@ -85,7 +85,8 @@ def import_payments(store: Store, paid: PaymentExport, today: date, source: str 
                     overpaid=sorted(set(rows.loc[rows["flag"] == payment_rules.OVERPAYMENT, "order_id"])), rejected=rejected)
 
 
-def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataFrame:
+def recovery(store: Store, as_of: date, campaign: str | None = None, *, sent: pd.DataFrame | None = None,
+             paid: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per reminder sent or handed over: what it asked for, what came in since, and how fast.
 
     Columns: source, as_of, order_id, stage, reason, payment_method, currency, reminded, recovered,
@@ -93,8 +94,8 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
     opened (the manage link was visited on or after the reminder), closed_as (the merchant's decision) and
     closed (what was open when the order was cancelled, written off or handed to collection: not still open).
     """
-    base = _reminded(store, as_of, campaign)
-    paid = store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"])
+    base = _reminded(sent_reminders(store) if sent is None else sent, as_of, campaign)
+    paid = payments_known(store) if paid is None else paid
     left = paid[paid["kind"] == ledger.LEFT_LIST]
     matched = _credits(base, paid, as_of)
     matched["cumulative"] = matched.groupby("reminder")["amount"].cumsum()
@@ -131,15 +132,20 @@ def recovery(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
 def credited(store: Store, as_of: date, campaign: str | None = None) -> pd.DataFrame:
     """Every recovered amount traced to its payment: one row per reminder and payment credited to it, with the
     reminder's campaign (`source`), stage, order and date, and the payment's id, source, date and counted amount."""
-    base = _reminded(store, as_of, campaign)
-    matched = _credits(base, store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"]), as_of)
+    base = _reminded(sent_reminders(store), as_of, campaign)
+    matched = _credits(base, payments_known(store), as_of)
     out = matched.merge(base[["reminder", "source", "stage"]], on="reminder")
     return out[["source", "stage", "order_id", "as_of", "payment_id", "payment_source", "paid_at", "amount"]]
 
 
-def _reminded(store: Store, as_of: date, campaign: str | None, notices: bool = False) -> pd.DataFrame:
-    """The dunning reminders sent up to `as_of` (or, with `notices`, the notices before a due date), numbered."""
-    base = sent_reminders(store)
+def payments_known(store: Store) -> pd.DataFrame:
+    """Every payment the ledger holds, with when it learnt of it (`recorded_at`)."""
+    return store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"])
+
+
+def _reminded(base: pd.DataFrame, as_of: date, campaign: str | None, notices: bool = False) -> pd.DataFrame:
+    """Of the messages sent (`sent_reminders`), the dunning reminders sent up to `as_of` (or, with `notices`, the
+    notices before a due date), numbered."""
     kind = base["about"].str.startswith("due:") if notices else base["about"] == ""
     base = base[kind & (base["as_of"] <= pd.Timestamp(as_of))]
     if campaign:
@@ -175,16 +181,17 @@ def decided_amounts(store: Store, as_of: date) -> pd.DataFrame:
     return table.reset_index().reindex(columns=["decision", "currency", "orders", "amount"])
 
 
-def notice_outcomes(store: Store, as_of: date) -> pd.DataFrame:
+def notice_outcomes(store: Store, as_of: date, *, sent: pd.DataFrame | None = None,
+                    paid: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per notice stage and currency: the notices sent before a due date, and whether the amount they announced was
     paid by the due date (on time), after it (late), or is still open."""
-    base = _reminded(store, as_of, None, notices=True)
+    base = _reminded(sent_reminders(store) if sent is None else sent, as_of, None, notices=True)
     columns = ["stage", "currency", "notices", "amount_announced", "paid_on_time", "paid_late", "not_paid",
                "amount_paid_on_time", "rate_on_time"]
     if base.empty:
         return pd.DataFrame(columns=columns)
     base["due"] = pd.to_datetime(base["about"].str.removeprefix("due:"))
-    matched = _credits(base, store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"]), as_of)
+    matched = _credits(base, payments_known(store) if paid is None else paid, as_of)
     on_time = matched[matched["paid_at"] <= matched["reminder"].map(base.set_index("reminder")["due"])]
     by_due = np.minimum(base["reminder"].map(on_time.groupby("reminder")["amount"].sum()).fillna(0).astype("int64"), base["reminded"])
     total = np.minimum(base["reminder"].map(matched.groupby("reminder")["amount"].sum()).fillna(0).astype("int64"), base["reminded"])
