@@ -34,17 +34,20 @@ def work_list(store: Store, policy: Policy, as_of: date) -> pd.DataFrame:
     owed = _open(state, as_of)
     waiting = [o for o in due.index if owed.get(o, 0) > 0 and o not in decided]
     asked = [o for o in dict.fromkeys(open_requests["order_id"]) if o not in waiting]
+    listed = waiting + asked
     visits = store.visits_frame()
+    seen = visits[visits["order_id"].isin(listed)].groupby("order_id")["visited_at"].agg(["size", "max"])
+    sent_by_order = {o: g.sort_values("reminded_on") for o, g in history[history["order_id"].isin(listed)].groupby("order_id")}
+    asked_by_order = {o: g for o, g in open_requests.groupby("order_id")}
     details = state.orders.set_index("order_id")
     rows = []
-    for order_id in waiting + asked:
+    for order_id in listed:
         if order_id not in details.index:
             continue
         order = details.loc[order_id]
         currency = str(order["currency"])
-        sent = history[history["order_id"] == order_id].sort_values("reminded_on")
-        seen = visits.loc[visits["order_id"] == order_id, "visited_at"]
-        mine = open_requests[open_requests["order_id"] == order_id]
+        sent = sent_by_order.get(order_id, history.iloc[0:0])
+        mine = asked_by_order.get(order_id, open_requests.iloc[0:0])
         final_on = finals.get(order_id)
         rows.append({
             "order_id": order_id, "action": policy.after_final.action if order_id in waiting else REQUEST,
@@ -54,7 +57,8 @@ def work_list(store: Store, policy: Policy, as_of: date) -> pd.DataFrame:
             "final_sent_on": final_on.date().isoformat() if final_on is not None and pd.notna(final_on) else "",
             "days_since_final": (as_of - final_on.date()).days if final_on is not None and pd.notna(final_on) else None,
             "reminders": ", ".join(f"{r.stage} {r.reminded_on.date().isoformat()}" for r in sent.itertuples()),
-            "visits": int(len(seen)), "last_visit": seen.max().date().isoformat() if len(seen) else "",
+            "visits": int(seen["size"].get(order_id, 0)),
+            "last_visit": seen["max"][order_id].date().isoformat() if order_id in seen.index else "",
             "requests": "; ".join(f"#{r.id} {r.wanted} ({r.requested_at.date().isoformat()})" + (f": {r.message}" if r.message else "")
                                   for r in mine.itertuples()),
         })

@@ -29,9 +29,11 @@ def checked(decision: str) -> str:
     return decision
 
 
-def decided(store: Store) -> pd.DataFrame:
-    """Every decision: order_id, decision, currency, amount_open (minor units, when decided), note, decided_on."""
-    return store.frame(decisions, ["order_id", "decision", "currency", "amount_open", "note", "decided_on"])
+def decided(store: Store, order_id: str | None = None) -> pd.DataFrame:
+    """Every decision (or one order's): order_id, decision, currency, amount_open (minor units, when decided), note,
+    decided_on."""
+    return store.frame(decisions, ["order_id", "decision", "currency", "amount_open", "note", "decided_on"],
+                       None if order_id is None else decisions.c.order_id == order_id)
 
 
 def requests(store: Store, open_only: bool = True) -> pd.DataFrame:

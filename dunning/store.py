@@ -176,9 +176,9 @@ class Store:
         """Every payment; `paid_at` as datetime64."""
         return self.frame(payments, PAYMENT_COLUMNS)
 
-    def visits_frame(self) -> pd.DataFrame:
-        """Every visit of a manage page: order_id, visited_at (datetime64, UTC)."""
-        return self.frame(visits, ["order_id", "visited_at"])
+    def visits_frame(self, order_id: str | None = None) -> pd.DataFrame:
+        """Every visit of a manage page (or of one order's): order_id, visited_at (datetime64, UTC)."""
+        return self.frame(visits, ["order_id", "visited_at"], None if order_id is None else visits.c.order_id == order_id)
 
     def frame(self, table: sa.Table, columns: list[str], where: sa.ColumnElement | None = None) -> pd.DataFrame:
         """A table as a frame, typed the same whether or not it has rows; dates travel as ISO text and

@@ -150,9 +150,12 @@ def test_a_change_of_method_request_waits_until_it_is_done(shop):
 
     campaign(shop, "f", "friendly", "outbox")
     send("f", "2026-11-05")
-    config.load().store().add_method_request("L-1", "sepa_debit", "")
+    store = config.load().store()
+    store.add_method_request("L-1", "sepa_debit", "")
+    store.record_visit("L-1")
     [item] = json.loads(cli("actions", "--as-of", "2026-11-06", "--json").stdout)
     assert item["action"] == "answer request" and item["requests"].startswith("#1 sepa_debit")
+    assert item["visits"] == 1 and item["last_visit"] and item["reminders"] == "friendly 2026-11-05"
     cli("actions", "done", "1")
     assert "done before" in cli("actions", "done", "1", code=2).stderr
     assert json.loads(cli("actions", "--as-of", "2026-11-06", "--json").stdout) == []

@@ -155,14 +155,13 @@ def _timeline(store: Store, order_id: str, t: dict, lang: str, stage_labels: dic
     for r in store.history(order_id).itertuples():
         what = t["reminder_sent"].format(stage=stage_labels.get(r.stage, r.stage))
         events.append((r.reminded_on.date(), what + (f" ({r.about})" if r.about else "")))
-    for visit in store.visits_frame().query("order_id == @order_id").itertuples():
+    for visit in store.visits_frame(order_id).itertuples():
         events.append((visit.visited_at.date(), t["visited"]))
     for p in store.order_payments(order_id):
         events.append((p.paid_at, t["payment_in"].format(amount=format_amount(int(p.amount), p.currency, lang), source=p.source)))
     for ask in store.method_requests_of(order_id):
         events.append((ask.requested_at.date(), t["request_in"].format(wanted=t.get(ask.wanted, ask.wanted))
                        + (f": {ask.message}" if ask.message else "")))
-    made = decisions.decided(store).query("order_id == @order_id")
-    for d in made.itertuples():
+    for d in decisions.decided(store, order_id).itertuples():
         events.append((d.decided_on.date(), t["decided"].format(decision=t.get(d.decision, d.decision))))
     return [{"when": when.isoformat(), "what": what} for when, what in sorted(events, key=lambda e: e[0])]
