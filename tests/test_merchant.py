@@ -108,3 +108,16 @@ def test_the_dashboard_speaks_the_shops_language(reminded):
     signed_in(client)
     html = client.get("/merchant/").get_data(as_text=True)
     assert '<html lang="de">' in html and "Noch offen" in html and "Wartet auf Ihre Entscheidung" in html
+
+
+def test_the_password_hash_command_prints_only_the_hash():
+    from typer.testing import CliRunner
+    from werkzeug.security import check_password_hash
+
+    from dunning.cli import app
+
+    result = CliRunner().invoke(app, ["merchant-password"], input="a long enough secret\na long enough secret\n")
+    assert result.exit_code == 0 and check_password_hash(result.stdout.strip(), "a long enough secret")
+    assert "Password" in result.stderr
+    short = CliRunner().invoke(app, ["merchant-password", "--password", "short"])
+    assert short.exit_code == 2 and "at least 12 characters" in short.stderr

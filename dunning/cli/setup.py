@@ -110,13 +110,15 @@ def serve_command(
 
 @handles_input_errors
 def merchant_password(
-    password: Annotated[str, typer.Option(prompt=True, confirmation_prompt=True, hide_input=True,
-                                          help="The dashboard's password (asked for when not given).")],
+    password: Annotated[Optional[str], typer.Option(help="The dashboard's password (asked for, twice, when not given).")] = None,
 ) -> None:
     """Print the hash of a password for the merchant's dashboard: set it as DUNNING_MERCHANT_PASSWORD_HASH in the
-    server's environment (the password itself is stored nowhere)."""
+    server's environment (the password itself is stored nowhere). Only the hash goes to standard output, so
+    `export DUNNING_MERCHANT_PASSWORD_HASH=$(dunning merchant-password)` works."""
     from werkzeug.security import generate_password_hash
 
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     if len(password) < 12:
         raise InputError("choose a password of at least 12 characters")
     sys.stdout.write(generate_password_hash(password) + "\n")
