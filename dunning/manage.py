@@ -4,10 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import sqlalchemy as sa
-
 from dunning import ledger
-from dunning.schema import SENT, reminders
 from dunning.store import Store
 
 
@@ -64,15 +61,13 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
 
     The installments are the shop's latest view with the ledger's payments applied oldest first,
     by the ledger's rule (`ledger.one_order`), so every figure on the page comes from one computation."""
-    row = store.order(order_id)
+    row, views, recorded, last = store.order_page(order_id)
     if row is None:
         return None
-    paid = [(p.kind, p.paid_at, p.amount) for p in store.order_payments(order_id)]
-    plan = ledger.one_order([(i.seq, i.due_date, i.amount_due, i.amount_open) for i in store.order_installments(order_id)],
-                            paid, today)
+    paid = [(p.kind, p.paid_at, p.amount) for p in recorded]
+    plan = ledger.one_order([(i.seq, i.due_date, i.amount_due, i.amount_open) for i in views], paid, today)
     items = [Installment(*item) for item in plan]
     since = sum(amount for kind, paid_at, amount in paid if kind == ledger.DIRECT and row.as_of <= paid_at <= today)
-    last = _last_reminder(store, order_id)
     return OrderView(
         order_id=row.order_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
         language=row.language, product_name=row.product_name, currency=row.currency, installments=items,
@@ -80,13 +75,3 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
         open_later=sum(i.open for i in items if i.due_date > today), recorded_on=row.as_of,
         last_stage=last.stage if last else "", last_reminded_on=last.reminded_on if last else None, as_of=today,
     )
-
-
-def _last_reminder(store: Store, order_id: str):
-    """The latest dunning reminder the order was sent or handed over (stage, reminded_on), or None."""
-    query = (sa.select(reminders.c.stage, reminders.c.reminded_on)
-             .where(reminders.c.order_id == order_id, reminders.c.status == SENT, reminders.c.reminded_on.is_not(None),
-                    reminders.c.about == "")
-             .order_by(reminders.c.reminded_on.desc(), reminders.c.id.desc()).limit(1))
-    with store.engine.connect() as db:
-        return db.execute(query).first()

@@ -214,22 +214,26 @@ class Store:
 
     def order(self, order_id: str) -> sa.Row | None:
         with self.engine.connect() as db:
-            return db.execute(sa.select(orders).where(orders.c.order_id == order_id)).first()
-
-    def order_installments(self, order_id: str) -> list[sa.Row]:
-        """The shop's latest view of the order's installments (before the ledger's payments)."""
-        with self.engine.connect() as db:
-            return list(db.execute(sa.select(installments).where(installments.c.order_id == order_id)).all())
+            return db.execute(_ORDER, {"order_id": order_id}).first()
 
     def order_payments(self, order_id: str) -> list[sa.Row]:
         """The order's recorded payments (all sources), oldest first."""
-        query = sa.select(payments).where(payments.c.order_id == order_id).order_by(payments.c.paid_at, payments.c.id)
         with self.engine.connect() as db:
-            return list(db.execute(query).all())
+            return list(db.execute(_PAYMENTS, {"order_id": order_id}).all())
+
+    def order_page(self, order_id: str) -> tuple[sa.Row | None, list[sa.Row], list[sa.Row], sa.Row | None]:
+        """What one order's page shows, read on one connection: the order, its installments, its payments, and its
+        latest dunning reminder (stage, reminded_on); statements built once, not per request."""
+        with self.engine.connect() as db:
+            row = db.execute(_ORDER, {"order_id": order_id}).first()
+            if row is None:
+                return None, [], [], None
+            return (row, list(db.execute(_INSTALLMENTS, {"order_id": order_id}).all()),
+                    list(db.execute(_PAYMENTS, {"order_id": order_id}).all()), db.execute(_LAST_REMINDER, {"order_id": order_id}).first())
 
     def record_visit(self, order_id: str) -> None:
         with self.engine.begin() as db:
-            db.execute(visits.insert().values(order_id=order_id, visited_at=now()))
+            db.execute(_VISIT, {"order_id": order_id, "visited_at": now()})
 
     def visits_of(self, order_id: str) -> int:
         with self.engine.connect() as db:
@@ -251,6 +255,17 @@ class Store:
         """Change one reminder's state in a commit of its own."""
         with self.engine.begin() as db:
             db.execute(reminders.update().where(reminders.c.id == reminder_id).values(**values))
+
+
+_ORDER = sa.select(orders).where(orders.c.order_id == sa.bindparam("order_id"))
+_INSTALLMENTS = sa.select(installments).where(installments.c.order_id == sa.bindparam("order_id"))
+_PAYMENTS = (sa.select(payments).where(payments.c.order_id == sa.bindparam("order_id"))
+             .order_by(payments.c.paid_at, payments.c.id))
+_LAST_REMINDER = (sa.select(reminders.c.stage, reminders.c.reminded_on)
+                  .where(reminders.c.order_id == sa.bindparam("order_id"), reminders.c.status == SENT,
+                         reminders.c.reminded_on.is_not(None), reminders.c.about == "")
+                  .order_by(reminders.c.reminded_on.desc(), reminders.c.id.desc()).limit(1))
+_VISIT = visits.insert().values(order_id=sa.bindparam("order_id"), visited_at=sa.bindparam("visited_at"))
 
 
 def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict] | pd.DataFrame, keys: list[str],

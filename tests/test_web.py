@@ -266,7 +266,7 @@ def test_webhook_checks_every_field_and_answers_422(shop, body, message):
 def test_a_failing_page_logs_no_token(shop, monkeypatch, caplog):
     settings, store = shop
     client = app_for(shop)
-    monkeypatch.setattr(store, "order", lambda order_id: (_ for _ in ()).throw(RuntimeError(f"lookup failed for {order_id}")))
+    monkeypatch.setattr(store, "order_page", lambda order_id: (_ for _ in ()).throw(RuntimeError(f"lookup failed for {order_id}")))
     signed = token()
     with caplog.at_level(logging.ERROR):
         assert client.get(f"/m/{signed}/ ").status_code == 404
