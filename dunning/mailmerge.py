@@ -66,9 +66,10 @@ class Templates:
         self.env = Environment(
             loader=ChoiceLoader(loaders), undefined=StrictUndefined,
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-            keep_trailing_newline=True,
+            keep_trailing_newline=True, auto_reload=False,  # a run renders thousands: no stat() per message
         )
         self.fallback_language = fallback_language
+        self._names: dict[tuple[str, str], tuple[str, str | None]] = {}
 
     def languages(self) -> set[str]:
         """Every language some reminder template is written in (the merchant's and the shipped ones)."""
@@ -77,7 +78,12 @@ class Templates:
 
     def names(self, stage: str, language: str) -> tuple[str, str | None]:
         """The text template name for a stage, in the language or else the fallback language, and its HTML twin
-        (None where there is none: a channel that is not e-mail needs no HTML)."""
+        (None where there is none: a channel that is not e-mail needs no HTML); looked up once per pair."""
+        if (stage, language) not in self._names:
+            self._names[(stage, language)] = self._find(stage, language)
+        return self._names[(stage, language)]
+
+    def _find(self, stage: str, language: str) -> tuple[str, str | None]:
         for lang in dict.fromkeys((language or self.fallback_language, self.fallback_language)):
             text, html = f"{stage}.{lang}.txt.j2", f"{stage}.{lang}.html.j2"
             if self._exists(text):
