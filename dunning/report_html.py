@@ -15,11 +15,10 @@ from dunning.money import format_amount, to_decimal
 from dunning.report import Report
 from dunning.report_texts import LANGUAGES, TEXTS
 
-# Per table, the columns a person reads (JSON carries every column); a column of zeros only is left out.
-SHOWN = {
-    "figures": ["orders_reminded", "amount_reminded", "amount_recovered", "still_open", "amount_closed", "rate_by_amount",
-                "median_days_to_payment"],
-}
+# The figures tables (by campaign, stage, ...) show these columns; JSON carries every one. A column of zeros only is
+# left out of every table.
+FIGURES_SHOWN = ("orders_reminded", "amount_reminded", "amount_recovered", "still_open", "amount_closed", "rate_by_amount",
+                 "median_days_to_payment")
 KEYS = ("source", "stage", "reason", "payment_method", "currency", "decision", "week", "days", "days_overdue")
 WORDS = ("reason", "decision", "payment_method")
 _ENV = Environment(loader=PackageLoader("dunning", "templates/report"), autoescape=select_autoescape(("j2",)))
@@ -74,7 +73,7 @@ def view(report: Report, language: str, stage_labels: dict[str, str]) -> dict:
 
 def _table(table: pd.DataFrame, name: str, language: str, t: dict, stage_labels: dict[str, str]) -> dict:
     """Header words and formatted cells; money in each row's currency, rates as percentages, words for codes."""
-    columns = [c for c in table.columns if c in KEYS] + [c for c in (SHOWN["figures"] if name.startswith("by ") else table.columns)
+    columns = [c for c in table.columns if c in KEYS] + [c for c in (FIGURES_SHOWN if name.startswith("by ") else table.columns)
                                                         if c not in KEYS and c in table.columns]
     columns = [c for c in columns if c in KEYS or not _all_zero(table[c])]
     body = []

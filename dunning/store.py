@@ -162,8 +162,10 @@ class Store:
         """Record statement entries; an entry whose bank reference was seen before is skipped."""
         return self._insert_new(statement_entries, rows, ["entry_ref"])
 
-    def statement_entries_frame(self) -> pd.DataFrame:
-        return self.frame(statement_entries, [c.name for c in statement_entries.c if c.name != "recorded_at"])
+    def statement_entries_frame(self, entry_ref: str | None = None) -> pd.DataFrame:
+        """Every statement entry with how it matched (or the one with this bank reference)."""
+        return self.frame(statement_entries, [c.name for c in statement_entries.c if c.name != "recorded_at"],
+                          None if entry_ref is None else statement_entries.c.entry_ref == entry_ref)
 
     def settle_entry(self, entry_ref: str, order_id: str, matched_by: str, was: str) -> bool:
         """Move one entry from `was` to `matched_by` for `order_id` (a conditional update: exactly one caller wins)."""

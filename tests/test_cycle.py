@@ -159,3 +159,19 @@ def test_a_change_of_method_request_waits_until_it_is_done(shop):
     cli("actions", "done", "1")
     assert "done before" in cli("actions", "done", "1", code=2).stderr
     assert json.loads(cli("actions", "--as-of", "2026-11-06", "--json").stdout) == []
+
+
+def test_a_payment_from_the_bank_statement_is_confirmed_too(shop):
+    campaign(shop, "first", "friendly", "outbox")
+    campaign(shop, "thanks", "confirmation", "outbox")
+    assert send("first", "2026-11-05")["sent"] == 1
+    (shop / "bank.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">'
+        "<BkToCstmrStmt><Stmt><Id>S-1</Id><Ntry><Amt Ccy=\"EUR\">100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>"
+        "<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-11-07</Dt></BookgDt><AcctSvcrRef>B-1</AcctSvcrRef>"
+        "<NtryDtls><TxDtls><RltdPties><Dbtr><Pty><Nm>Lou Park</Nm></Pty></Dbtr></RltdPties>"
+        "<RmtInf><Ustrd>Order L-1</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>", "utf-8")
+    cli("track", "statement", "bank.xml", "--as-of", "2026-11-08")
+    assert send("thanks", "2026-11-08")["sent"] == 1
+    [thanks] = sent(shop, "thanks", "outbox", None)
+    assert "your payment of €100.00" in thanks.get_body(("plain",)).get_content()

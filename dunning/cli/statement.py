@@ -15,7 +15,7 @@ from dunning.cli.tables import Column, fitted
 from dunning.money import to_major_string
 from dunning.statements import booking
 from dunning.statements.entries import RETURN
-from dunning.statements.matching import CERTAIN
+from dunning.statements.matching import CERTAIN, PROBABLE
 
 AsOf = Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="Today: later bookings are refused.")]
 LISTED = ["entry_ref", "booked_on", "direction", "amount", "currency", "payer", "remittance", "reason_code", "order_id",
@@ -70,8 +70,8 @@ def track_confirm(entry: Annotated[str, typer.Argument(help="The bank reference 
 
 
 def _outcome(row) -> str:
-    if row.matched_by == "probable":
+    if row.matched_by == PROBABLE:
         return "probable: confirm"
-    if row.direction == "return":
+    if row.direction == RETURN:
         return f"return {row.reason_code}".strip()
     return row.note or row.matched_by

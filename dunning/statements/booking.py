@@ -46,8 +46,7 @@ def import_statement(store: Store, path: Path, today: date) -> Booked:
 
 def confirm(store: Store, entry_ref: str, today: date) -> str:
     """Count a probable match as paid (the merchant checked it): its payment is recorded; returns the order id."""
-    entries = store.statement_entries_frame()
-    entry = entries[entries["entry_ref"] == entry_ref]
+    entry = store.statement_entries_frame(entry_ref)
     if entry.empty or entry["matched_by"].iloc[0] != PROBABLE:
         raise InputError(f"statement entry {entry_ref!r} is not a probable match waiting for confirmation")
     order_id = str(entry["order_id"].iloc[0])
