@@ -1,14 +1,19 @@
-"""Benchmark `dunning overdue` against DuckDB running the same overdue query on the same files.
+"""Benchmark `dunning overdue` against DuckDB on the same files, each timed as a whole process.
 
-Both read plans.csv and payments.csv, expand each plan into installments from its start date,
-allocate payments oldest due first, keep what is open past due as of the date, skip cancelled
-orders and amounts under the minimum, and write one row per order to CSV. The script checks that
-both agree (orders and open amount per currency), then prints the times, the ratio and peak memory.
+Every variant reads plans.csv and payments.csv, expands each plan into installments from its start
+date, allocates payments oldest due first, keeps what is open past due as of the date, skips cancelled
+orders and amounts under the minimum, and writes one row per order to CSV. The main reference
+(overdue_reference.sql) also does dunning's checks: rows that do not parse go to a rejects file,
+payments are de-duplicated by id and count only in their order's currency, and the output has
+dunning's columns; the simple query stands beside it. Each variant runs --runs times in turn at every
+size; the script checks that the outputs agree (orders and open amount per currency) and reports
+min/median/max seconds, peak memory and the ratios of the medians.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 from datetime import date
@@ -19,6 +24,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from results import save  # noqa: E402
 from generate import add_size_options, generate  # noqa: E402
+
+from dunning.money import known_currencies  # noqa: E402
+from dunning.sources.parsing import EMAIL_PATTERN  # noqa: E402
+
+REFERENCE = Path(__file__).parent / "overdue_reference.sql"
 
 DUCKDB_QUERY = """
 COPY (
@@ -66,12 +76,27 @@ ORDER BY days_overdue DESC, p.order_id
 """
 
 
-def run_dunning(plans: Path, payments: Path, as_of: date, out: Path, with_links: bool) -> tuple[float, float]:
-    """Seconds and peak resident memory (MiB) of one `dunning overdue` run in a child process, as a user runs it
-    (the payments and the orders handed a link recorded), each run in a ledger of its own."""
+VARIANTS = {  # name: what runs (each a whole process, start-up and imports included)
+    "duckdb": "the simple query",
+    "duckdb_validating": "the query with dunning's checks, rejects file and columns (overdue_reference.sql)",
+    "dunning": "`dunning overdue` as a user runs it (the file's payments recorded in a new ledger)",
+    "dunning_dry_run": "`dunning overdue --dry-run` (nothing recorded)",
+    "dunning_with_links": "`dunning overdue` with links signed and the linked orders recorded",
+}
+
+
+def command_for(variant: str, plans: Path, payments: Path, as_of: date, out: Path) -> tuple[list[str], dict]:
+    """The command line and environment of one variant's run, writing `out`."""
     env = dict(os.environ)
     env.pop("DUNNING_SECRET_KEYS", None)
-    if with_links:
+    if variant.startswith("duckdb"):
+        text = (REFERENCE.read_text("utf-8") if variant == "duckdb_validating" else "SET enable_progress_bar = false;" + DUCKDB_QUERY)
+        script = out.with_suffix(".sql")
+        script.write_text(text.format(
+            plans=plans, payments=payments, as_of=as_of.isoformat(), out=out, rejects=out.with_suffix(".rejects.csv"),
+            currencies=", ".join(f"'{c}'" for c in sorted(known_currencies())), email=EMAIL_PATTERN), "utf-8")
+        return [sys.executable, "-c", "import duckdb, sys; duckdb.connect().execute(open(sys.argv[1]).read())", str(script)], env
+    if variant == "dunning_with_links":
         env["DUNNING_SECRET_KEYS"] = "bench-key-not-secret-0123456789-0123"
     ledger = out.with_suffix(".ledger.sqlite3")
     for stale in out.parent.glob(ledger.name + "*"):
@@ -79,72 +104,92 @@ def run_dunning(plans: Path, payments: Path, as_of: date, out: Path, with_links:
     env["DUNNING_DATABASE_URL"] = f"sqlite:///{ledger}"
     command = [sys.executable, "-m", "dunning", "overdue", str(plans), "--payments", str(payments),
                "--as-of", as_of.isoformat(), "--csv", str(out), "--force"]
+    return command + (["--dry-run"] if variant == "dunning_dry_run" else []), env
+
+
+def timed(command: list[str], env: dict) -> tuple[float, float]:
+    """Seconds and peak resident memory (MiB) of one whole process, timed by a parent from start to exit."""
     script = (
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
         "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    seconds, rss_kib = _child([sys.executable, "-c", script, *command], env)
-    return float(seconds), int(rss_kib) / 1024
-
-
-def run_duckdb(plans: Path, payments: Path, as_of: date, out: Path) -> tuple[float, float]:
-    """Seconds and peak resident memory (MiB) of the same query in DuckDB, in a child process."""
-    query = DUCKDB_QUERY.format(plans=plans, payments=payments, as_of=as_of.isoformat(), out=out)
-    script = (
-        "import duckdb, resource, sys, time; duckdb.sql('SET enable_progress_bar = false'); "
-        "t = time.perf_counter(); duckdb.sql(sys.argv[1]); "
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    )
-    seconds, rss_kib = _child([sys.executable, "-c", script, query], dict(os.environ))
-    return float(seconds), int(rss_kib) / 1024
-
-
-def _child(command: list[str], env: dict) -> list[str]:
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", script, *command], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"benchmark step failed:\n{result.stderr[-2000:]}")
-    return result.stdout.split()
+    seconds, rss_kib = result.stdout.split()
+    return float(seconds), int(rss_kib) / 1024
 
 
 def agree(ours: Path, theirs: Path) -> dict:
     """Orders and open amount per currency in both outputs; raises if they differ."""
-    a = pd.read_csv(ours, dtype={"open_amount": str})
-    b = pd.read_csv(theirs)
-    a_minor = a["open_amount"].str.replace(".", "", regex=False).astype("int64")
-    mine = a.assign(m=a_minor).groupby("currency").agg(orders=("order_id", "size"), open=("m", "sum"))
-    ref = b.groupby("currency").agg(orders=("order_id", "size"), open=("open_amount", "sum"))
-    if not mine.equals(ref.astype(mine.dtypes.to_dict())):
-        raise SystemExit(f"results differ:\n{mine}\n{ref}")
-    return {c: {"orders": int(r.orders), "open_minor": int(r.open)} for c, r in mine.iterrows()}
+    totals = []
+    for path in (ours, theirs):
+        frame = pd.read_csv(path, dtype={"open_amount": str, "currency": str, "order_id": str})
+        minor = frame["open_amount"].str.replace(".", "", regex=False).astype("int64")  # two decimals, or minor units
+        totals.append(frame.assign(m=minor).groupby("currency").agg(orders=("order_id", "size"), open=("m", "sum")))
+    if not totals[0].equals(totals[1]):
+        raise SystemExit(f"results differ between {ours.name} and {theirs.name}:\n{totals[0]}\n{totals[1]}")
+    return {c: {"orders": int(r.orders), "open_minor": int(r.open)} for c, r in totals[0].iterrows()}
+
+
+def spread(values: list[float]) -> dict:
+    return {"min": round(min(values), 2), "median": round(statistics.median(values), 2), "max": round(max(values), 2)}
+
+
+def measure(orders: int, installments: int, as_of: date, data: Path, runs: int) -> dict:
+    """Every variant `runs` times in turn on one size; their spreads, the outputs checked to agree."""
+    folder = data / f"{orders}x{installments}"
+    plans, payments = folder / "plans.csv", folder / "payments.csv"
+    if not plans.exists():
+        print(f"generating {orders:,} orders x {installments} installments in {folder} ...", flush=True)
+        generate(orders, installments, as_of, folder)
+    results = folder / "results"
+    results.mkdir(exist_ok=True)
+    seconds: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    peaks: dict[str, float] = {}
+    for run in range(runs):
+        for variant in VARIANTS:
+            command, env = command_for(variant, plans, payments, as_of, results / f"{variant}.csv")
+            took, peak = timed(command, env)
+            seconds[variant].append(took)
+            peaks[variant] = max(peaks.get(variant, 0), peak)
+            print(f"  {orders:>9,} orders  run {run + 1}/{runs}  {variant:<20} {took:7.2f} s  {peak:6.0f} MiB", flush=True)
+    totals = agree(results / "dunning.csv", results / "duckdb.csv")
+    agree(results / "duckdb_validating.csv", results / "duckdb.csv")
+    median = {v: statistics.median(s) for v, s in seconds.items()}
+    return {
+        "orders": orders, "plan_rows": orders, "payment_rows": sum(1 for _ in payments.open()) - 1,
+        "seconds": {v: spread(s) for v, s in seconds.items()}, "peak_mib": {v: round(p) for v, p in peaks.items()},
+        "ratio_vs_duckdb_validating": round(median["dunning"] / median["duckdb_validating"], 2),
+        "ratio_dry_run_vs_duckdb_validating": round(median["dunning_dry_run"] / median["duckdb_validating"], 2),
+        "ratio_with_links_vs_duckdb_validating": round(median["dunning_with_links"] / median["duckdb_validating"], 2),
+        "ratio_vs_duckdb_simple": round(median["dunning"] / median["duckdb"], 2),
+        "agree_per_currency": totals,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     add_size_options(parser)
+    parser.add_argument("--sizes", default="10000,100000,1000000",
+                        help="order counts to run, comma-separated (linear growth shows across them); --orders runs one")
+    parser.add_argument("--runs", type=int, default=3, help="runs of every variant per size (min/median/max reported)")
+    parser.set_defaults(orders=None)
     args = parser.parse_args()
-    folder = args.data / f"{args.orders}x{args.installments}"
-    plans, payments = folder / "plans.csv", folder / "payments.csv"
-    if not plans.exists():
-        print(f"generating {args.orders:,} orders x {args.installments} installments in {folder} ...", flush=True)
-        generate(args.orders, args.installments, args.as_of, folder)
-    results = folder / "results"
-    results.mkdir(exist_ok=True)
-    duck_s, duck_mb = run_duckdb(plans, payments, args.as_of, results / "duckdb.csv")
-    ours_s, ours_mb = run_dunning(plans, payments, args.as_of, results / "dunning.csv", with_links=False)
-    linked_s, linked_mb = run_dunning(plans, payments, args.as_of, results / "dunning-links.csv", with_links=True)
-    totals = agree(results / "dunning.csv", results / "duckdb.csv")
-    report = {
-        "orders": args.orders, "installments": args.installments,
-        "plan_rows": sum(1 for _ in plans.open()) - 1, "payment_rows": sum(1 for _ in payments.open()) - 1,
-        "duckdb_seconds": round(duck_s, 2), "duckdb_peak_mib": round(duck_mb),
-        "dunning_seconds": round(ours_s, 2), "dunning_peak_mib": round(ours_mb),
-        "ratio_vs_duckdb": round(ours_s / duck_s, 2),
-        "dunning_with_links_seconds": round(linked_s, 2), "dunning_with_links_peak_mib": round(linked_mb),
-        "ratio_with_links_vs_duckdb": round(linked_s / duck_s, 2),
-        "agree_per_currency": totals,
-    }
-    save("overdue", report)
+    sizes = [args.orders] if args.orders else [int(n) for n in args.sizes.split(",")]
+    by_size = [measure(n, args.installments, args.as_of, args.data, args.runs) for n in sizes]
+    largest = by_size[-1]
+    save("overdue", {
+        "variants": VARIANTS, "runs": args.runs, "sizes": by_size,
+        "orders": largest["orders"],
+        "ratio_vs_duckdb": largest["ratio_vs_duckdb_validating"],
+        "ratio_dry_run_vs_duckdb": largest["ratio_dry_run_vs_duckdb_validating"],
+        "ratio_with_links_vs_duckdb": largest["ratio_with_links_vs_duckdb_validating"],
+        "ratio_vs_duckdb_simple": largest["ratio_vs_duckdb_simple"],
+        "dunning_peak_mib": largest["peak_mib"]["dunning"],
+        "seconds_per_million_orders": {str(s["orders"]): round(s["seconds"]["dunning"]["median"] / s["orders"] * 1e6, 1) for s in by_size},
+    })
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ The public face: everything a notebook or a script needs, each the twin of a com
     found = dunning.find_overdue(settings, store, "orders.csv", as_of=date(2026, 11, 20))   # `dunning overdue`
     dunning.export(settings, store, found, "mailchimp")   # `dunning export`
 """
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -13,22 +14,39 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0"
 
-from dunning.api import read_orders, read_payments  # noqa: E402
-from dunning.campaigns import Campaign, load as load_campaign, prepare  # noqa: E402
-from dunning.config import Settings, load as load_settings  # noqa: E402
-from dunning.errors import (  # noqa: E402
-    InputError, MissingKeys, PermanentFailure, TemporaryFailure, TokenError, TokenExpired, TokenForeign, TokenTampered,
-)
-from dunning.handover import export  # noqa: E402
-from dunning.overdue import Filters, find  # noqa: E402
-from dunning.pipeline import find_overdue, record  # noqa: E402
-from dunning.policy import Hold, Policy, Stage  # noqa: E402
-from dunning.report import build as report_tables, gather as gather_report  # noqa: E402
-from dunning.report_html import render as html_report  # noqa: E402
-from dunning.sending import send  # noqa: E402
-from dunning.store import Store  # noqa: E402
-from dunning.tokens import TokenSigner, add_links  # noqa: E402
-from dunning.tracking import credited, figures, import_export, import_payments, recovery  # noqa: E402
+# Each public name is imported on first use (PEP 562): a command loads only what it needs.
+_PUBLIC = {
+    "read_orders": ("dunning.api", "read_orders"), "read_payments": ("dunning.api", "read_payments"),
+    "Campaign": ("dunning.campaigns", "Campaign"), "load_campaign": ("dunning.campaigns", "load"),
+    "prepare": ("dunning.campaigns", "prepare"), "Settings": ("dunning.config", "Settings"),
+    "load_settings": ("dunning.config", "load"), "export": ("dunning.handover", "export"),
+    "Filters": ("dunning.overdue", "Filters"), "find": ("dunning.overdue", "find"),
+    "find_overdue": ("dunning.pipeline", "find_overdue"), "record": ("dunning.pipeline", "record"),
+    "Hold": ("dunning.policy", "Hold"), "Policy": ("dunning.policy", "Policy"), "Stage": ("dunning.policy", "Stage"),
+    "report_tables": ("dunning.report", "build"), "gather_report": ("dunning.report", "gather"),
+    "html_report": ("dunning.report_html", "render"), "send": ("dunning.sending", "send"), "Store": ("dunning.store", "Store"),
+    "TokenSigner": ("dunning.tokens", "TokenSigner"), "add_links": ("dunning.tokens", "add_links"),
+    "credited": ("dunning.tracking", "credited"), "figures": ("dunning.tracking", "figures"),
+    "import_export": ("dunning.tracking", "import_export"), "import_payments": ("dunning.tracking", "import_payments"),
+    "recovery": ("dunning.tracking", "recovery"),
+    **{name: ("dunning.errors", name) for name in (
+        "InputError", "MissingKeys", "PermanentFailure", "TemporaryFailure", "TokenError", "TokenExpired", "TokenForeign",
+        "TokenTampered")},
+}
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'dunning' has no attribute {name!r}")
+    module, attribute = _PUBLIC[name]
+    value = getattr(import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
+
 
 __all__ = [
     "Campaign", "Filters", "Hold", "InputError", "MissingKeys", "PermanentFailure", "Policy", "Settings", "Stage",

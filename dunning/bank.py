@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-import qrbill
 from segno import helpers as qr_helpers
 from stdnum import bic as stdnum_bic, iban as stdnum_iban, iso11649
 from stdnum.ch import esr
@@ -126,6 +125,8 @@ def epc_qr_svg(name: str, iban: str, amount: Decimal, reference: str, bic: str =
 def swiss_qr_bill_svg(account: Account, amount: Decimal, currency: str, order_id: str, language: str) -> str:
     """The payment part and receipt of a Swiss QR-bill (the `qrbill` package, SIX's implementation guidelines)
     for the order's open amount, with its reference, as inline SVG."""
+    import qrbill  # with its drawing libraries, loaded only where a Swiss bill is drawn
+
     address = dict(account.address)
     bill = qrbill.QRBill(
         account=account.iban, currency=currency, amount=f"{amount:.2f}", reference_number=account.reference(order_id),

@@ -22,6 +22,7 @@ from dunning.overdue import Filters
 from dunning.policy import CONFIRMATION
 from dunning.store import Store
 
+DEFAULT_CONNECTIONS, MAX_CONNECTIONS = 4, 20  # most mail servers take a few connections from one client
 _FILTER_KEYS = {"kinds", "payment_methods", "products", "currencies", "min_days", "min_amount"}
 
 
@@ -46,6 +47,7 @@ class Campaign:
     source: str = ""
     attach_qr_bill: bool = False
     confirm_within_days: int = 14  # a confirmation campaign: payments of the last days only
+    connections: int = DEFAULT_CONNECTIONS  # a channel that sends one message at a time: how many at once
 
 
 def load(name: str, settings: Settings) -> Campaign:
@@ -78,6 +80,9 @@ def load(name: str, settings: Settings) -> Campaign:
     rate = data.get("rate_per_minute", 120)
     if not isinstance(rate, int) or rate <= 0:
         raise InputError(f"{where} rate_per_minute must be a whole number above 0")
+    connections = data.get("connections", DEFAULT_CONNECTIONS)
+    if not isinstance(connections, int) or isinstance(connections, bool) or not 1 <= connections <= MAX_CONNECTIONS:
+        raise InputError(f"{where} connections must be a whole number from 1 to {MAX_CONNECTIONS}")
     return Campaign(
         name=str(data.get("name", path.stem)), path=path, stage=stage, channel=channel,
         input_file=(base / source["file"]).resolve(), profile=source.get("profile"),
@@ -86,7 +91,7 @@ def load(name: str, settings: Settings) -> Campaign:
         sender=str(sender["from"]), reply_to=str(sender.get("reply_to", "")),
         subjects={str(k): str(v) for k, v in data.get("subject", {}).items()}, rate_per_minute=rate,
         channel_settings=dict(data.get(channel, {})), source=text, attach_qr_bill=_flag(data, "attach_qr_bill", where),
-        confirm_within_days=within,
+        confirm_within_days=within, connections=connections,
     )
 
 

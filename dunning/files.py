@@ -24,7 +24,10 @@ _PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 def neutralise(values: pd.Series) -> pd.Series:
     """Text cells that would start a formula get a leading single quote; a plain number ('-5.00') stays a number."""
     text = values.astype("string").fillna("")
-    risky = text.str.contains(_FORMULA_PATTERN, regex=True) & ~text.str.fullmatch(_PLAIN_NUMBER).fillna(False)
+    starts = text.str.contains(_FORMULA_PATTERN, regex=True).fillna(False).astype(bool)
+    if not starts.any():
+        return text
+    risky = starts & ~text.where(starts, "").str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool)
     return text.mask(risky, "'" + text)
 
 

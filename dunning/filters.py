@@ -19,7 +19,7 @@ KNOWN_METHODS = MANUAL_METHODS | {"paypal", "card", "sepa_debit", "klarna", "app
 
 def checked(filters: Filters, export: OrderExport, policy: Policy) -> Filters:
     """The filters with every value canonical, or InputError naming the first unknown one."""
-    methods = set(export.orders["payment_method"].dropna()) | KNOWN_METHODS
+    methods = set(export.orders["payment_method"].dropna().unique()) | KNOWN_METHODS
     return replace(
         filters,
         stages=_canonical(filters.stages, "--stage", policy.stage_names(), {}),

@@ -22,6 +22,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from dunning.arrowtext import looked_up
 from dunning.overdue import allocate
 from dunning.schema import PAYMENT_COLUMNS
 
@@ -106,8 +107,8 @@ def pending_payments(payments: pd.DataFrame, currency: pd.Series, as_of: date) -
     gap = pending(payments, as_of)
     return pd.DataFrame({
         "order_id": pd.Series(gap.index, dtype="string"), "paid_at": pd.Timestamp(as_of),
-        "amount": gap.to_numpy(dtype="int64"), "currency": pd.Series(gap.index.map(currency).fillna(""), dtype="string"),
-        "payment_id": pd.Series([f"ledger:{o}" for o in gap.index], dtype="string"),
+        "amount": gap.to_numpy(dtype="int64"), "currency": looked_up(pd.Series(gap.index), currency).fillna("").astype("string"),
+        "payment_id": "ledger:" + pd.Series(gap.index, dtype="string"),
     })
 
 

@@ -16,6 +16,7 @@ from datetime import date
 import pandas as pd
 
 from dunning import ledger
+from dunning.arrowtext import contained, looked_up
 from dunning.money import exponents, rescale
 from dunning.schema import PAYMENT_COLUMNS
 from dunning.sources.rejects import REJECT_COLUMNS
@@ -36,7 +37,7 @@ def checked(candidates: pd.DataFrame, currency: pd.Series, owed_now: pd.Series, 
     ("" takes the order's), payment_id ("" derives one) and row (for the rejects)."""
     frame = candidates.reset_index(drop=True).copy()
     frame["paid_at"] = pd.to_datetime(frame["paid_at"])
-    known = frame["order_id"].map(currency).astype("object")
+    known = looked_up(frame["order_id"], currency).astype("object")
     given = frame["currency"].fillna("").astype("string")
     frame["currency"] = given.where(given != "", known.fillna("").astype("string"))
     problem = pd.Series("", index=frame.index, dtype="string")
@@ -59,14 +60,16 @@ def checked(candidates: pd.DataFrame, currency: pd.Series, owed_now: pd.Series, 
                              "reason": problem[refused], "value": frame.loc[refused, "order_id"]}, columns=REJECT_COLUMNS)
     good = frame[~refused].copy()
     occurrence = good.groupby(["order_id", "paid_at", "amount"]).cumcount()
-    derived = (f"{source}:" + good["order_id"].astype("string") + ":" + good["paid_at"].dt.strftime("%Y-%m-%d")
-               + ":" + good["amount"].astype("string") + ":" + occurrence.astype("string"))
     given_id = good["payment_id"].fillna("").astype("string")
-    good["payment_id"] = given_id.where(given_id != "", derived)
+    unnamed = given_id == ""
+    nameless = good[unnamed]
+    given_id[unnamed] = (f"{source}:" + nameless["order_id"].astype("string") + ":" + nameless["paid_at"].dt.strftime("%Y-%m-%d")
+                         + ":" + nameless["amount"].astype("string") + ":" + occurrence[unnamed].astype("string"))
+    good["payment_id"] = given_id
     running = good.groupby("order_id")["amount"].cumsum()
     flag = pd.Series("", index=good.index, dtype="object")
-    flag[~good["order_id"].isin(currency.index)] = UNRELATED
-    limit = owed_now.reindex(good["order_id"]).fillna(0).to_numpy(dtype="int64")
+    flag[~contained(good["order_id"], pd.Series(currency.index, dtype="object"))] = UNRELATED
+    limit = looked_up(good["order_id"], owed_now.fillna(0).astype("int64"), default=0).to_numpy(dtype="int64")
     flag[(flag == "") & (running.to_numpy(dtype="int64") > limit)] = OVERPAYMENT
     rows = good.assign(kind=ledger.DIRECT, source=source, flag=flag, amount=good["amount"].astype("int64"))
     return rows[PAYMENT_COLUMNS].reset_index(drop=True), rejected.reset_index(drop=True)

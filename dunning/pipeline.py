@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from dunning import decisions, ledger, ledger_store, payment_rules
-from dunning.arrowtext import contained
+from dunning.arrowtext import contained, looked_up
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.filters import checked as checked_filters
@@ -142,10 +142,11 @@ def _drops(state: ledger.LedgerState, views: pd.DataFrame, currency: pd.Series, 
 def _show_what_only_the_ledger_knows(result: OverdueResult, payments: pd.DataFrame, inputs: pd.DataFrame, as_of: date) -> None:
     """`ledger_paid` per order: payments the ledger knows (the webhook, earlier files, bank statements) that
     neither this export nor this run's payments file shows."""
-    from_inputs = payments[contained(payments["payment_id"], inputs["payment_id"]) | (payments["kind"] == ledger.DROP)]
-    beyond = ledger.pending(payments, as_of).sub(ledger.pending(from_inputs, as_of), fill_value=0).clip(lower=0)
+    shown = contained(payments["payment_id"], inputs["payment_id"]) | (payments["kind"] == ledger.DROP)
+    concerned = payments[contained(payments["order_id"], payments.loc[~shown, "order_id"])]  # orders with payments beyond
+    beyond = ledger.pending(concerned, as_of).sub(ledger.pending(concerned[shown[concerned.index]], as_of), fill_value=0).clip(lower=0)
     for frame in (result.orders, result.excluded):
-        frame["ledger_paid"] = pd.array(frame["order_id"].map(beyond).fillna(0).astype("int64"), dtype="Int64")
+        frame["ledger_paid"] = pd.array(looked_up(frame["order_id"], beyond.astype("int64"), default=0), dtype="Int64")
 
 
 def _unmatched(rows: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:

@@ -1,14 +1,16 @@
-"""Sending a prepared batch: each reminder is claimed by one sender, then sent or failed, each step its own commit.
+"""Sending a prepared batch: each reminder is claimed by one sender, then sent or failed, each step committed.
 
 Two senders at once (a cron job and a person) never deliver a reminder twice: a reminder is
-claimed with a conditional update that only one of them wins. A reminder left in flight by a
-sender that died (its process has ended on this machine, or its claim is older than `LEASE`) is
-claimed again and sent again; it is named in the report, as it may arrive twice.
+claimed with a conditional update that only one of them wins. A run sends over several connections
+at once (the campaign's `connections`), each with at most one reminder in flight. A reminder left in
+flight by a sender that died (its process has ended on this machine, or its claim is older than
+`LEASE`) is claimed again and sent again; it is named in the report, as it may arrive twice.
 """
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
 from dunning.channels.email import message_id, unsubscribe_header
 from dunning.errors import InputError
-from dunning.store import SENDING, Store
+from dunning.store import SENDING, SENT, Store, failed, sent
 
 if TYPE_CHECKING:
     from dunning.campaigns import Campaign
@@ -46,10 +48,13 @@ class SendReport:
 def send(campaign: Campaign, store: Store, channel, *, as_of: date, dry_run: bool = True,
          on_progress: Callable[[int, int], None] = lambda done, total: None,
          sleep: Callable[[float], None] = time.sleep) -> SendReport:
-    """Send the prepared batch: each reminder goes prepared -> sending -> sent/failed in its own commit.
+    """Send the prepared batch: each reminder goes prepared -> sending -> sent/failed, each step committed
+    before the next one starts (a reminder's outcome and its connection's next claim share one commit).
 
-    A refused address is marked failed and the batch goes on. Each reminder sent is dated `as_of`
-    in the ledger. Dry by default: nothing is sent and nothing changes.
+    `channel` is one channel, or a list of them (one per connection, each worked by its own thread, as
+    `select.channels_for` makes them for the campaign's `connections`). A refused address is marked failed and
+    the batch goes on. Each reminder sent is dated `as_of` in the ledger. Dry by default: nothing is sent and
+    nothing changes.
     """
     row = store.campaign(campaign.name)
     if row is None:
@@ -58,32 +63,121 @@ def send(campaign: Campaign, store: Store, channel, *, as_of: date, dry_run: boo
     report = SendReport(dry_run=dry_run, would_send=len(pending))
     if dry_run:
         return report
-    if getattr(channel, "batch", False):
-        _send_batch(campaign, store, channel, _claimed(store, pending, report), report, on_progress, as_of)
+    channels = list(channel) if isinstance(channel, (list, tuple)) else [channel]
+    if getattr(channels[0], "batch", False):
+        _send_batch(campaign, store, channels[0], _claimed(store, pending, report), report, on_progress, as_of)
         return report
-    interval = 60.0 / campaign.rate_per_minute
-    last = 0.0
     try:
-        for done, reminder in enumerate(pending, start=1):
-            if not _claimed(store, [reminder], report):
-                continue
-            wait = interval - (time.monotonic() - last)
-            if wait > 0 and last:
-                sleep(wait)
-            last = time.monotonic()
-            try:
-                sent_id = channel.send(_outgoing(row.id, campaign, reminder))
-            except (PermanentFailure, TemporaryFailure) as exc:
-                store.mark_failed(reminder.id, str(exc))
-                report.failed += 1
-                report.failures.append((reminder.order_id, str(exc)))
-            else:
-                store.mark_sent(reminder.id, sent_id, as_of)
-                report.sent += 1
-            on_progress(done, len(pending))
+        _send_each(_Queue(campaign, row.id, store, pending, report, on_progress, as_of, sleep), channels)
     finally:
-        channel.close()
+        for each in channels:
+            each.close()
     return report
+
+
+class _Queue:
+    """The reminders to send, handed out to the connections one at a time under a lock, at the campaign's rate."""
+
+    def __init__(self, campaign: Campaign, campaign_id: int, store: Store, pending: list[sa.Row], report: SendReport,
+                 on_progress: Callable[[int, int], None], as_of: date, sleep: Callable[[float], None]):
+        self.campaign, self.campaign_id, self.store, self.report = campaign, campaign_id, store, report
+        self.on_progress, self.as_of, self.sleep = on_progress, as_of, sleep
+        self.waiting, self.total, self.done = iter(pending), len(pending), 0
+        self.lock, self.stopped = threading.Lock(), threading.Event()
+        self.interval, self.next_slot = 60.0 / campaign.rate_per_minute, 0.0
+        self.me = sender_id()
+
+    def next(self, outcome: tuple[sa.Row, tuple[int, dict]] | None) -> sa.Row | None:
+        """Record how the last reminder went and claim the next one this sender wins (one commit), then wait for
+        its slot at the campaign's rate; None when there is nothing left (or another connection failed)."""
+        with self.lock:
+            if outcome:
+                self._count(outcome[0], outcome[1][1])
+            settled = outcome[1] if outcome else None
+            reminder, unrecorded = (None, settled) if self.stopped.is_set() else self._claim_next(settled)
+            if reminder is None:
+                if unrecorded is not None:
+                    self.store.step(unrecorded, None, self.me)
+                return None
+            slot, self.next_slot = self.next_slot, max(self.next_slot, time.monotonic()) + self.interval
+        if slot > time.monotonic():
+            self.sleep(slot - time.monotonic())
+        return reminder
+
+    def _claim_next(self, settled: tuple[int, dict] | None) -> tuple[sa.Row | None, tuple[int, dict] | None]:
+        """The next reminder this sender wins, claimed in the commit that records `settled` (None when none is
+        left), and `settled` if no commit has recorded it yet."""
+        for reminder in self.waiting:
+            in_flight = reminder.status == SENDING
+            if in_flight and not orphaned(reminder, datetime.now(timezone.utc)):
+                self.report.taken_by_another_sender += 1
+                continue
+            won = self.store.step(settled, reminder, self.me)
+            settled = None
+            if not won:
+                self.report.taken_by_another_sender += 1
+                continue
+            if in_flight:
+                self.report.resent_in_flight.append(reminder.order_id)
+            return reminder, None
+        return None, settled
+
+    def release(self, reminder: sa.Row) -> None:
+        """Back to the queue for the next run: a reminder that did not go out because the run stopped."""
+        with self.lock:
+            self.store.release(reminder.id, "not sent: the run stopped before it")
+
+    def outgoing(self, reminder: sa.Row) -> Outgoing:
+        return _outgoing(self.campaign_id, self.campaign, reminder)
+
+    def _count(self, reminder: sa.Row, values: dict) -> None:
+        if values["status"] == SENT:
+            self.report.sent += 1
+        else:
+            self.report.failed += 1
+            self.report.failures.append((reminder.order_id, values["error"]))
+        self.done += 1
+        self.on_progress(self.done, self.total)
+
+
+def _send_each(queue: _Queue, channels: list) -> None:
+    """Each channel (a connection) in a thread of its own takes the next reminder, sends it, and reports how it went;
+    an error that is no delivery failure (a login refused) stops every connection and is raised here."""
+    errors: list[BaseException] = []
+
+    def work(channel) -> None:
+        outcome = None
+        try:
+            while (reminder := queue.next(outcome)) is not None:
+                try:
+                    sent_id = channel.send(queue.outgoing(reminder))
+                except (PermanentFailure, TemporaryFailure) as exc:
+                    outcome = (reminder, (reminder.id, failed(str(exc))))
+                except InputError:  # the channel could not start (a login refused): this reminder did not go out
+                    queue.release(reminder)
+                    raise
+                else:
+                    outcome = (reminder, (reminder.id, sent(sent_id, queue.as_of)))
+        except BaseException as exc:  # noqa: BLE001  (raised again in the caller's thread)
+            queue.stopped.set()
+            errors.append(exc)
+
+    if len(channels) == 1:
+        work(channels[0])
+    else:
+        threads = [threading.Thread(target=work, args=(each,), name=f"dunning-send-{n}") for n, each in enumerate(channels)]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException:  # Ctrl-C: each connection finishes and records the message it has in flight
+            queue.stopped.set()
+            for thread in threads:
+                thread.join()
+            raise
+    if errors:
+        raise errors[0]
 
 
 def sender_id() -> str:

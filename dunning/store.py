@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -27,6 +25,7 @@ from dunning.schema import (  # noqa: F401  (the states are part of the store's 
 
 URL_VARIABLE = "DUNNING_DATABASE_URL"
 MIGRATION_LOCK = 7_341_905_100  # a PostgreSQL advisory lock id: one process migrates at a time
+HEAD_REVISION = "0007"  # the newest migration (dunning/migrations/versions): a store at it needs none
 
 
 def url_for(workspace: Path, configured: str | None = None) -> str:
@@ -60,7 +59,13 @@ class Store:
 
         One process migrates at a time (PostgreSQL: an advisory lock; SQLite: the write lock), and the
         others then find the schema current. On SQLite foreign keys are off while a migration rebuilds
-        a table that others refer to, as SQLite's documentation advises."""
+        a table that others refer to, as SQLite's documentation advises. A store already at the newest
+        revision is seen in one query, without loading the migration tool: every command opens the store."""
+        if self.revision() == HEAD_REVISION:
+            return
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
         embedded = self.engine.dialect.name == "sqlite"
@@ -78,6 +83,13 @@ class Store:
             if embedded:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
+
+    def revision(self) -> str | None:
+        """The revision the store's schema is at (None for a new store)."""
+        with self.engine.connect() as db:
+            if not sa.inspect(db).has_table("alembic_version"):
+                return None
+            return db.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def campaign(self, name: str) -> sa.Row | None:
         with self.engine.connect() as db:
@@ -126,17 +138,27 @@ class Store:
         """Move a prepared reminder (or one left in flight by a sender that died) to sending for `sender`.
 
         A conditional update: of two senders at once, exactly one wins each reminder; the loser skips it."""
-        held = reminders.c.claimed_by.is_(None) if reminder.claimed_by is None else reminders.c.claimed_by == reminder.claimed_by
-        update = (reminders.update().where(reminders.c.id == reminder.id, reminders.c.status == reminder.status, held)
-                  .values(status=SENDING, sending_at=now(), attempts=reminders.c.attempts + 1, claimed_by=sender))
+        return self.step(None, reminder, sender)
+
+    def step(self, outcome: tuple[int, dict] | None, reminder: sa.Row | None, sender: str) -> bool:
+        """One commit for a sender's step: how its last reminder went (`outcome`: its id and `sent()` or
+        `failed()`), and the claim of its next one, `reminder` (a conditional update, as `claim`).
+        Returns whether the claim was won. The statements are built once: a send run takes thousands of steps."""
         with self.engine.begin() as db:
-            return db.execute(update).rowcount == 1
+            if outcome is not None:
+                reminder_id, values = outcome
+                db.execute(_SETTLE[values["status"]], {"reminder_id": reminder_id, **{f"new_{k}": v for k, v in values.items()}})
+            if reminder is None:
+                return False
+            claim = _CLAIM_FREE if reminder.claimed_by is None else _CLAIM_HELD
+            return db.execute(claim, {"reminder_id": reminder.id, "was": reminder.status, "held_by": reminder.claimed_by,
+                                      "at": now(), "sender": sender}).rowcount == 1
 
     def mark_sent(self, reminder_id: int, message_id: str, reminded_on: date) -> None:
-        self._update(reminder_id, status=SENT, sent_at=now(), message_id=message_id, error=None, reminded_on=reminded_on)
+        self._update(reminder_id, **sent(message_id, reminded_on))
 
     def mark_failed(self, reminder_id: int, error: str) -> None:
-        self._update(reminder_id, status=FAILED, error=error)
+        self._update(reminder_id, **failed(error))
 
     def mark_handed(self, reminder_ids: list[int], external_id: str) -> None:
         """Note the external batch (a Mailchimp campaign) the reminders in flight are about to go out in."""
@@ -267,7 +289,24 @@ _LAST_REMINDER = (sa.select(reminders.c.stage, reminders.c.reminded_on)
                   .where(reminders.c.order_id == sa.bindparam("order_id"), reminders.c.status == SENT,
                          reminders.c.reminded_on.is_not(None), reminders.c.about == "")
                   .order_by(reminders.c.reminded_on.desc(), reminders.c.id.desc()).limit(1))
+_SETTLE = {status: reminders.update().where(reminders.c.id == sa.bindparam("reminder_id"))
+           .values({column: sa.bindparam(f"new_{column}") for column in columns})
+           for status, columns in ((SENT, ("status", "sent_at", "message_id", "error", "reminded_on")), (FAILED, ("status", "error")))}
+_CLAIM = (reminders.update().where(reminders.c.id == sa.bindparam("reminder_id"), reminders.c.status == sa.bindparam("was"))
+          .values(status=SENDING, sending_at=sa.bindparam("at"), attempts=reminders.c.attempts + 1, claimed_by=sa.bindparam("sender")))
+_CLAIM_FREE = _CLAIM.where(reminders.c.claimed_by.is_(None))
+_CLAIM_HELD = _CLAIM.where(reminders.c.claimed_by == sa.bindparam("held_by"))
 _VISIT = visits.insert().values(order_id=sa.bindparam("order_id"), visited_at=sa.bindparam("visited_at"))
+
+
+def sent(message_id: str, reminded_on: date) -> dict:
+    """A reminder's new values once it went out."""
+    return {"status": SENT, "sent_at": now(), "message_id": message_id, "error": None, "reminded_on": reminded_on}
+
+
+def failed(error: str) -> dict:
+    """A reminder's new values once its delivery failed."""
+    return {"status": FAILED, "error": error}
 
 
 def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict] | pd.DataFrame, keys: list[str],

@@ -52,3 +52,16 @@ def test_a_store_from_before_the_ledger_is_upgraded(database_url):
     assert views[["order_id", "seq", "amount_open"]].to_dict("records") == [
         {"order_id": "A", "seq": 1, "amount_open": 9970}, {"order_id": "A", "seq": 2, "amount_open": 5000}]
     assert manage.view(store, "A", date(2026, 11, 30)).open_now == 14970
+
+
+def test_the_store_knows_the_newest_migration(database_url):
+    """A store at HEAD_REVISION skips the migration tool: the constant must be alembic's own head."""
+    from alembic.script import ScriptDirectory
+
+    from dunning.store import HEAD_REVISION
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+    store = Store(database_url)
+    assert store.revision() == HEAD_REVISION

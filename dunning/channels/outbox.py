@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from dunning.channels import Outgoing
-from dunning.channels.email import build
+from dunning.channels.email import as_bytes
 from dunning.files import private_folder, write_private
 
 
@@ -19,7 +19,7 @@ class OutboxChannel:
     def send(self, message: Outgoing) -> str:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", message.order_id).strip("._") or "order"
         target = self.folder / f"{safe}.{message.reminder_id}.eml"
-        partial = write_private(target.with_suffix(".eml.part"), bytes(build(message)), overwrite=True)
+        partial = write_private(target.with_suffix(".eml.part"), as_bytes(message), overwrite=True)
         os.replace(partial, target)
         return message.message_id
 

@@ -15,6 +15,15 @@ def channel_for(campaign, settings: Settings):
     return CHANNELS.get(campaign.channel)(campaign, settings)
 
 
+def channels_for(campaign, settings: Settings) -> list:
+    """The channels one send run works with: for a channel that sends one message at a time, one per connection
+    (the campaign's `connections`), each sent over in a thread of its own; a batch channel (Mailchimp) once."""
+    first = channel_for(campaign, settings)
+    if getattr(first, "batch", False):
+        return [first]
+    return [first] + [channel_for(campaign, settings) for _ in range(campaign.connections - 1)]
+
+
 def _outbox(campaign, settings: Settings):
     from dunning.channels.outbox import OutboxChannel
 

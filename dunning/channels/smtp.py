@@ -6,10 +6,9 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass
-from email.utils import parseaddr
 
 from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
-from dunning.channels.email import build
+from dunning.channels.email import address_of, as_bytes, build
 from dunning.errors import InputError
 
 USER_VARIABLE, PASSWORD_VARIABLE = "DUNNING_SMTP_USER", "DUNNING_SMTP_PASSWORD"
@@ -42,10 +41,10 @@ class SmtpChannel:
         self.connection: smtplib.SMTP | None = None
 
     def send(self, message: Outgoing) -> str:
-        mail = build(message)
-        sender = parseaddr(message.sender)[1]
+        sender = address_of(message.sender)
         ascii_only = (sender + message.to).isascii()
-        data = mail.as_bytes() if ascii_only else b""  # flattened once, resent as is on a retry
+        mail = None if ascii_only else build(message)
+        data = as_bytes(message) if ascii_only else b""  # written once, resent as is on a retry
         delay = self.settings.backoff_seconds
         for attempt in range(1, self.settings.retries + 2):
             try:

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from dunning import campaigns, config, files, sending, tokens
 from dunning.channels import TemporaryFailure
-from dunning.channels.select import channel_for
+from dunning.channels.select import channels_for
 from dunning.cli.common import DATE_FORMATS, AsOfOpt, ConfigOption, JsonOpt, as_of_date, err, handles_input_errors, out, progress
 from dunning.errors import InputError
 
@@ -85,7 +85,7 @@ def campaign_send(name: CampaignArg,
     Library twin: dunning.send."""
     settings = config.load(config_path)
     campaign = campaigns.load(name, settings)
-    channel = channel_for(campaign, settings) if really else None
+    channel = channels_for(campaign, settings) if really else None
     with Progress(*Progress.get_default_columns(), console=err, disable=not err.is_terminal or not really) as bar:
         task = bar.add_task(f"sending {campaign.name}", total=None)
         try:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from babel.dates import format_date
 import pandas as pd
-from flask import Flask, abort, jsonify, redirect, render_template, request
+from flask import Flask, abort, jsonify, make_response, redirect, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dunning import bank, config, ledger_store, manage, payment_rules, tokens
@@ -95,7 +95,6 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     @app.get("/m/<token>")
     def order_page(token: str):
         order = opened(token)
-        store.record_visit(order.order_id)
         lang = language(order.language)
         amount = order.to_pay
         pay = payment.get("link", "")
@@ -113,14 +112,16 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
                         "reference": bank.readable_reference(reference), "qr": qr, "qr_bill": qr_bill}
         stage = next((s for s in settings.policy.stages if s.name == order.last_stage), None)
         deadline = "" if order.settled or order.last_reminded_on is None else pay_by_text(stage, order.last_reminded_on, lang)
-        return page(
+        response = make_response(page(
             "order.html", 200, lang, order=order, token=token, switch=True, pay_link=pay_link, bank=transfer, deadline=deadline,
             change_form=bool(payment.get("change_method_requests", True)) and not order.settled,
             methods=METHODS, method_names=METHOD_NAMES[lang],
             requested=request.args.get("requested") == "1",
             money=lambda minor: format_amount(minor, order.currency, lang),
             date=lambda day: _date_text(day, lang),
-        )
+        ))
+        response.call_on_close(lambda: store.record_visit(order.order_id))  # written once the page is sent, not before
+        return response
 
     @app.post("/m/<token>/method")
     def change_method(token: str):
