@@ -26,6 +26,7 @@ from results import save  # noqa: E402
 from generate import add_size_options, generate  # noqa: E402
 
 from dunning.money import known_currencies  # noqa: E402
+from dunning.store import Store  # noqa: E402
 from dunning.sources.parsing import EMAIL_PATTERN  # noqa: E402
 
 REFERENCE = Path(__file__).parent / "overdue_reference.sql"
@@ -79,7 +80,7 @@ ORDER BY days_overdue DESC, p.order_id
 VARIANTS = {  # name: what runs (each a whole process, start-up and imports included)
     "duckdb": "the simple query",
     "duckdb_validating": "the query with dunning's checks, rejects file and columns (overdue_reference.sql)",
-    "dunning": "`dunning overdue` as a user runs it (the file's payments recorded in a new ledger)",
+    "dunning": "`dunning overdue` as a user runs it (the file's payments recorded in an empty ledger)",
     "dunning_dry_run": "`dunning overdue --dry-run` (nothing recorded)",
     "dunning_with_links": "`dunning overdue` with links signed and the linked orders recorded",
 }
@@ -89,6 +90,7 @@ def command_for(variant: str, plans: Path, payments: Path, as_of: date, out: Pat
     """The command line and environment of one variant's run, writing `out`."""
     env = dict(os.environ)
     env.pop("DUNNING_SECRET_KEYS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled modules cached, as on a user's machine
     if variant.startswith("duckdb"):
         text = (REFERENCE.read_text("utf-8") if variant == "duckdb_validating" else "SET enable_progress_bar = false;" + DUCKDB_QUERY)
         script = out.with_suffix(".sql")
@@ -102,6 +104,7 @@ def command_for(variant: str, plans: Path, payments: Path, as_of: date, out: Pat
     for stale in out.parent.glob(ledger.name + "*"):
         stale.unlink()
     env["DUNNING_DATABASE_URL"] = f"sqlite:///{ledger}"
+    Store(env["DUNNING_DATABASE_URL"]).engine.dispose()  # a ledger created before, empty: as after `dunning init`
     command = [sys.executable, "-m", "dunning", "overdue", str(plans), "--payments", str(payments),
                "--as-of", as_of.isoformat(), "--csv", str(out), "--force"]
     return command + (["--dry-run"] if variant == "dunning_dry_run" else []), env

@@ -33,7 +33,7 @@ KNOWN = {
     "store": {"url"},
     "payment": {"link", "beneficiary", "iban", "bic", "currency", "accounts", "change_method_requests"},
     "payment.accounts": "*",
-    "web": {"trusted_proxies"},
+    "web": {"trusted_proxies", "visit_flush_seconds"},
 }
 
 

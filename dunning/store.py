@@ -256,8 +256,12 @@ class Store:
                     list(db.execute(_PAYMENTS, {"order_id": order_id}).all()), db.execute(_LAST_REMINDER, {"order_id": order_id}).first())
 
     def record_visit(self, order_id: str) -> None:
+        self.record_visits([{"order_id": order_id, "visited_at": now()}])
+
+    def record_visits(self, rows: list[dict]) -> None:
+        """Visits of manage pages (order_id, visited_at), in one statement."""
         with self.engine.begin() as db:
-            db.execute(_VISIT, {"order_id": order_id, "visited_at": now()})
+            db.execute(_VISIT, rows)
 
     def visits_of(self, order_id: str) -> int:
         with self.engine.connect() as db:

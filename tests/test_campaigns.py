@@ -44,6 +44,7 @@ def test_definition_errors_are_clear(workspace):
         ('stage = "final"\nchannel = "fax"', "channel must be one of"),
         ('stage = "final"\n[input]\nprofile = "x"', r"\[input\] needs file"),
         ('stage = "final"\n[input]\nfile = "a.csv"\n[sender]\nfrom = "a@b.c"\n[filters]\ncolour = 1', "unknown key"),
+        ('stage = "final"\nconnections = 0\n[input]\nfile = "a.csv"\n[sender]\nfrom = "a@b.c"', "connections must be a whole number from 1 to 20"),
     ):
         bad.write_text(text)
         with pytest.raises(InputError, match=message):

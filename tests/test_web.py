@@ -126,14 +126,18 @@ def test_the_change_of_method_form_is_limited_per_order(shop):
     assert answers == [303] * 5 + [429]
 
 
-def test_visits_are_recorded_without_the_address(shop):
+def test_visits_are_recorded_without_the_address_in_batches_after_the_page_is_sent(shop):
     settings, store = shop
+    settings.data.setdefault("web", {})["visit_flush_seconds"] = 600  # no timer flush during the test
     client = app_for(shop)
     for _ in range(2):
-        page = client.get(f"/m/{token()}")
-        assert store.visits_of("P-2001") == _  # written once the page is sent (the server closes the response)
-        page.close()
+        client.get(f"/m/{token()}").close()  # the server closes the response once it is sent
+    assert store.visits_of("P-2001") == 0  # waiting for the next batch (every visit_flush_seconds)
+    client.application.extensions["dunning.visits"].flush()  # as the timer, or gunicorn's worker_exit, does
     assert store.visits_of("P-2001") == 2
+    settings.data["web"]["visit_flush_seconds"] = 0
+    app_for(shop).get(f"/m/{token()}").close()
+    assert store.visits_of("P-2001") == 3  # 0: each visit written at once
     import sqlalchemy as sa
 
     from dunning.store import visits

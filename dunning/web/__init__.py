@@ -26,6 +26,7 @@ from dunning.store import Store
 from dunning.web import merchant, webhook
 from dunning.web.security import Limiter, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
+from dunning.web.visits import VisitLog
 
 
 def create_app(settings: config.Settings | None = None, *, store: Store | None = None, environ: dict | None = None,
@@ -51,6 +52,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     mask_tokens_in(app.logger.name)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["dunning.store"] = store
+    visits = app.extensions["dunning.visits"] = VisitLog(store, float(settings.section("web").get("visit_flush_seconds", 1.0)))
     merchant.configure(app, keys)
     app.register_blueprint(merchant.blueprint(settings, store, env, today))
 
@@ -120,7 +122,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
             money=lambda minor: format_amount(minor, order.currency, lang),
             date=lambda day: _date_text(day, lang),
         ))
-        response.call_on_close(lambda: store.record_visit(order.order_id))  # written once the page is sent, not before
+        response.call_on_close(lambda: visits.add(order.order_id))  # once the page is sent, not before
         return response
 
     @app.post("/m/<token>/method")

@@ -27,7 +27,8 @@ def serve(app: Flask, host: str, port: int, workers: int, dev: bool) -> None:
         return
     Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "errorlog": "-",
                    "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
-                   "post_fork": lambda server, worker: own_connections(app)}).run()
+                   "post_fork": lambda server, worker: own_connections(app),
+                   "worker_exit": lambda server, worker: app.extensions["dunning.visits"].flush()}).run()
 
 
 def own_connections(app: Flask) -> None:
