@@ -23,7 +23,7 @@ def contained(values: pd.Series, value_set) -> pd.Series:
 
 def looked_up(values: pd.Series, mapping: pd.Series, default=None) -> pd.Series:
     """`values.map(mapping)` for a text column and a Series keyed by text, hashed once by Arrow. A value
-    that is no key gets `default` (the mapping's dtype kept), or is missing when no default is given."""
+    that is no key gets `default` (the mapping's dtype kept), or NaN when no default is given (objects)."""
     keys = mapping[~mapping.index.duplicated(keep="last")]
     position = pc.index_in(arrow_strings(values), value_set=arrow_strings(pd.Series(keys.index, dtype="object")))
     found = position.is_valid().to_numpy(zero_copy_only=False)
@@ -31,4 +31,4 @@ def looked_up(values: pd.Series, mapping: pd.Series, default=None) -> pd.Series:
     taken = keys.to_numpy()[at] if len(keys) else np.full(len(values), None, dtype=object)
     if default is not None:
         return pd.Series(np.where(found, taken, default), index=values.index).astype(mapping.dtype)
-    return pd.Series(taken, index=values.index, dtype=mapping.dtype).where(found)
+    return pd.Series(taken, index=values.index, dtype=object).where(found)  # as `map` gives: NaN where missing
