@@ -175,9 +175,9 @@ def main() -> None:
     report: dict = {"rendered": args.render, "sent_loopback": args.send, "sent_across": args.send_across,
                     "sink_delay_ms": args.delay_ms, "connections": args.connections, "runs": args.runs,
                     "sink_processes": args.sink_processes}
-    for name, values in figures.items():
-        report[f"{name}_per_second"] = {"min": round(min(values)), "median": round(statistics.median(values)), "max": round(max(values))}
-    median = {name: statistics.median(values) for name, values in figures.items()}
+    for name, runs in figures.items():
+        report[f"{name}_per_second"] = {"min": round(min(runs)), "median": round(statistics.median(runs)), "max": round(max(runs))}
+    median = {name: statistics.median(runs) for name, runs in figures.items()}
     report["render_ratio_vs_mailmerge"] = round(median["dunning_render"] / median["mailmerge_render"], 2)
     for where in ("loopback", "across"):
         report[f"{where}_send_ratio_vs_mailmerge"] = round(median[f"{where}_dunning_send"] / median[f"{where}_mailmerge_send"], 2)
