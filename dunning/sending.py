@@ -47,7 +47,7 @@ class SendReport:
 
 def send(campaign: Campaign, store: Store, channel, *, as_of: date, dry_run: bool = True,
          on_progress: Callable[[int, int], None] = lambda done, total: None,
-         sleep: Callable[[float], None] = time.sleep) -> SendReport:
+         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> SendReport:
     """Send the prepared batch: each reminder goes prepared -> sending -> sent/failed, each step committed
     before the next one starts (a reminder's outcome and its connection's next claim share one commit).
 
@@ -68,7 +68,7 @@ def send(campaign: Campaign, store: Store, channel, *, as_of: date, dry_run: boo
         _send_batch(campaign, store, channels[0], _claimed(store, pending, report), report, on_progress, as_of)
         return report
     try:
-        _send_each(_Queue(campaign, row.id, store, pending, report, on_progress, as_of, sleep), channels)
+        _send_each(_Queue(campaign, row.id, store, pending, report, on_progress, as_of, sleep, clock), channels)
     finally:
         for each in channels:
             each.close()
@@ -79,9 +79,10 @@ class _Queue:
     """The reminders to send, handed out to the connections one at a time under a lock, at the campaign's rate."""
 
     def __init__(self, campaign: Campaign, campaign_id: int, store: Store, pending: list[sa.Row], report: SendReport,
-                 on_progress: Callable[[int, int], None], as_of: date, sleep: Callable[[float], None]):
+                 on_progress: Callable[[int, int], None], as_of: date, sleep: Callable[[float], None],
+                 clock: Callable[[], float]):
         self.campaign, self.campaign_id, self.store, self.report = campaign, campaign_id, store, report
-        self.on_progress, self.as_of, self.sleep = on_progress, as_of, sleep
+        self.on_progress, self.as_of, self.sleep, self.clock = on_progress, as_of, sleep, clock
         self.waiting, self.total, self.done = iter(pending), len(pending), 0
         self.lock, self.stopped = threading.Lock(), threading.Event()
         self.interval, self.next_slot = 60.0 / campaign.rate_per_minute, 0.0
@@ -99,9 +100,10 @@ class _Queue:
                 if unrecorded is not None:
                     self.store.step(unrecorded, None, self.me)
                 return None
-            slot, self.next_slot = self.next_slot, max(self.next_slot, time.monotonic()) + self.interval
-        if slot > time.monotonic():
-            self.sleep(slot - time.monotonic())
+            slot, self.next_slot = self.next_slot, max(self.next_slot, self.clock()) + self.interval
+        wait = slot - self.clock()
+        if wait > 0:
+            self.sleep(wait)
         return reminder
 
     def _claim_next(self, settled: tuple[int, dict] | None) -> tuple[sa.Row | None, tuple[int, dict] | None]:

@@ -107,6 +107,16 @@ def test_dry_run_sends_nothing_and_send_writes_multipart_messages(workspace):
     assert rerun.sent == 0 and len(list(outbox.glob("*.eml"))) == 7
 
 
+def test_the_rate_never_asks_for_a_negative_wait(workspace):
+    """Between claiming a slot and waiting for it the clock moves on: the wait is read once, never below zero."""
+    settings, campaign, store = setup(workspace)
+    campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
+    ticks, waits = iter(range(0, 10**6, 3)), []
+    report = sending.send(campaign, store, OutboxChannel(workspace / "outbox"), as_of=AS_OF, dry_run=False,
+                          sleep=waits.append, clock=lambda: next(ticks) / 10_000)  # 0.3 ms a reading; slots 1 ms apart
+    assert report.sent == 7 and waits and all(wait > 0 for wait in waits)
+
+
 def test_a_reminder_in_flight_when_a_run_died_is_resent_and_named(workspace):
     settings, campaign, store = setup(workspace)
     prepared = campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
