@@ -138,6 +138,9 @@ def test_visits_are_recorded_without_the_address_in_batches_after_the_page_is_se
     settings.data["web"]["visit_flush_seconds"] = 0
     app_for(shop).get(f"/m/{token()}").close()
     assert store.visits_of("P-2001") == 3  # 0: each visit written at once
+    settings.data["web"]["visit_flush_seconds"] = "soon"
+    with pytest.raises(InputError, match="visit_flush_seconds must be a number of seconds"):
+        app_for(shop)
     import sqlalchemy as sa
 
     from dunning.store import visits

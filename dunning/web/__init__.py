@@ -20,6 +20,7 @@ from flask import Flask, abort, jsonify, make_response, redirect, render_templat
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dunning import bank, config, ledger_store, manage, payment_rules, tokens
+from dunning.errors import InputError
 from dunning.mailmerge import pay_by_text
 from dunning.money import format_amount, to_decimal, to_major_string
 from dunning.store import Store
@@ -52,7 +53,10 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     mask_tokens_in(app.logger.name)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["dunning.store"] = store
-    visits = app.extensions["dunning.visits"] = VisitLog(store, float(settings.section("web").get("visit_flush_seconds", 1.0)))
+    flush_every = settings.section("web").get("visit_flush_seconds", 1.0)
+    if isinstance(flush_every, bool) or not isinstance(flush_every, (int, float)) or flush_every < 0:
+        raise InputError("[web] visit_flush_seconds must be a number of seconds, 0 or more")
+    visits = app.extensions["dunning.visits"] = VisitLog(store, flush_every)
     merchant.configure(app, keys)
     app.register_blueprint(merchant.blueprint(settings, store, env, today))
 
