@@ -110,18 +110,12 @@ class _Queue:
         """The next reminder this sender wins, claimed in the commit that records `settled` (None when none is
         left), and `settled` if no commit has recorded it yet."""
         for reminder in self.waiting:
-            in_flight = reminder.status == SENDING
-            if in_flight and not orphaned(reminder, datetime.now(timezone.utc)):
-                self.report.taken_by_another_sender += 1
+            if not _free(reminder, self.report):
                 continue
-            won = self.store.step(settled, reminder, self.me)
+            won = _claim(self.store, reminder, self.me, self.report, settled)
             settled = None
-            if not won:
-                self.report.taken_by_another_sender += 1
-                continue
-            if in_flight:
-                self.report.resent_in_flight.append(reminder.order_id)
-            return reminder, None
+            if won:
+                return reminder, None
         return None, settled
 
     def release(self, reminder: sa.Row) -> None:
@@ -200,17 +194,27 @@ def orphaned(reminder: sa.Row, now: datetime) -> bool:
 
 def _claimed(store: Store, candidates: list[sa.Row], report: SendReport) -> list[sa.Row]:
     """The candidates this sender wins; one in flight under a live sender is left to it."""
-    me, now = sender_id(), datetime.now(timezone.utc)
-    won = []
-    for reminder in candidates:
-        in_flight = reminder.status == SENDING
-        if (in_flight and not orphaned(reminder, now)) or not store.claim(reminder, me):
-            report.taken_by_another_sender += 1
-            continue
-        if in_flight:
-            report.resent_in_flight.append(reminder.order_id)
-        won.append(reminder)
-    return won
+    me = sender_id()
+    return [reminder for reminder in candidates if _free(reminder, report) and _claim(store, reminder, me, report)]
+
+
+def _free(reminder: sa.Row, report: SendReport) -> bool:
+    """Not in flight under a live sender (that one is left to it, and counted)."""
+    if reminder.status == SENDING and not orphaned(reminder, datetime.now(timezone.utc)):
+        report.taken_by_another_sender += 1
+        return False
+    return True
+
+
+def _claim(store: Store, reminder: sa.Row, me: str, report: SendReport, settled: tuple[int, dict] | None = None) -> bool:
+    """Claim the reminder for this sender in the commit that records `settled` (a connection's last outcome);
+    one lost to another sender is counted, one taken over from a sender that died is named."""
+    if not store.step(settled, reminder, me):
+        report.taken_by_another_sender += 1
+        return False
+    if reminder.status == SENDING:
+        report.resent_in_flight.append(reminder.order_id)
+    return True
 
 
 def _running(pid: int) -> bool:

@@ -76,9 +76,9 @@ def _written(message: Outgoing) -> bytes:
             *([("List-Unsubscribe", _checked(message.list_unsubscribe))] if message.list_unsubscribe else []),
             ("MIME-Version", "1.0"),
         ]
+        language = _checked(message.language)
     except ValueError as exc:
         raise PermanentFailure(f"cannot build the message headers: {exc}") from None
-    language = _checked(message.language)
     text = _part("plain", message.text)
     if not message.html:
         return _lines(headers) + b"Content-Language: " + language.encode("ascii") + b"\r\n" + text
