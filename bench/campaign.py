@@ -33,9 +33,9 @@ from dunning.campaigns import DEFAULT_CONNECTIONS, Campaign  # noqa: E402
 from dunning.channels import Outgoing  # noqa: E402
 from dunning.channels.email import as_bytes  # noqa: E402
 from dunning.channels.smtp import SmtpChannel, SmtpSettings  # noqa: E402
-from dunning.overdue import Filters  # noqa: E402
+from dunning.exclusions import Filters  # noqa: E402
 from dunning.sending import send  # noqa: E402
-from dunning.store import Store  # noqa: E402
+from dunning.journal.store import Store  # noqa: E402
 from dunning.exports.fields import values  # noqa: E402
 from dunning import mailmerge  # noqa: E402
 from dunning.mailmerge import Templates  # noqa: E402

@@ -26,7 +26,7 @@ from results import save  # noqa: E402
 from generate import add_size_options, generate  # noqa: E402
 
 from dunning.money import known_currencies  # noqa: E402
-from dunning.store import Store  # noqa: E402
+from dunning.journal.store import Store  # noqa: E402
 from dunning.sources.parsing import EMAIL_PATTERN  # noqa: E402
 
 REFERENCE = Path(__file__).parent / "overdue_reference.sql"

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dunning.schema import SENT
-from dunning.schema import reminders as reminders_table
-from dunning.store import Store, now
+from dunning.journal.tables import SENT
+from dunning.journal.tables import reminders as reminders_table
+from dunning.journal.sql import now
+from dunning.journal.store import Store
 from results import save
 
 AS_OF = date(2026, 12, 31)

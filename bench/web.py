@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from results import save  # noqa: E402
 from loopback import free_port, wait_for  # noqa: E402
 
-from dunning import campaigns, config, ledger_store  # noqa: E402
-from dunning.store import Store  # noqa: E402
+from dunning import campaigns, config  # noqa: E402
+from dunning.journal.tables import orders as order_table  # noqa: E402
+from dunning.journal.store import Store  # noqa: E402
 from dunning.tokens import TokenSigner  # noqa: E402
 
 KEY = "bench-key-not-secret-0123456789-0123"
@@ -104,7 +105,7 @@ def main() -> None:
         store = Store(f"sqlite:///{workspace / 'dunning.sqlite3'}")
         campaigns.prepare(campaigns.load("first", settings), settings, store, date(2026, 11, 20), [KEY])
         signer = TokenSigner([KEY])
-        pages = [f"/m/{signer.sign(order)}" for order in ledger_store.load(store).orders["order_id"]]
+        pages = [f"/m/{signer.sign(order)}" for order in store.frame(order_table, ["order_id"])["order_id"]]
         port = free_port()
         env = dict(os.environ, DUNNING_SECRET_KEYS=KEY)
         with (workspace / "access.log").open("w") as log:

@@ -12,10 +12,10 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from dunning import decisions, ledger, ledger_store
+from dunning.journal import balance, decisions, queue
+from dunning.journal.store import Store
 from dunning.money import to_major_string
 from dunning.policy import Policy
-from dunning.store import Store
 
 COLUMNS = ["order_id", "action", "customer", "email", "currency", "open_amount", "fee", "final_sent_on",
            "days_since_final", "reminders", "visits", "last_visit", "requests"]
@@ -24,22 +24,24 @@ REQUEST = "answer request"
 
 def work_list(store: Store, policy: Policy, as_of: date) -> pd.DataFrame:
     """One row per order that needs the merchant's decision (amounts as decimal strings), oldest final notice first."""
-    state = ledger_store.load(store)
-    history = state.history[state.history["about"] == ""]
-    decided = set(decisions.decided(store)["order_id"])
-    open_requests = decisions.requests(store)
-    final = policy.dunning_stages[-1].name if policy.dunning_stages else ""
-    finals = history[history["stage"] == final].groupby("order_id")["reminded_on"].max()
-    due = finals[finals <= pd.Timestamp(as_of - timedelta(days=policy.after_final.days))]
-    owed = _open(state, as_of)
-    waiting = [o for o in due.index if owed.get(o, 0) > 0 and o not in decided]
+    with store.engine.connect() as db:
+        history = queue.history(db)
+        decided = set(decisions.decided(db)["order_id"])
+        history = history[history["about"] == ""]
+        final = policy.dunning_stages[-1].name if policy.dunning_stages else ""
+        finals = history[history["stage"] == final].groupby("order_id")["reminded_on"].max()
+        due = finals[finals <= pd.Timestamp(as_of - timedelta(days=policy.after_final.days))]
+        open_requests = decisions.requests(store)
+        candidates = sorted(set(due.index) | set(open_requests["order_id"]))
+        owed = balance.of_orders(db, as_of, candidates).set_index("order_id")
+    waiting = [o for o in due.index if o in owed.index and owed.at[o, "owed_now"] > 0 and o not in decided]
     asked = [o for o in dict.fromkeys(open_requests["order_id"]) if o not in waiting]
     listed = waiting + asked
     visits = store.visits_frame()
     seen = visits[visits["order_id"].isin(listed)].groupby("order_id")["visited_at"].agg(["size", "max"])
     sent_by_order = {o: g.sort_values("reminded_on") for o, g in history[history["order_id"].isin(listed)].groupby("order_id")}
     asked_by_order = {o: g for o, g in open_requests.groupby("order_id")}
-    details = state.orders.set_index("order_id")
+    details = owed
     rows = []
     for order_id in listed:
         if order_id not in details.index:
@@ -52,8 +54,8 @@ def work_list(store: Store, policy: Policy, as_of: date) -> pd.DataFrame:
         rows.append({
             "order_id": order_id, "action": policy.after_final.action if order_id in waiting else REQUEST,
             "customer": f"{order['first_name']} {order['last_name']}".strip(), "email": order["email"], "currency": currency,
-            "open_amount": to_major_string(int(owed.get(order_id, 0)), currency),
-            "fee": to_major_string(int(order["fee"]), currency),
+            "open_amount": to_major_string(int(order["due_open"]), currency),
+            "fee": to_major_string(int(order["fees_open"]), currency),
             "final_sent_on": final_on.date().isoformat() if final_on is not None and pd.notna(final_on) else "",
             "days_since_final": (as_of - final_on.date()).days if final_on is not None and pd.notna(final_on) else None,
             "reminders": ", ".join(f"{r.stage} {r.reminded_on.date().isoformat()}" for r in sent.itertuples()),
@@ -66,16 +68,10 @@ def work_list(store: Store, policy: Policy, as_of: date) -> pd.DataFrame:
 
 
 def open_amount(store: Store, order_id: str, as_of: date) -> tuple[int, str]:
-    """What an order still owes (installments due and its fee) by the ledger, and its currency."""
-    state = ledger_store.load(store, order_id)
-    if state.orders.empty:
+    """What an order owes now by the one balance (installments due and fees), and its currency ("" when unknown)."""
+    with store.engine.connect() as db:
+        owed = balance.of_orders(db, as_of, [order_id])
+    if owed.empty:
         return 0, ""
-    return int(_open(state, as_of).get(order_id, 0)), str(state.orders["currency"].iloc[0])
+    return int(owed["owed_now"].iloc[0]), str(owed["currency"].iloc[0])
 
-
-def _open(state: ledger.LedgerState, as_of: date) -> pd.Series:
-    """Per order: what is due by `as_of` and still open, with the ledger's payments applied, plus its fee."""
-    opened = ledger.open_installments(state.views, state.payments, as_of)
-    due = opened[pd.to_datetime(opened["due_date"]) <= pd.Timestamp(as_of)].groupby("order_id")["amount_open"].sum()
-    fee = state.orders.set_index("order_id")["fee"].astype("int64")
-    return due.reindex(fee.index, fill_value=0).add(fee, fill_value=0).astype("int64")

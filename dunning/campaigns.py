@@ -13,14 +13,16 @@ import pandas as pd
 from jinja2 import TemplateError
 
 from dunning import confirmations, mailmerge, pipeline, reminders, tokens
+from dunning.journal import queue
+from dunning.statements import booking
 from dunning.channels.select import CHANNELS
 from dunning.sources.rejects import REJECT_COLUMNS
 from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
-from dunning.overdue import Filters
+from dunning.exclusions import Filters
 from dunning.policy import CONFIRMATION
-from dunning.store import Store
+from dunning.journal.store import Store
 
 DEFAULT_CONNECTIONS, MAX_CONNECTIONS = 4, 20  # most mail servers take a few connections from one client
 _FILTER_KEYS = {"kinds", "payment_methods", "products", "currencies", "min_days", "min_amount"}
@@ -139,32 +141,52 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
         settings, store, campaign.input_file, as_of=as_of, payments=campaign.payments_file, profile=campaign.profile,
         payments_profile=campaign.payments_profile, filters=campaign.filters, on_step=on_step,
     )
-    if campaign.stage == CONFIRMATION:  # the ledger learns this run's payments first: they are what is confirmed
-        pipeline.record(found, store, None)
-        orders = confirmations.due(store, as_of, campaign.confirm_within_days)
-    else:
-        orders = found.at_stage((campaign.stage,))
+    existing = store.campaign(campaign.name)
+    if existing and existing.stage != campaign.stage:
+        raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
+    if campaign.stage == CONFIRMATION:  # what is confirmed are the payments this run records: all in one transaction
+        with store.writing() as db:
+            pipeline.record(found, store, db)
+            booking.rematch(store, db, as_of, settings.match_window_days)
+            chosen = _chosen(campaign, confirmations.due(db, as_of, campaign.confirm_within_days), db)
+            rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step)
+            campaign_id, added = _stored(db, campaign, as_of, rows)
+    else:  # rendered first: a template error stops here, before anything is stored
+        with store.engine.connect() as db:
+            chosen = _chosen(campaign, found.at_stage((campaign.stage,)), db)
+        rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step)
+        with store.writing() as db:
+            pipeline.record(found, store, db)
+            booking.rematch(store, db, as_of, settings.match_window_days)
+            campaign_id, added = _stored(db, campaign, as_of, rows)
+    fresh, unreachable, already, other_stage = chosen
+    rejects = pd.concat([r for r in (found.rejects, unreachable) if not r.empty] or [found.rejects], ignore_index=True)
+    return Prepared(campaign_id, added, already, other_stage, found.result.excluded, rejects)
+
+
+def _chosen(campaign: Campaign, orders: pd.DataFrame, db) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
+    """The orders due for the campaign's stage that hold no message of it yet and that its channel can reach; those it
+    cannot reach; how many had the message already; how many were due for another stage."""
     at_stage = orders[orders["stage"] == campaign.stage]
-    held = store.reminded()
+    held = queue.reminded(db)
     held = held[held["stage"] == campaign.stage]
     done = set(zip(held["order_id"], held["about"]))  # a notice is per installment (about = due:<date>)
     fresh = at_stage[pd.Series([key not in done for key in zip(at_stage["order_id"], at_stage["about"])], index=at_stage.index,
                                dtype=bool)]
     fresh, unreachable = _reachable(fresh, campaign)
-    existing = store.campaign(campaign.name)
-    if existing and existing.stage != campaign.stage:
-        raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
+    return fresh, unreachable, len(at_stage) - len(fresh) - len(unreachable), len(orders) - len(at_stage)
+
+
+def _rendered(campaign: Campaign, settings: Settings, fresh: pd.DataFrame, keys: list[str], as_of: date,
+              on_step: Callable[[str], None]) -> list[dict]:
     on_step(f"rendering {len(fresh)} messages")
     linked = tokens.add_links(fresh, settings.signer(keys), settings.link_template)
-    rows = _render_all(campaign, settings, linked, as_of)
-    if campaign.stage != CONFIRMATION:
-        pipeline.record(found, store, linked)
-    campaign_id = existing.id if existing else store.create_campaign(
-        campaign.name, campaign.stage, campaign.channel, as_of, campaign.source)
-    added = store.add_reminders(campaign_id, rows)
-    rejects = pd.concat([r for r in (found.rejects, unreachable) if not r.empty] or [found.rejects], ignore_index=True)
-    already = len(at_stage) - len(fresh) - len(unreachable)
-    return Prepared(campaign_id, added, already, len(orders) - len(at_stage), found.result.excluded, rejects)
+    return _render_all(campaign, settings, linked, as_of)
+
+
+def _stored(db, campaign: Campaign, as_of: date, rows: list[dict]) -> tuple[int, int]:
+    campaign_id = queue.create_campaign(db, campaign.name, campaign.stage, campaign.channel, as_of, campaign.source)
+    return campaign_id, queue.add_reminders(db, campaign_id, rows)
 
 
 def _reachable(orders: pd.DataFrame, campaign: Campaign) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -192,7 +214,8 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
                                     shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
                                     shop_address=str(shop.get("address", "")),
                                     pay_by_text=mailmerge.pay_by_text(stage, as_of, value["language"]),
-                                    has_fee=int(order["fee"]) > 0, reminders_sent=int(order["reminders_sent"]),
+                                    has_fee=int(order["fee"]) + int(order.get("fees_open") or 0) > 0,
+                                    reminders_sent=int(order["reminders_sent"]),
                                     still_open=int(order["open_amount"]) > 0)
         message = templates.render(campaign.stage, value["language"], context)
         subject = message.subject

@@ -11,7 +11,7 @@ from pathlib import Path
 from dunning.errors import InputError
 from dunning.mailmerge import Templates
 from dunning.policy import Policy, from_settings
-from dunning.store import Store, url_for
+from dunning.journal.store import Store, url_for
 from dunning.tokens import TokenSigner, keys_from_env, require_keys
 
 FILE_NAME = "dunning.toml"
@@ -31,6 +31,7 @@ KNOWN = {
     "exports": {"klicktipp_field_ids"},
     "exports.klicktipp_field_ids": "*",
     "store": {"url"},
+    "ledger": {"match_window_days"},
     "payment": {"link", "beneficiary", "iban", "bic", "currency", "accounts", "change_method_requests"},
     "payment.accounts": "*",
     "web": {"trusted_proxies", "visit_flush_seconds"},
@@ -67,6 +68,14 @@ class Settings:
         keys = keys_from_env() if keys is None else keys
         require_keys(keys)
         return TokenSigner(keys, max_age=timedelta(days=int(self.section("links").get("token_max_age_days", 45))))
+
+    @property
+    def match_window_days(self) -> int:
+        """[ledger] match_window_days: how far apart two sightings of one payment (a webhook, a statement line) may be."""
+        days = self.section("ledger").get("match_window_days", 7)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 60:
+            raise InputError(f"{self.source or 'dunning.toml'}: [ledger] match_window_days must be a whole number of days from 0 to 60")
+        return days
 
     @property
     def link_template(self) -> str:

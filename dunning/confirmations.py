@@ -1,44 +1,47 @@
-"""Payment confirmations: "payment received, thank you" for each payment the ledger learnt of (webhook, payments
-file, bank statement, an export's drop) on an order that had been reminded, with what is still open if it was
-partial. One per payment (`about` = payment:<id>), never twice."""
+"""Payment confirmations: "payment received, thank you" for each movement of money in that the journal learnt of
+(webhook, payments file, bank statement, an export's drop) on an order that had been reminded, with what is still
+open if it was partial. One per movement (`about` = payment:<movement id>), never twice; a payment seen by several
+sources is one movement, so it is thanked for once."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
-from dunning import ledger, ledger_store, manage
 from dunning.columns import NOTICE_COLUMNS
+from dunning.journal import balance, queue
 from dunning.policy import CONFIRMATION
-from dunning.store import Store
 
 
-def due(store: Store, as_of: date, within_days: int) -> pd.DataFrame:
+def due(db: sa.Connection, as_of: date, within_days: int) -> pd.DataFrame:
     """The payments to confirm, one row each in the shape of a reminder (NOTICE_COLUMNS): `paid_amount` is the
-    payment, `open_amount` what is still open after it. Only payments made in the `within_days` before `as_of`
-    (older ones were never news), counted by the ledger's rule, on orders with a reminder sent before them."""
-    state = ledger_store.load(store)
-    paid = ledger.counted(state.payments)
-    since = pd.Timestamp(as_of - timedelta(days=within_days))
-    paid = paid[(paid["counted"] > 0) & (paid["paid_at"] >= since) & (paid["paid_at"] <= pd.Timestamp(as_of))]
-    history = state.history
+    payment, `open_amount` what is still open after it (fees included). Only payments made in the `within_days`
+    before `as_of` (older ones were never news), on orders with a reminder sent before them; read on `db`, so a
+    campaign confirms in the transaction that recorded the payments."""
+    history = queue.history(db)
     reminded = history[history["about"] == ""].groupby("order_id")["reminded_on"].min()
-    first = paid["order_id"].map(reminded)
-    paid = paid[first.notna() & (paid["paid_at"] >= first)]
+    held = balance.book(db, sorted(reminded.index))
+    settled = held.settle(as_of)
+    moved = held.movements
+    since = pd.Timestamp(as_of - timedelta(days=within_days))
+    paid = moved[(moved["amount"] > 0) & (moved["occurred_on"] >= since) & (moved["occurred_on"] <= pd.Timestamp(as_of))]
+    order_ids = held.orders["order_id"].to_numpy()
+    first = pd.Series(order_ids[paid["code"].to_numpy(dtype="int64")], index=paid.index).map(reminded)
+    paid = paid[first.notna() & (paid["occurred_on"] >= first)]
     sent = set(history.loc[history["stage"] == CONFIRMATION, "about"])
-    paid = paid[~("payment:" + paid["payment_id"]).isin(sent)]
-    rows = []
-    for payment in paid.sort_values(["paid_at", "payment_id"], kind="stable").itertuples():
-        view = manage.view(store, payment.order_id, as_of)
-        if view is None:
-            continue
-        rows.append({
-            "order_id": view.order_id, "email": view.email, "first_name": view.first_name, "last_name": view.last_name,
-            "language": view.language, "product_name": view.product_name, "created_at": pd.NaT, "kind": "", "payment_method": "",
-            "currency": view.currency, "status": "", "open_amount": view.open_now + view.fee, "paid_amount": int(payment.counted),
-            "fee": 0, "oldest_due_date": payment.paid_at.date(), "days_overdue": 0, "open_installments": 0,
-            "stage": CONFIRMATION, "reason": "", "reminders_sent": 0, "last_stage": "", "last_reminded_on": pd.NaT,
-            "about": f"payment:{payment.payment_id}",
-        })
-    frame = pd.DataFrame(rows, columns=NOTICE_COLUMNS)
-    return frame.astype({"open_amount": "Int64", "paid_amount": "Int64", "fee": "Int64"})
+    paid = paid[~("payment:" + paid["id"].astype(str)).isin(sent)].sort_values(["occurred_on", "id"], kind="stable")
+    codes = paid["code"].to_numpy(dtype="int64")
+    orders = held.orders.iloc[codes].reset_index(drop=True)
+    frame = pd.DataFrame({
+        "order_id": orders["order_id"], "email": orders["email"], "first_name": orders["first_name"],
+        "last_name": orders["last_name"], "language": orders["language"], "product_name": orders["product_name"],
+        "created_at": pd.NaT, "kind": "", "payment_method": "", "currency": orders["currency"], "status": "",
+        "open_amount": pd.array(settled.owed_now[codes], dtype="Int64"), "paid_amount": pd.array(paid["amount"].to_numpy(), dtype="Int64"),
+        "fee": pd.array(np.zeros(len(codes), dtype="int64"), dtype="Int64"), "fees_open": pd.array(np.zeros(len(codes), dtype="int64"), dtype="Int64"),
+        "oldest_due_date": paid["occurred_on"].dt.date.to_numpy(), "days_overdue": 0, "open_installments": 0,
+        "stage": CONFIRMATION, "reason": "", "reminders_sent": 0, "last_stage": "", "last_reminded_on": pd.NaT,
+        "about": "payment:" + paid["id"].astype(str).to_numpy(),
+    }, columns=NOTICE_COLUMNS)
+    return frame

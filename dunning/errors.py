@@ -1,6 +1,7 @@
 """Every exception dunning raises, in one place.
 
 `InputError` (and `MissingKeys`): the CLI turns it into one clear sentence and exit code 2.
+`Failure`: something outside dunning stopped the work (a full disk, a store that went away): one sentence, exit 1.
 `TokenError` and its kinds: a manage link that opens nothing. `TemporaryFailure` and
 `PermanentFailure`: a channel could not deliver, for now or for good.
 """
@@ -11,6 +12,10 @@ from datetime import datetime
 
 class InputError(Exception):
     """A file, setting or option the user gave cannot be used; the message says why."""
+
+
+class Failure(Exception):
+    """The work could not be done for a reason outside dunning and the input; the message says which."""
 
 
 class MissingKeys(InputError):

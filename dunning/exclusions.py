@@ -3,8 +3,9 @@ cooldown, a stage not yet due; and the filters a command or campaign asks for.""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -13,8 +14,27 @@ from dunning.money import exponent
 from dunning.policy import Policy
 from dunning.sources.loader import CLOSED_STATUSES
 
-if TYPE_CHECKING:
-    from dunning.overdue import Filters
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrow the overdue list; empty means no filter. `min_amount` is in major units of each order's currency."""
+
+    kinds: tuple[str, ...] = ()
+    payment_methods: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    currencies: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    min_days: int = 0
+    min_amount: Decimal | None = None
+
+    def describe(self) -> dict:
+        """The filters that are set, for manifests and file names."""
+        out = {k: list(v) for k, v in vars(self).items() if isinstance(v, tuple) and v}
+        if self.min_days:
+            out["min_days"] = self.min_days
+        if self.min_amount is not None:
+            out["min_amount"] = str(self.min_amount)
+        return out
 
 
 def why_not(frame: pd.DataFrame, as_of: date, policy: Policy, waiting: pd.Series,

@@ -7,13 +7,14 @@ may be run as a formula by spreadsheet programs; prefixing it with a single quot
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from dunning.errors import InputError
+from dunning.errors import Failure, InputError
 
 PRIVATE, PRIVATE_FOLDER = 0o600, 0o700
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -37,17 +38,69 @@ def single_line(values: pd.Series) -> pd.Series:
 
 
 def write_private(path: Path, data: bytes, *, overwrite: bool = False) -> Path:
-    """Write `data` readable by its owner only; an existing file is replaced only when `overwrite`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-    try:
-        fd = os.open(path, flags, PRIVATE)
-    except FileExistsError:
-        raise InputError(f"{path} exists; choose another path or pass --force to replace it") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, PRIVATE)
+    """Write `data` readable by its owner only, whole or not at all (a temporary file in the same folder, synced, then
+    renamed: a full disk never leaves a cut file under the name); an existing file is replaced only when `overwrite`."""
+    staging = Staging()
+    staging.write(path, data, overwrite=overwrite)
+    staging.commit()
     return path
+
+
+class Staging:
+    """Files written under temporary names beside where they go, all given their names at `commit` (or all removed
+    at `discard`): what a command writes appears only once what it records is committed."""
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[Path, Path]] = []
+
+    def write(self, path: Path, data: bytes, *, overwrite: bool = False) -> Path:
+        if path.exists() and not overwrite:
+            raise InputError(f"{path} exists; choose another path or pass --force to replace it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{len(self.moves)}.part")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            self.discard()
+            raise _failure(path, exc) from None
+        self.moves.append((temporary, path))
+        return path
+
+    def commit(self) -> None:
+        try:
+            for temporary, path in self.moves:
+                if path.exists() and not os.access(path, os.W_OK):
+                    raise OSError(errno.EACCES, "permission denied")
+                os.replace(temporary, path)
+                os.chmod(path, PRIVATE)
+        except OSError as exc:
+            self.discard()
+            raise _failure(path, exc) from None
+        self.moves = []
+
+    def discard(self) -> None:
+        for temporary, _ in self.moves:
+            temporary.unlink(missing_ok=True)
+        self.moves = []
+
+
+def _failure(path: Path, exc: OSError) -> Exception:
+    """One sentence for a file that could not be written."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return Failure(f"{path}: the disk is full; nothing was written under that name")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return InputError(f"{path}: cannot write there ({exc.strerror})")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+        return InputError(f"{path}: no such folder, or a folder has that name ({exc.strerror})")
+    return Failure(f"{path}: cannot be written ({exc.strerror})")
 
 
 def private_folder(path: Path) -> Path:

@@ -10,7 +10,8 @@ from dataclasses import replace
 
 from dunning.errors import InputError
 from dunning.money import known_currencies
-from dunning.overdue import MANUAL_METHODS, Filters
+from dunning.exclusions import Filters
+from dunning.overdue import MANUAL_METHODS
 from dunning.policy import Policy
 from dunning.sources.loader import KINDS, OrderExport
 

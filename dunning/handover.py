@@ -10,10 +10,13 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
-from dunning import exports, ledger_store, pipeline, reminders, tokens
+from dunning import exports, pipeline, reminders, tokens
 from dunning.config import Settings
-from dunning.store import Store
+from dunning.journal import queue, recording
+from dunning.journal.store import Store
+from dunning.statements import booking
 
 
 @dataclass
@@ -21,17 +24,17 @@ class HandOver:
     """What an export wrote and recorded."""
 
     written: exports.ExportResult
-    recorded: ledger_store.Recorded
+    recorded: recording.Plan
     reminders: int
 
 
 def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, path: Path | None = None, *,
            encoding: str | None = None, overwrite: bool = False, record: bool = True, excel: bool = False) -> HandOver:
-    """Sign the links, record what the run learnt, write the tool's CSV with its templates and manifest, and
-    (unless `record` is off: a test import) record the hand-over."""
+    """Sign the links, write the tool's CSV with its templates and manifest, then record what the run learnt and
+    (unless `record` is off: a test import) the hand-over, in one transaction; the files get their names only once
+    it committed."""
     dialect = exports.get(tool)
     linked = tokens.add_links(found.at_stage(found.filters.stages), settings.signer(), settings.link_template)
-    recorded = pipeline.record(found, store, linked)
     described = found.filters.describe()
     words = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in described.items()]
     sources = [str(found.export.path)] + ([str(found.payments.path)] if found.payments else [])
@@ -43,23 +46,30 @@ def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, p
         templates=settings.templates(), fallback_language=settings.fallback_language, filters=described,
         sources=sources, encoding=encoding, overwrite=overwrite,
         field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
-        excel_language=settings.fallback_language if excel else None,
+        excel_language=settings.fallback_language if excel else None, pending=True,
     )
-    handed = hand_over(store, linked, written, tool=dialect.name, as_of=found.as_of) if record else 0
+    try:
+        with store.writing() as db:
+            recorded = pipeline.record(found, store, db)
+            booking.rematch(store, db, found.as_of, settings.match_window_days)
+            handed = hand_over(db, linked, written, tool=dialect.name, as_of=found.as_of) if record else 0
+    except BaseException:
+        written.discard()
+        raise
+    written.commit()
     return HandOver(written, recorded, handed)
 
 
-def hand_over(store: Store, linked: pd.DataFrame, written: exports.ExportResult, *, tool: str, as_of: date) -> int:
+def hand_over(db: sa.Connection, linked: pd.DataFrame, written: exports.ExportResult, *, tool: str, as_of: date) -> int:
     """Record the rows of an export file as reminders handed to a newsletter tool, sent on `as_of`, with the
-    values the file carried. Returns how many."""
+    values the file carried (in the caller's transaction). Returns how many."""
     if written.values.empty:
         return 0
     rows = linked.loc[written.values.index]
     path = written.csv_path
     name = f"export:{path.name}"
-    existing = store.campaign(name)
     stages = ",".join(sorted(set(rows["stage"])))
-    campaign_id = existing.id if existing else store.create_campaign(name, stages[:50], f"export:{tool}", as_of, str(path))
+    campaign_id = queue.create_campaign(db, name, stages[:50], f"export:{tool}", as_of, str(path))
     records = [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": "", "message_id": path.name}
                for o, v in zip(rows.to_dict("records"), written.values.to_dict("records"))]
-    return store.add_reminders(campaign_id, records, handed_over_on=as_of)
+    return queue.add_reminders(db, campaign_id, records, handed_over_on=as_of)

@@ -4,8 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from dunning import ledger
-from dunning.store import Store
+import pandas as pd
+import sqlalchemy as sa
+
+from dunning.journal.balance import settle
+from dunning.journal.matcher import EXPORT
+from dunning.journal.store import Store
+from dunning.journal.tables import SENT, charges, movements, orders, reminders
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class OrderView:
     product_name: str
     currency: str
     installments: list[Installment]
-    fee: int
+    fee: int  # fees charged by reminders that were sent, still open
     paid_since: int
     open_now: int
     open_later: int
@@ -57,21 +62,39 @@ class OrderView:
 
 
 def view(store: Store, order_id: str, today: date) -> OrderView | None:
-    """The order behind a link, or None when the ledger does not hold it.
+    """The order behind a link, or None when the journal does not hold it.
 
-    The installments are the shop's latest view with the ledger's payments applied oldest first,
-    by the ledger's rule (`ledger.one_order`), so every figure on the page comes from one computation."""
-    row, views, recorded, last = store.order_page(order_id)
-    if row is None:
-        return None
-    paid = [(p.kind, p.paid_at, p.amount) for p in recorded]
-    plan = ledger.one_order([(i.seq, i.due_date, i.amount_due, i.amount_open) for i in views], paid, today)
-    items = [Installment(*item) for item in plan]
-    since = sum(amount for kind, paid_at, amount in paid if kind == ledger.DIRECT and row.as_of <= paid_at <= today)
+    Every figure comes from the one balance (`journal.balance.settle`) over the order's charges and movements, read
+    on one connection with statements built once (the page answers in a few milliseconds)."""
+    with store.engine.connect() as db:
+        row = db.execute(_ORDER, {"order_id": order_id}).first()
+        if row is None:
+            return None
+        charged = db.execute(_CHARGES, {"key": row.order_key}).all()
+        moved = db.execute(_MOVEMENTS, {"key": row.order_key}).all()
+        last = db.execute(_LAST_REMINDER, {"order_id": order_id}).first()
+    settled = settle(pd.DataFrame({"code": 0, "kind": [c.kind for c in charged], "seq": [c.seq for c in charged],
+                                   "due_date": pd.to_datetime([c.due_on for c in charged]), "amount": [c.amount for c in charged]},
+                                  columns=["code", "kind", "seq", "due_date", "amount"]),
+                     pd.DataFrame({"code": 0, "amount": [m.amount for m in moved], "occurred_on": pd.to_datetime([m.occurred_on for m in moved])},
+                                  columns=["code", "amount", "occurred_on"]), 1, today)
+    items = [Installment(int(i.seq), i.due_date.date(), int(i.amount_due), int(i.amount_paid), int(i.amount_open))
+             for i in settled.installments.itertuples()]
+    since = sum(m.amount for m in moved if m.source != EXPORT and row.seen_on <= m.occurred_on <= today)
     return OrderView(
         order_id=row.order_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
         language=row.language, product_name=row.product_name, currency=row.currency, installments=items,
-        fee=int(row.fee), paid_since=since, open_now=sum(i.open for i in items if i.due_date <= today),
-        open_later=sum(i.open for i in items if i.due_date > today), recorded_on=row.as_of,
+        fee=int(settled.fees_open[0]), paid_since=max(int(since), 0), open_now=int(settled.due_open[0]),
+        open_later=int(settled.later_open[0]), recorded_on=row.seen_on,
         last_stage=last.stage if last else "", last_reminded_on=last.reminded_on if last else None, as_of=today,
     )
+
+
+_ORDER = sa.select(orders).where(orders.c.order_id == sa.bindparam("order_id"))
+_CHARGES = sa.select(charges.c.kind, charges.c.seq, charges.c.due_on, charges.c.amount).where(charges.c.order_key == sa.bindparam("key"))
+_MOVEMENTS = (sa.select(movements.c.amount, movements.c.occurred_on, movements.c.source)
+              .where(movements.c.order_key == sa.bindparam("key")))
+_LAST_REMINDER = (sa.select(reminders.c.stage, reminders.c.reminded_on)
+                  .where(reminders.c.order_id == sa.bindparam("order_id"), reminders.c.status == SENT,
+                         reminders.c.reminded_on.is_not(None), reminders.c.about == "")
+                  .order_by(reminders.c.reminded_on.desc(), reminders.c.id.desc()).limit(1))

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from dunning import exclusions
 from dunning.columns import NOTICE_COLUMNS
+from dunning.exclusions import Filters
 from dunning.policy import Policy
-
-if TYPE_CHECKING:
-    from dunning.overdue import Filters
-
 
 
 def upcoming(orders: pd.DataFrame, rec: pd.DataFrame, late_open: np.ndarray, paid: np.ndarray, as_of: date,
@@ -42,6 +38,7 @@ def upcoming(orders: pd.DataFrame, rec: pd.DataFrame, late_open: np.ndarray, pai
     for notice in notice_stages:  # the earliest first: a later stage reached replaces it
         stage[frame["days_overdue"] >= notice.days] = notice.name
     frame["stage"], frame["fee"], frame["reason"] = stage, pd.array([0] * len(frame), dtype="Int64"), "upcoming"
+    frame["fees_open"] = pd.array([0] * len(frame), dtype="Int64")
     frame["reminders_sent"], frame["last_stage"], frame["last_reminded_on"] = 0, "", pd.NaT
     frame["about"] = "due:" + pd.Series(due, index=frame.index).dt.strftime("%Y-%m-%d")
     why = exclusions.why_not(frame, as_of, replace(policy, cooldown_days=0), pd.Series("", index=frame.index, dtype="string"), closed)

@@ -1,9 +1,8 @@
-"""Payment allocation, open amounts as of a date, stages, reasons, exclusions and filters."""
+"""Open amounts as of a date, stages, reasons, exclusions and filters: the overdue orders, judged on the one balance."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -11,10 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dunning import exclusions, stages
+from dunning.arrowtext import arrow_strings
 from dunning.columns import NOTICE_COLUMNS, OVERDUE_COLUMNS
+from dunning.exclusions import Filters
+from dunning.journal.balance import INSTALLMENT, Settled, settle
 from dunning.notices import upcoming
 from dunning.policy import Policy
-from dunning.arrowtext import arrow_strings
 
 MANUAL_METHODS = frozenset({"bank_transfer", "prepayment", "sofort", "invoice", "manual", "cash_on_delivery"})
 REASONS = {
@@ -31,28 +32,7 @@ _FAILURE_WORDS = {
     "failed": "failed_debit", "failed_debit": "failed_debit", "declined": "failed_debit",
     "card_declined": "failed_debit", "generic_decline": "failed_debit", "do_not_honor": "failed_debit",
 }
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Narrow the overdue list; empty means no filter. `min_amount` is in major units of each order's currency."""
-
-    kinds: tuple[str, ...] = ()
-    payment_methods: tuple[str, ...] = ()
-    products: tuple[str, ...] = ()
-    currencies: tuple[str, ...] = ()
-    stages: tuple[str, ...] = ()
-    min_days: int = 0
-    min_amount: Decimal | None = None
-
-    def describe(self) -> dict:
-        """The filters that are set, for manifests and file names."""
-        out = {k: list(v) for k, v in vars(self).items() if isinstance(v, tuple) and v}
-        if self.min_days:
-            out["min_days"] = self.min_days
-        if self.min_amount is not None:
-            out["min_amount"] = str(self.min_amount)
-        return out
+EVER = pd.Timestamp("1900-01-01")  # the date a shop's own "paid" counts from: before any as-of date
 
 
 @dataclass
@@ -71,69 +51,6 @@ class OverdueResult:
         return _totals(self.orders)
 
 
-def allocate(receivables: pd.DataFrame, payments: pd.DataFrame | None, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply payments made on or before `as_of` to each order's oldest open amounts first.
-
-    Returns the receivables (sorted by order and due date) with `amount_paid` updated and
-    `amount_open`, and per order the `credit` left after everything due was paid.
-    """
-    keys = pd.Series(receivables["order_id"].unique(), dtype="string")
-    rec_codes = codes_for(receivables["order_id"], keys)
-    pay_codes = codes_for(payments["order_id"], keys) if payments is not None else None
-    rec, paid_total, outstanding = _allocate(receivables, rec_codes, payments, pay_codes, len(keys), as_of)
-    rec.insert(0, "order_id", keys.take(rec.pop("code")).reset_index(drop=True))
-    credit = pd.DataFrame({"order_id": keys, "credit": np.maximum(paid_total - outstanding, 0)})
-    return rec, credit
-
-
-def codes_for(values: pd.Series, keys: pd.Series) -> np.ndarray:
-    """Position of each value among `keys` (-1 where absent), hashed once by Arrow."""
-    found = pc.index_in(arrow_strings(values), value_set=arrow_strings(keys))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
-
-
-def _allocate(
-    receivables: pd.DataFrame, rec_codes: np.ndarray, payments: pd.DataFrame | None,
-    pay_codes: np.ndarray | None, n_orders: int, as_of: date,
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Allocation on integer order codes.
-
-    Returns the known receivables sorted by (code, due date, seq) as a frame of code, seq,
-    due_date, amount_due, amount_paid, amount_open; and per code the paid total and outstanding.
-    """
-    due_days = receivables["due_date"].to_numpy(dtype="datetime64[D]")
-    seq = receivables["seq"].to_numpy(dtype="int64")
-    order = np.lexsort((seq, due_days, rec_codes))
-    order = order[rec_codes[order] >= 0]
-    codes = rec_codes[order]
-    due = receivables["amount_due"].to_numpy(dtype="int64", na_value=0)[order]
-    already = np.minimum(receivables["amount_paid"].to_numpy(dtype="int64", na_value=0)[order], due)
-    remaining = due - already
-    paid_total = np.zeros(n_orders, dtype="int64")
-    if payments is not None and not payments.empty:
-        counted = (pay_codes >= 0) & (payments["paid_at"] <= pd.Timestamp(as_of)).to_numpy(dtype=bool)
-        np.add.at(paid_total, pay_codes[counted], payments["amount"].to_numpy(dtype="int64", na_value=0)[counted])
-    outstanding = np.zeros(n_orders, dtype="int64")
-    np.add.at(outstanding, codes, remaining)
-    before = _cumsum_by_group(remaining, codes) - remaining
-    applied = np.clip(paid_total[codes] - before, 0, remaining)
-    rec = pd.DataFrame({
-        "code": codes, "seq": seq[order], "due_date": due_days[order],
-        "amount_due": due, "amount_paid": already + applied, "amount_open": remaining - applied,
-    })
-    return rec, paid_total, outstanding
-
-
-def _cumsum_by_group(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Running total within each group; rows of a group are contiguous."""
-    if len(values) == 0:
-        return values
-    total = np.cumsum(values)
-    starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
-    offsets = np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, len(values)]))
-    return total - offsets
-
-
 def find(
     orders: pd.DataFrame,
     receivables: pd.DataFrame,
@@ -145,33 +62,57 @@ def find(
     history: pd.DataFrame | None = None,
     closed: pd.Series | None = None,
 ) -> OverdueResult:
-    """Orders with something open past due + grace as of `as_of`, staged, with reasons.
+    """Orders with something open past due + grace as of `as_of`, staged, with reasons, judged without any store:
+    the receivables are the charges, what they say was paid and the `payments` (order_id, paid_at, amount, currency)
+    are the money in, settled by the one balance (`journal.balance.settle`).
 
     `history` (order_id, stage, reminded_on: the reminders sent, from any channel) sets each order's
     next stage (never one it skipped, unless the policy allows it) and applies the cooldown. `closed` (order_id ->
     the merchant's decision, e.g. "written off on 2026-12-01") leaves those orders out.
     """
     orders = orders.reset_index(drop=True)
-    rec_codes = codes_for(receivables["order_id"], orders["order_id"])
-    usable, unmatched, pay_codes = _match_payments(orders, payments)
-    rec, paid_total, _ = _allocate(receivables, rec_codes, usable, pay_codes, len(orders), as_of)
+    code = codes_for(receivables["order_id"], orders["order_id"])
+    due = receivables["amount_due"].to_numpy(dtype="int64", na_value=0)
+    charged = pd.DataFrame({"code": code, "kind": INSTALLMENT, "seq": receivables["seq"].to_numpy(dtype="int64"),
+                            "due_date": receivables["due_date"].to_numpy(dtype="datetime64[D]"), "amount": due})
+    shop_paid = np.minimum(receivables["amount_paid"].to_numpy(dtype="int64", na_value=0), due)
+    moved = [pd.DataFrame({"code": code, "amount": shop_paid, "occurred_on": EVER})]
+    usable, unmatched = _usable_payments(orders, payments)
+    if usable is not None:
+        moved.append(usable)
+    settled = settle(charged, pd.concat(moved, ignore_index=True), len(orders), as_of)
+    result = judge(orders, settled, np.arange(len(orders)), as_of, policy, filters=filters, history=history, closed=closed)
+    result.unmatched_payments = unmatched
+    return result
+
+
+def judge(orders: pd.DataFrame, settled: Settled, codes: np.ndarray, as_of: date, policy: Policy, *,
+          filters: Filters = Filters(), history: pd.DataFrame | None = None, closed: pd.Series | None = None) -> OverdueResult:
+    """`find` on a balance settled already: `orders` (positions 0..n-1), and `codes`, each order's code in `settled`."""
+    orders = orders.reset_index(drop=True)
+    n = len(orders)
+    place = np.full(max(len(settled.paid), 1), -1, dtype="int64")
+    place[codes] = np.arange(n)
+    installments = settled.installments
+    position = place[installments["code"].to_numpy(dtype="int64")]
+    rec = installments[position >= 0].assign(code=position[position >= 0]).sort_values(["code", "due_date", "seq"], kind="stable")
     cutoff = np.datetime64(as_of - timedelta(days=policy.grace_days), "D")
     open_amount = rec["amount_open"].to_numpy()
-    due_days = rec["due_date"].to_numpy()
+    due_days = rec["due_date"].to_numpy(dtype="datetime64[D]")
     late = (open_amount > 0) & (due_days < cutoff)
-    codes = rec["code"].to_numpy()
-    late_open = np.zeros(len(orders), dtype="int64")
-    np.add.at(late_open, codes[late], open_amount[late])
-    oldest = np.full(len(orders), np.datetime64("NaT"), dtype="datetime64[D]")
-    late_codes, first_late = np.unique(codes[late], return_index=True)
+    row_codes = rec["code"].to_numpy()
+    late_open = np.zeros(n, dtype="int64")
+    np.add.at(late_open, row_codes[late], open_amount[late])
+    oldest = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    late_codes, first_late = np.unique(row_codes[late], return_index=True)
     oldest[late_codes] = due_days[late][first_late]
-    paid = np.zeros(len(orders), dtype="int64")
-    np.add.at(paid, codes, rec["amount_paid"].to_numpy())
-    counts = np.bincount(codes[late], minlength=len(orders))
+    paid = settled.principal_paid[codes]
+    counts = np.bincount(row_codes[late], minlength=n)
 
     frame = orders.take(late_codes).copy()
     frame["open_amount"] = pd.array(late_open[late_codes], dtype="Int64")
     frame["paid_amount"] = pd.array(paid[late_codes], dtype="Int64")
+    frame["fees_open"] = pd.array(settled.fees_open[codes][late_codes], dtype="Int64")
     frame["open_installments"] = counts[late_codes]
     frame["days_overdue"] = (np.datetime64(as_of, "D") - oldest[late_codes]).astype("int64")
     frame["oldest_due_date"] = pd.Series(oldest[late_codes], index=frame.index).dt.date
@@ -181,7 +122,7 @@ def find(
     excluded = frame[why != ""].assign(why=why[why != ""])
     chosen = exclusions.filtered(frame[why == ""], filters)
     chosen = chosen.sort_values(["days_overdue", "order_id"], ascending=[False, True], kind="stable")
-    picked = rec[np.isin(codes, chosen.index.to_numpy())]
+    picked = rec[np.isin(row_codes, chosen.index.to_numpy())]
     installments = pd.DataFrame({
         "order_id": orders["order_id"].to_numpy()[picked["code"].to_numpy()], "seq": picked["seq"].to_numpy(),
         "due_date": picked["due_date"].to_numpy(), "amount_due": picked["amount_due"].to_numpy(),
@@ -191,18 +132,22 @@ def find(
     return OverdueResult(
         orders=chosen[OVERDUE_COLUMNS].reset_index(drop=True),
         excluded=excluded[OVERDUE_COLUMNS + ["why"]].reset_index(drop=True),
-        unmatched_payments=unmatched,
         as_of=as_of,
         installments=installments,
         notices=notices,
     )
 
 
-def _match_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> tuple[pd.DataFrame | None, pd.DataFrame, np.ndarray | None]:
-    """Payments that belong to an order in its currency (with their order codes), and the others with why."""
+def codes_for(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """Position of each value among `keys` (-1 where absent), hashed once by Arrow."""
+    found = pc.index_in(arrow_strings(values), value_set=arrow_strings(keys))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+
+
+def _usable_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """Payments that belong to an order in its currency (as code, amount, occurred_on), and the others with why."""
     if payments is None or payments.empty:
-        empty = pd.DataFrame(columns=["order_id", "paid_at", "amount", "currency", "payment_id", "why"])
-        return None, empty, None
+        return None, pd.DataFrame(columns=["order_id", "paid_at", "amount", "currency", "payment_id", "why"])
     codes = codes_for(payments["order_id"], orders["order_id"])
     unknown = codes < 0
     order_currency = arrow_strings(orders["currency"]).take(pa.array(np.maximum(codes, 0)))
@@ -215,7 +160,9 @@ def _match_payments(orders: pd.DataFrame, payments: pd.DataFrame | None) -> tupl
     mismatched = other[~good]
     bad.loc[mismatched, "why"] = "currency differs from the order's (" + pd.Series(
         order_currency.to_numpy(zero_copy_only=False)[other], index=bad.index[mismatched]) + ")"
-    return payments[good].reset_index(drop=True), bad.reset_index(drop=True), codes[good]
+    usable = pd.DataFrame({"code": codes[good], "amount": payments["amount"].to_numpy(dtype="int64", na_value=0)[good],
+                           "occurred_on": pd.to_datetime(payments["paid_at"]).to_numpy()[good]})
+    return usable, bad.reset_index(drop=True)
 
 
 def reasons(frame: pd.DataFrame) -> pd.Series:

@@ -1,9 +1,9 @@
-"""One pipeline for every command that reads an export: read, judge against the ledger, link, record.
+"""One pipeline for every command that reads an export: read, plan what the journal learns, judge, record.
 
-`find_overdue` writes nothing: it reads the export (and a payments file), and judges what is open
-with the ledger (`ledger.pending`). `record` writes what the run learnt: the file's payments, the
-export's view of every order the ledger holds (a drop becomes a payment) and the orders handed a
-link, so every link opens its page. A look that writes nothing (`--dry-run`) skips `record`.
+`find_overdue` writes nothing: it reads the export (and a payments file), plans what the journal would learn from
+them (`journal.recording.plan`: orders, installments, drops, payments matched to movements) and judges what is
+overdue on the balance the journal will then hold. `record` writes that plan in one transaction, so a look
+(`--dry-run`) shows exactly what a recording run records.
 """
 from __future__ import annotations
 
@@ -12,29 +12,31 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
-from dunning import decisions, ledger, ledger_store, payment_rules
-from dunning.arrowtext import contained, looked_up
 from dunning.config import Settings
 from dunning.errors import InputError
+from dunning.exclusions import Filters
 from dunning.filters import checked as checked_filters
-from dunning.overdue import Filters, OverdueResult, find
+from dunning.journal import decisions, matcher, queue, recording, rules
+from dunning.journal.sql import BATCH, fetch
+from dunning.journal.store import Store
+from dunning.journal.tables import coverage, observations, orders as order_table
+from dunning.overdue import OverdueResult, judge
 from dunning.sources import loader, profiles
-from dunning.schema import PAYMENT_COLUMNS
-from dunning.store import Store
 
 
 @dataclass
 class Found:
-    """The export read, the payments read (if any), the overdue result, and what the ledger would learn."""
+    """The export read, the payments read (if any), the overdue result, and what the journal would learn."""
 
     export: loader.OrderExport
     payments: loader.PaymentExport | None
     result: OverdueResult
-    state: ledger.LedgerState
-    views: pd.DataFrame  # the export's own installments, every order in it
-    new_payments: pd.DataFrame  # the payments file's rows, checked (PAYMENT_COLUMNS)
+    arrival: recording.Arrival
+    plan: recording.Plan
     as_of: date
     filters: Filters  # as applied: every value canonical
 
@@ -62,7 +64,7 @@ def find_overdue(
     payments_profile: str | None = None, grace: int | None = None, filters: Filters = Filters(),
     on_step: Callable[[str], None] = lambda text: None,
 ) -> Found:
-    """Read the export (and payments file) and find what is overdue, judged with everything the ledger knows."""
+    """Read the export (and payments file) and find what is overdue, judged on the journal's balance."""
     policy = settings.policy
     if grace is not None:
         if grace < 0:
@@ -77,79 +79,88 @@ def find_overdue(
     if payments is not None:
         on_step(f"reading {payments.name}")
         paid = loader.read_payments(payments, profiles.load(payments_profile or inputs.get("payments_profile", "generic")))
+    ahead = as_of + timedelta(days=-policy.notice_stages[0].days) if policy.notice_stages else as_of
     on_step("reading the ledger")
-    state = ledger_store.load(store)
-    receivables = export.receivables_until(as_of)
-    views = ledger.export_views(receivables)
-    currency = state.currency_of(export.orders)
-    new_payments = ledger.empty_payments()
-    if paid is not None:
-        new_payments, refused = _checked_file(paid, state, views, export.orders, currency, as_of)
-        paid.rejects = pd.concat([f for f in (paid.rejects, refused) if not f.empty] or [paid.rejects], ignore_index=True)
-    on_step("allocating payments and finding what is overdue")
-    everything = pd.concat([state.payments, _unseen(new_payments, state.payments), _drops(state, views, currency, as_of, export)],
-                           ignore_index=True)
-    in_export = everything[contained(everything["order_id"], export.orders["order_id"])]
-    ahead = export.receivables_until(as_of + timedelta(days=-policy.notice_stages[0].days)) if policy.notice_stages else receivables
-    result = find(export.orders, ahead, as_of, policy, payments=ledger.pending_payments(in_export, currency, as_of),
-                  filters=filters, history=state.history, closed=_closed(store))
-    result.unmatched_payments = _unmatched(new_payments, export.orders)
-    _show_what_only_the_ledger_knows(result, in_export, new_payments, as_of)
-    return Found(export, paid, result, state, views, new_payments, as_of, filters)
-
-
-def record(found: Found, store: Store, linked: pd.DataFrame | None) -> ledger_store.Recorded:
-    """Record what the run learnt: the file's payments, the export's view of every order the ledger holds,
-    and the orders in `linked` (those handed a link), so that every link handed out opens its page."""
-    details = (linked if linked is not None else found.result.orders.iloc[0:0])[ledger_store.DETAILS]
-    handed = set(details["order_id"]) | set(found.state.orders["order_id"])
-    return ledger_store.record(
-        store, found.state, details=details, views=found.views[contained(found.views["order_id"], handed)],
-        as_of=found.as_of, source=found.source,
-        new_payments=_unseen(found.new_payments, found.state.payments)[PAYMENT_COLUMNS],
-    )
-
-
-def _closed(store: Store) -> pd.Series:
-    """The orders the merchant decided on (cancelled, written off, handed to collection): no further reminders."""
-    made = decisions.decided(store)
-    return pd.Series([f"{d.replace('_', ' ')} on {on.date().isoformat()} by the merchant" for d, on in
-                      zip(made["decision"], made["decided_on"])], index=made["order_id"], dtype="object")
-
-
-def _checked_file(paid: loader.PaymentExport, state: ledger.LedgerState, views: pd.DataFrame, orders: pd.DataFrame,
-                  currency: pd.Series, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The payments file through the payment rules; what each order owes comes from this export where it shows it."""
-    owed = payment_rules.owed(state, as_of)
-    from_export = views.groupby("order_id")["amount_open"].sum()
-    from_export = from_export.sub(ledger.pending(state.payments, as_of), fill_value=0).reindex(from_export.index)
-    owed = pd.concat([owed[~owed.index.isin(from_export.index)], from_export])
-    return payment_rules.checked(paid.payments, currency, owed, as_of, source=f"file:{paid.path.name}", file=str(paid.path))
-
-
-def _unseen(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
-    return rows[~contained(rows["payment_id"], stored["payment_id"])]
-
-
-def _drops(state: ledger.LedgerState, views: pd.DataFrame, currency: pd.Series, as_of: date,
-           export: loader.OrderExport) -> pd.DataFrame:
-    """What this export shows paid since the ledger's earlier view of each order it holds."""
-    older = state.orders.loc[pd.to_datetime(state.orders["as_of"]) < pd.Timestamp(as_of), "order_id"]
-    before = state.views[contained(state.views["order_id"], older)]
-    return ledger.drops(before, views[contained(views["order_id"], older)], currency, as_of, f"export:{export.path.name}")
-
-
-def _show_what_only_the_ledger_knows(result: OverdueResult, payments: pd.DataFrame, inputs: pd.DataFrame, as_of: date) -> None:
-    """`ledger_paid` per order: payments the ledger knows (the webhook, earlier files, bank statements) that
-    neither this export nor this run's payments file shows."""
-    shown = contained(payments["payment_id"], inputs["payment_id"]) | (payments["kind"] == ledger.DROP)
-    concerned = payments[contained(payments["order_id"], payments.loc[~shown, "order_id"])]  # orders with payments beyond
-    beyond = ledger.pending(concerned, as_of).sub(ledger.pending(concerned[shown[concerned.index]], as_of), fill_value=0).clip(lower=0)
+    with store.engine.connect() as db:
+        arrival = arrival_of(db, export, paid, ahead, as_of, settings.match_window_days)
+        planned = recording.plan(db, arrival)
+        history = queue.history(db)
+        closed = decisions.closed(db)
+        shown = _shown_elsewhere(db, planned, paid)
+    on_step("finding what is overdue")
+    codes = pd.Series(np.arange(len(planned.book.orders)), index=planned.book.orders["order_id"].to_numpy())
+    export_codes = codes.reindex(export.orders["order_id"]).to_numpy(dtype="int64")
+    result = judge(export.orders, planned.settled(as_of), export_codes, as_of, policy, filters=filters, history=history, closed=closed)
+    result.unmatched_payments = _unmatched(planned, paid)
+    only_ledger = _only_in_ledger(planned, shown, as_of)
     for frame in (result.orders, result.excluded):
-        frame["ledger_paid"] = pd.array(looked_up(frame["order_id"], beyond.astype("int64"), default=0), dtype="Int64")
+        frame["ledger_paid"] = pd.array(only_ledger[codes.reindex(frame["order_id"]).to_numpy(dtype="int64")], dtype="Int64")
+    return Found(export, paid, result, arrival, planned, as_of, filters)
 
 
-def _unmatched(rows: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
-    """Payments of the file for orders this export does not show, with why."""
-    other = rows[~contained(rows["order_id"], orders["order_id"])]
-    return other.assign(why="no such order in the export").reset_index(drop=True)
+def record(found: Found, store: Store, db: sa.Connection | None = None) -> recording.Plan:
+    """Record what the run learnt (in the caller's transaction `db`, or in one of its own): the export's orders and
+    installments, the drops it shows, the file's payments, each matched to a movement."""
+    return recording.write(store, found.arrival, found.plan, db)
+
+
+def arrival_of(db: sa.Connection, export: loader.OrderExport, paid: loader.PaymentExport | None, until: date, as_of: date,
+               window: int = matcher.WINDOW_DAYS) -> recording.Arrival:
+    """What an export (and a payments file) bring: its orders, its installments up to `until`, the file's payments
+    through the payment rules (rows they refuse join the file's rejects)."""
+    observed = recording.empty_observations()
+    if paid is not None:
+        currency = _currencies(db, export, paid.payments["order_id"])
+        observed, refused = rules.observed(paid.payments, currency, as_of, source="file", origin=f"file:{paid.path.name}",
+                                           file=str(paid.path))
+        paid.rejects = pd.concat([f for f in (paid.rejects, refused) if not f.empty] or [paid.rejects], ignore_index=True)
+    details = export.orders[recording.DETAILS].reset_index(drop=True)
+    return recording.Arrival(as_of=as_of, origin=f"export:{export.path.name}", details=details,
+                             views=recording.views_from(export.receivables_until(until)), open_only=export.open_only,
+                             observations=observed, window=window)
+
+
+def _currencies(db: sa.Connection, export: loader.OrderExport, order_ids: pd.Series) -> pd.Series:
+    """Each order's currency: the export's, else the journal's."""
+    mine = pd.Series(export.orders["currency"].to_numpy(), index=export.orders["order_id"].to_numpy())
+    others = [o for o in pd.unique(order_ids) if o not in mine.index]
+    rows = [r for start in range(0, len(others), BATCH) for r in fetch(db, sa.select(order_table.c.order_id, order_table.c.currency)
+                                                                        .where(order_table.c.order_id.in_(others[start:start + BATCH])))]
+    return pd.concat([mine, pd.Series(dict(rows), dtype=object)])
+
+
+def _shown_elsewhere(db: sa.Connection, planned: recording.Plan, paid: loader.PaymentExport | None) -> set[int]:
+    """Movements a shop's export has shown, or this run's payments file holds (stored ids; new ones are negative)."""
+    shown = {r[0] for r in fetch(db, sa.select(coverage.c.movement_id))}
+    shown |= {m for ms in planned.matched.covers.values() for m in ms}
+    if paid is not None:
+        origin = f"file:{paid.path.name}"
+        shown |= {r[0] for r in fetch(db, sa.select(observations.c.movement_id).where(
+            observations.c.origin == origin, observations.c.movement_id.is_not(None)))}
+        mine = (planned.incoming["origin"] == origin).to_numpy()
+        shown |= set(planned.matched.movement.to_numpy()[mine].tolist())
+    return shown
+
+
+def _only_in_ledger(planned: recording.Plan, shown: set[int], as_of: date) -> np.ndarray:
+    """Per order code: money in that neither the export nor this run's payments file shows (the webhook, an earlier
+    file, a bank statement)."""
+    moved = planned.book.movements
+    pick = ((moved["source"] != matcher.EXPORT) & ~moved["id"].isin(shown)
+            & (moved["occurred_on"] <= pd.Timestamp(as_of))).to_numpy(dtype=bool)
+    out = np.zeros(len(planned.book.orders), dtype="int64")
+    np.add.at(out, moved["code"].to_numpy(dtype="int64")[pick], moved["amount"].to_numpy(dtype="int64")[pick])
+    return np.maximum(out, 0)
+
+
+def _unmatched(planned: recording.Plan, paid: loader.PaymentExport | None) -> pd.DataFrame:
+    """Payments of the file for orders neither the export nor the journal knows, with why."""
+    columns = ["order_id", "paid_at", "amount", "currency", "payment_id", "why"]
+    if paid is None:
+        return pd.DataFrame(columns=columns)
+    rows = planned.incoming[(planned.matched.status == matcher.UNMATCHED).to_numpy()
+                            & (planned.incoming["origin"] == f"file:{paid.path.name}").to_numpy()]
+    return pd.DataFrame({"order_id": rows["order_id"], "paid_at": rows["occurred_on"], "amount": rows["amount"],
+                         "currency": rows["currency"], "payment_id": rows["source_key"],
+                         "why": "no such order in the export or the ledger (kept: matched when the order arrives)"},
+                        columns=columns).reset_index(drop=True)

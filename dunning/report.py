@@ -9,7 +9,7 @@ import pandas as pd
 
 from dunning import tracking
 from dunning.money import to_major_string
-from dunning.store import Store
+from dunning.journal.store import Store
 
 DIMENSIONS = {"campaign": ["source"], "stage": ["stage"], "reason": ["reason"], "payment method": ["payment_method"]}
 MONEY = ("amount_reminded", "amount_recovered", "still_open", "amount_closed", "amount_announced", "amount_paid_on_time",
@@ -31,8 +31,9 @@ class Report:
     @property
     def headline(self) -> pd.DataFrame:
         """Per currency, counting each order once (from its first reminder): orders reminded, amount reminded,
-        recovered, recovery rate, still open, closed by the merchant, median days to payment."""
-        return headline(self.rows)
+        recovered, recovery rate, still open, closed by the merchant (what was open when they decided, as the table
+        of what you closed says), median days to payment."""
+        return headline(self.rows, self.tables.get("closed by you"))
 
 
 def gather(store: Store, as_of: date, campaign: str | None = None, since: date | None = None) -> Report:
@@ -60,7 +61,7 @@ def build(rows: pd.DataFrame, as_of: date, notices: pd.DataFrame | None = None,
     return tables
 
 
-def headline(rows: pd.DataFrame) -> pd.DataFrame:
+def headline(rows: pd.DataFrame, decided: pd.DataFrame | None = None) -> pd.DataFrame:
     columns = ["currency", "orders", "reminded", "recovered", "rate", "still_open", "closed", "median_days"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
@@ -70,6 +71,8 @@ def headline(rows: pd.DataFrame) -> pd.DataFrame:
         still_open=("still_open", "sum"), closed=("closed", "sum"),
         median_days=("days_to_first_payment", lambda d: d.dropna().astype("float64").median())).reset_index()  # money-safe: days
     table["rate"] = table["recovered"] / table["reminded"].where(table["reminded"] > 0)  # money-safe: a ratio
+    if decided is not None:
+        table["closed"] = table["currency"].map(decided.groupby("currency")["amount"].sum()).fillna(0).astype("int64")
     return table[columns]
 
 

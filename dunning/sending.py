@@ -23,7 +23,9 @@ import sqlalchemy as sa
 from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
 from dunning.channels.email import message_id, unsubscribe_header
 from dunning.errors import InputError
-from dunning.store import SENDING, SENT, Store, failed, sent
+from dunning.journal.queue import failed, sent
+from dunning.journal.store import Store
+from dunning.journal.tables import SENDING, SENT
 
 if TYPE_CHECKING:
     from dunning.campaigns import Campaign
@@ -265,5 +267,5 @@ def _outgoing(campaign_id: int, campaign: Campaign, reminder) -> Outgoing:
         subject=reminder.subject, text=reminder.body_text, html=reminder.body_html, sender=campaign.sender,
         reply_to=campaign.reply_to, message_id=message_id(campaign_id, reminder.id, campaign.sender),
         list_unsubscribe=unsubscribe_header(campaign.reply_to, campaign.sender), language=reminder.language,
-        amount=int(reminder.open_amount) + int(reminder.fee), currency=reminder.currency,
+        amount=int(reminder.open_amount) + int(reminder.fee) + int(reminder.fees_open), currency=reminder.currency,
     )

@@ -1,10 +1,11 @@
-"""What was paid after the reminders: payments into the ledger, and the recovery figures.
+"""What was paid after the reminders: payments into the journal, and the recovery figures.
 
 The base of every figure is a reminder that was sent or handed over (any channel), with what it
-asked for. Payments come from a later export (the drop in an order's open amount), a payments
-file, the manage page's webhook or a bank statement, and are counted once by the ledger's rule
-(`ledger.counted`). A counted payment is credited to every reminder of its order that asked for
-it (the ledger learnt of it after the reminder was prepared), up to what that reminder asked for.
+asked for. Money comes in as movements of the journal, each counted once however many sources saw it
+(a later export's drop, a payments file, the manage page's webhook, a bank statement); money going back
+(a chargeback, a refund, a return) is a movement with a minus sign. A movement is credited to every
+reminder of its order that asked for it (the journal learnt of it after the reminder was prepared), up
+to what it asked for.
 """
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from dunning import decisions, ledger, ledger_store, payment_rules
-from dunning.schema import PAYMENT_COLUMNS, SENT, campaigns, payments, reminders
+import sqlalchemy as sa
+
+from dunning.journal import balance, decisions, matcher, recording, rules
+from dunning.journal.sql import fetch, read_frame
+from dunning.journal.store import Store
+from dunning.journal.tables import SENT, campaigns, movements, observations, orders, reminders
+from dunning.pipeline import arrival_of
+from dunning.statements import booking
 from dunning.sources.loader import OrderExport, PaymentExport
 from dunning.sources.rejects import REJECT_COLUMNS
-from dunning.store import Store
 
 COHORT_DAYS = (3, 7, 14, 30)
 AGEING = ((1, 30, "1-30"), (31, 60, "31-60"), (61, 90, "61-90"), (91, 10**9, "90+"))
@@ -29,10 +35,11 @@ REMINDER_COLUMNS = ["order_id", "stage", "about", "reason", "payment_method", "c
 
 @dataclass
 class Imported:
-    """What an import added and what it reported."""
+    """What an import added (new observations of a payments file; drops an export showed) and what it reported."""
 
     payments: int
     left_list: list[str] = field(default_factory=list)
+    review: int = 0
     unrelated: list[str] = field(default_factory=list)
     overpaid: list[str] = field(default_factory=list)
     rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
@@ -47,42 +54,48 @@ def sent_reminders(store: Store) -> pd.DataFrame:
     return sent.assign(source=sent["campaign_id"].map(names).astype(object)).rename(columns={"reminded_on": "as_of"}).drop(columns="campaign_id")
 
 
-def import_export(store: Store, export: OrderExport, as_of: date, sources: list[str] | None = None) -> Imported:
-    """A later export of the same shop: the ledger reads its view of every order it holds (a drop in an
-    order's open amount is a payment, counted once by the ledger's rule). A reminded order missing from
-    the export has 'left the list' (paid or cancelled: the export cannot tell), reported apart.
+def import_export(store: Store, export: OrderExport, as_of: date, sources: list[str] | None = None,
+                  window: int = matcher.WINDOW_DAYS) -> Imported:
+    """A later export of the same shop: the journal reads its view of every order (a drop in what it says is open is
+    a payment the shop received, counted once with what the journal knows). A reminded order still open that the
+    export no longer shows has 'left the list' (paid or cancelled: the export cannot tell), noted apart.
 
     The export speaks for the reminders of the campaigns named in `sources`; by default, of the
     campaigns that reminded the orders it contains (so another shop's orders are left alone).
     """
-    state = ledger_store.load(store)
-    views = ledger.export_views(export.receivables_until(as_of))
-    source = f"export:{export.path.name}"
-    recorded = ledger_store.record(store, state, details=views.iloc[0:0].reindex(columns=ledger_store.DETAILS),
-                                   views=views[views["order_id"].isin(state.orders["order_id"])], as_of=as_of,
-                                   source=source, new_payments=[])
     sent = sent_reminders(store)
     sent = sent[sent["about"] == ""]
     if sources is None:
         sources = sorted(set(sent.loc[sent["order_id"].isin(export.orders["order_id"]), "source"]))
     missing = sorted(set(sent.loc[sent["source"].isin(sources), "order_id"]) - set(export.orders["order_id"]))
-    opened = ledger.open_installments(state.views[state.views["order_id"].isin(missing)], state.payments, as_of)
-    still = opened.groupby("order_id")["amount_open"].sum()
-    still = still[still > 0]
-    currency = state.currency_of()
-    store.add_payments([{"payment_id": f"left:{o}", "order_id": o, "paid_at": as_of, "amount": int(a), "currency": currency[o],
-                         "kind": ledger.LEFT_LIST, "source": source, "flag": ""} for o, a in still.items()])
-    return Imported(recorded.drops, left_list=list(still.index))
+    with store.writing() as db:
+        arrival = arrival_of(db, export, None, as_of, as_of, window)
+        owed = balance.of_orders(db, as_of, missing)
+        still = owed[owed["owed_now"] > 0]
+        arrival.observations = pd.DataFrame({
+            "source": matcher.EXPORT, "source_key": "left:" + still["order_id"].astype(str), "origin": arrival.origin,
+            "order_id": still["order_id"].astype(str), "kind": matcher.LEFT_LIST, "amount": still["owed_now"].astype("int64"),
+            "currency": still["currency"], "occurred_on": pd.Timestamp(as_of), "reference": "", "note": "left the list",
+        }, columns=recording.OBSERVED_COLUMNS)
+        written = recording.write(store, arrival, db=db)
+        booking.rematch(store, db, as_of, window)
+    return Imported(written.counts["drops"], left_list=list(still["order_id"]), review=written.counts["review"])
 
 
-def import_payments(store: Store, paid: PaymentExport, today: date, source: str | None = None) -> Imported:
-    """A payments file into the ledger, through the payment rules (`payment_rules`)."""
-    state = ledger_store.load(store)
-    rows, rejected = payment_rules.checked(paid.payments, state.currency_of(), payment_rules.owed(state, today), today,
-                                           source=source or f"file:{paid.path.name}", file=str(paid.path))
-    added = store.add_payments(payment_rules.as_records(rows))
-    return Imported(added, unrelated=sorted(set(rows.loc[rows["flag"] == payment_rules.UNRELATED, "order_id"])),
-                    overpaid=sorted(set(rows.loc[rows["flag"] == payment_rules.OVERPAYMENT, "order_id"])), rejected=rejected)
+def import_payments(store: Store, paid: PaymentExport, today: date, source: str | None = None,
+                    window: int = matcher.WINDOW_DAYS) -> Imported:
+    """A payments file into the journal, through the payment rules (`journal.rules`) and the matcher."""
+    origin = source or f"file:{paid.path.name}"
+    with store.writing() as db:
+        known = dict(fetch(db, sa.select(orders.c.order_id, orders.c.currency)))
+        observed, rejected = rules.observed(paid.payments, pd.Series(known, dtype=object), today, source="file",
+                                            origin=origin, file=str(paid.path))
+        written = recording.write(store, recording.Arrival(as_of=today, origin=origin, observations=observed, window=window), db=db)
+    judged = written.incoming.assign(status=written.matched.status, note=written.matched.note)
+    mine = judged[(judged["origin"] == origin) & (judged["id"] < 0)]
+    return Imported(len(mine), unrelated=sorted(set(mine.loc[mine["status"] == matcher.UNMATCHED, "order_id"])),
+                    overpaid=sorted(set(mine.loc[mine["note"].str.startswith("overpayment"), "order_id"])), rejected=rejected,
+                    review=written.counts["review"])
 
 
 def recovery(store: Store, as_of: date, campaign: str | None = None, *, sent: pd.DataFrame | None = None,
@@ -96,13 +109,14 @@ def recovery(store: Store, as_of: date, campaign: str | None = None, *, sent: pd
     """
     base = _reminded(sent_reminders(store) if sent is None else sent, as_of, campaign)
     paid = payments_known(store) if paid is None else paid
-    left = paid[paid["kind"] == ledger.LEFT_LIST]
+    left = left_the_list(store)
     matched = _credits(base, paid, as_of)
     matched["cumulative"] = matched.groupby("reminder")["amount"].cumsum()
     first = matched.groupby("reminder")["paid_at"].min()
     total = matched.groupby("reminder")["amount"].sum()
     full_at = matched[matched["cumulative"] >= matched["reminded"]].groupby("reminder")["paid_at"].min()
     out = base.copy()
+    # money that goes back after a reminder (a chargeback, a return) counts against what it recovered
     out["recovered"] = np.minimum(out["reminder"].map(total).fillna(0).astype("int64"), out["reminded"].astype("int64"))
     out["still_open"] = out["reminded"].astype("int64") - out["recovered"]
     out["status"] = np.where(out["recovered"] >= out["reminded"], "full", np.where(out["recovered"] > 0, "partly", "not"))
@@ -139,8 +153,31 @@ def credited(store: Store, as_of: date, campaign: str | None = None) -> pd.DataF
 
 
 def payments_known(store: Store) -> pd.DataFrame:
-    """Every payment the ledger holds, with when it learnt of it (`recorded_at`)."""
-    return store.frame(payments, [*PAYMENT_COLUMNS, "recorded_at"])
+    """Every movement of money the journal holds (signed), as the payments the report credits: order_id, paid_at,
+    amount, currency, payment_id (the source and key of the first observation of it), source (its origin), kind,
+    recorded_at (when the journal learnt of it)."""
+    query = (sa.select(orders.c.order_id, sa.cast(movements.c.occurred_on, sa.String), movements.c.amount, movements.c.currency,
+                       movements.c.id, movements.c.origin, movements.c.kind, movements.c.recorded_at)
+             .join(orders, orders.c.order_key == movements.c.order_key))
+    first = (sa.select(observations.c.movement_id, observations.c.source, observations.c.source_key)
+             .where(observations.c.id.in_(sa.select(sa.func.min(observations.c.id)).where(observations.c.movement_id.is_not(None))
+                                          .group_by(observations.c.movement_id))))
+    with store.engine.connect() as db:
+        rows, named = fetch(db, query), fetch(db, first)
+    frame = pd.DataFrame.from_records(rows, columns=["order_id", "paid_at", "amount", "currency", "id", "source", "kind", "recorded_at"])
+    frame["paid_at"] = pd.to_datetime(frame["paid_at"], format="%Y-%m-%d")
+    frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True, format="ISO8601")
+    frame["amount"] = frame["amount"].astype("int64")
+    names = {movement: f"{source}:{key}" for movement, source, key in named}
+    frame["payment_id"] = [names.get(m, f"movement:{m}") for m in frame["id"]]
+    return frame.drop(columns="id")
+
+
+def left_the_list(store: Store) -> pd.DataFrame:
+    """The reminded orders a later export no longer showed while still open: order_id, paid_at (the export's date)."""
+    with store.engine.connect() as db:
+        frame = read_frame(db, observations, ["order_id", "occurred_on"], observations.c.kind == matcher.LEFT_LIST)
+    return frame.rename(columns={"occurred_on": "paid_at"})
 
 
 def _reminded(base: pd.DataFrame, as_of: date, campaign: str | None, notices: bool = False) -> pd.DataFrame:
@@ -162,8 +199,7 @@ def _credits(reminded: pd.DataFrame, paid: pd.DataFrame, as_of: date) -> pd.Data
     reminder was prepared: what it asked for did not yet reflect them. One made before the
     reminder's date (known only later) counts as paid on the reminder's day.
     """
-    counted = ledger.counted(paid[paid["paid_at"] <= pd.Timestamp(as_of)]).drop(columns="amount").rename(
-        columns={"counted": "amount", "source": "payment_source"})
+    counted = paid[paid["paid_at"] <= pd.Timestamp(as_of)].rename(columns={"source": "payment_source"})
     matched = reminded[["reminder", "order_id", "as_of", "currency", "reminded", "prepared_at"]].merge(
         counted[["order_id", "paid_at", "amount", "currency", "payment_id", "payment_source", "recorded_at"]],
         on=["order_id", "currency"], how="inner")
@@ -262,7 +298,12 @@ def ageing(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["currency", "days_overdue", "orders", "still_open"])
 
 
-def still_open(rows: pd.DataFrame) -> pd.DataFrame:
-    """Orders reminded and still open, newest reminder per order: ready for the next stage's campaign."""
+def still_open(store: Store, rows: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Orders reminded and still owing by the one balance (installments due and fees), with their newest reminder:
+    ready for the next stage's campaign. `still_open` is what the order owes now, not what a reminder asked."""
     latest = rows.sort_values("as_of", kind="stable").drop_duplicates("order_id", keep="last")
-    return latest[latest["still_open"] > 0].sort_values(["days_overdue_now", "order_id"], ascending=[False, True]).reset_index(drop=True)
+    with store.engine.connect() as db:
+        owed = balance.of_orders(db, as_of, sorted(latest["order_id"])).set_index("order_id")["owed_now"]
+    latest = latest.assign(still_open=latest["order_id"].map(owed).fillna(0).astype("int64"))
+    latest = latest[(latest["still_open"] > 0) & (latest["closed_as"] == "")]
+    return latest.sort_values(["days_overdue_now", "order_id"], ascending=[False, True]).reset_index(drop=True)

@@ -92,3 +92,17 @@ def database_url(request, tmp_path):
     with admin.begin() as db:
         db.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+def observed(store) -> "pd.DataFrame":
+    """Every observation of money the store's journal holds (source, source_key, order_id, kind, amount, status, ...)."""
+    from dunning.journal.tables import observations
+
+    return store.frame(observations, [c.name for c in observations.c if c.name != "recorded_at"])
+
+
+def moved(store) -> "pd.DataFrame":
+    """Every movement of money the store's journal holds, with its order's id."""
+    from dunning.tracking import payments_known
+
+    return payments_known(store)

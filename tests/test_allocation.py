@@ -1,79 +1,78 @@
-from datetime import date, timedelta
+"""The one balance: charges less movements, settled in the stated order, never creating or losing a cent."""
+from datetime import date
 
+import numpy as np
 import pandas as pd
 from hypothesis import given, settings, strategies as st
 
-from dunning.overdue import allocate
+from dunning.journal.balance import settle
 
 
-def receivables(amounts, order="A", start=1):
-    return pd.DataFrame({
-        "order_id": order, "seq": range(start, start + len(amounts)),
-        "due_date": pd.date_range("2026-01-01", periods=len(amounts), freq="MS"),
-        "amount_due": pd.array(amounts, dtype="Int64"), "amount_paid": pd.array([0] * len(amounts), dtype="Int64"),
-    })
+def charged(amounts, code=0, kind="installment", start="2026-01-01"):
+    """Charges falling due a month apart from `start`."""
+    return pd.DataFrame({"code": code, "kind": kind, "seq": range(1, len(amounts) + 1),
+                         "due_date": [pd.Timestamp(start) + pd.DateOffset(months=n) for n in range(len(amounts))], "amount": amounts})
 
 
-def payments(rows):
-    return pd.DataFrame(rows, columns=["order_id", "paid_at", "amount", "currency", "payment_id"]).astype({"amount": "int64"})
+def moved(rows):
+    return pd.DataFrame(rows, columns=["code", "amount", "occurred_on"]).astype({"code": "int64", "amount": "int64"})
 
 
 def test_oldest_first_and_partial_payments_leave_the_rest_open():
-    rec, credit = allocate(receivables([1000, 1000, 1000]), payments([("A", pd.Timestamp("2026-02-10"), 1500, "EUR", "p")]), date(2026, 6, 1))
-    assert list(rec["amount_paid"]) == [1000, 500, 0]
-    assert list(rec["amount_open"]) == [0, 500, 1000]
-    assert credit.set_index("order_id").loc["A", "credit"] == 0
+    out = settle(charged([1000, 1000, 1000]), moved([(0, 1500, pd.Timestamp("2026-02-10"))]), 1, date(2026, 6, 1))
+    assert list(out.installments["amount_paid"]) == [1000, 500, 0]
+    assert list(out.installments["amount_open"]) == [0, 500, 1000]
+    assert (out.due_open[0], out.credit[0]) == (1500, 0)
 
 
 def test_payments_after_as_of_do_not_count_and_overpayment_is_credit():
-    pays = payments([("A", pd.Timestamp("2026-07-01"), 500, "EUR", "late"), ("A", pd.Timestamp("2026-02-01"), 2500, "EUR", "p")])
-    rec, credit = allocate(receivables([1000, 1000]), pays, date(2026, 6, 1))
-    assert list(rec["amount_open"]) == [0, 0]
-    assert credit.set_index("order_id").loc["A", "credit"] == 500
+    pays = moved([(0, 500, pd.Timestamp("2026-07-01")), (0, 2500, pd.Timestamp("2026-02-01"))])
+    out = settle(charged([1000, 1000]), pays, 1, date(2026, 6, 1))
+    assert list(out.installments["amount_open"]) == [0, 0]
+    assert out.credit[0] == 500
 
 
+def test_fees_come_after_what_is_due_and_before_what_is_not_due_yet():
+    charges = pd.concat([charged([8000, 8000, 8000]), charged([250], kind="fee", start="2026-01-15")], ignore_index=True)
+    out = settle(charges, moved([(0, 8250, pd.Timestamp("2026-01-20"))]), 1, date(2026, 1, 25))
+    assert (out.due_open[0], out.fees_open[0], out.later_open[0]) == (0, 0, 16000)  # 80.00 due + 2.50 fee, both paid
+    assert list(out.installments["amount_paid"]) == [8000, 0, 0]
+    nothing_for_the_fee = settle(charges, moved([(0, 8000, pd.Timestamp("2026-01-20"))]), 1, date(2026, 3, 1))
+    assert (nothing_for_the_fee.due_open[0], nothing_for_the_fee.fees_open[0]) == (16000, 250)
+    ahead = settle(charges, moved([(0, 9000, pd.Timestamp("2026-01-20"))]), 1, date(2026, 1, 25))
+    assert (ahead.due_open[0], ahead.fees_open[0], ahead.later_open[0]) == (0, 0, 15250)  # the fee before the next installment
+
+
+def test_money_going_back_reopens_and_a_later_payment_closes_again():
+    charges = charged([10000], start="2026-01-01")
+    paid = moved([(0, 10000, pd.Timestamp("2026-01-05"))])
+    charged_back = pd.concat([paid, moved([(0, -10000, pd.Timestamp("2026-01-20"))])], ignore_index=True)
+    paid_again = pd.concat([charged_back, moved([(0, 10000, pd.Timestamp("2026-02-03"))])], ignore_index=True)
+    assert settle(charges, paid, 1, date(2026, 1, 10)).due_open[0] == 0
+    assert settle(charges, charged_back, 1, date(2026, 1, 25)).due_open[0] == 10000
+    assert settle(charges, paid_again, 1, date(2026, 2, 5)).due_open[0] == 0
+
+
+@settings(max_examples=200, deadline=None)
 @given(
     plans=st.lists(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=8), min_size=1, max_size=6),
-    paid=st.lists(st.integers(min_value=0, max_value=10**9), min_size=6, max_size=6),
+    paid=st.lists(st.lists(st.integers(min_value=-10**9, max_value=10**9), max_size=4), min_size=6, max_size=6),
 )
-def test_allocation_never_creates_or_loses_a_cent(plans, paid):
-    rec = pd.concat([receivables(a, order=f"O{i}") for i, a in enumerate(plans)], ignore_index=True)
-    pays = payments([(f"O{i}", pd.Timestamp("2026-01-15"), paid[i], "EUR", f"p{i}") for i in range(len(plans))])
-    out, credit = allocate(rec, pays, date(2027, 1, 1))
-    per_order = out.groupby("order_id").agg(due=("amount_due", "sum"), paid=("amount_paid", "sum"), open=("amount_open", "sum"))
-    credit = credit.set_index("order_id")["credit"]
+def test_settling_never_creates_or_loses_a_cent(plans, paid):
+    charges = pd.concat([charged(a, code=i) for i, a in enumerate(plans)], ignore_index=True)
+    pays = moved([(i, amount, pd.Timestamp("2026-01-15")) for i in range(len(plans)) for amount in paid[i]])
+    out = settle(charges, pays, len(plans), date(2027, 1, 1))
+    per_order = out.charges.groupby("code").agg(due=("amount_due", "sum"), paid=("amount_paid", "sum"), open=("amount_open", "sum"))
     for i in range(len(plans)):
-        row = per_order.loc[f"O{i}"]
+        row = per_order.loc[i]
         assert row["paid"] + row["open"] == row["due"]
-        assert row["paid"] + credit[f"O{i}"] == paid[i]
-        assert (out["amount_open"] >= 0).all() and (out["amount_paid"] <= out["amount_due"]).all()
-    for _, group in out.groupby("order_id"):
+        assert row["paid"] + out.credit[i] == max(sum(paid[i]), 0)
+    assert (out.charges["amount_open"] >= 0).all() and (out.charges["amount_paid"] <= out.charges["amount_due"]).all()
+    for _, group in out.installments.groupby("code"):
         open_seen = False
         for due, got in zip(group["amount_due"], group["amount_paid"]):
             if open_seen:
                 assert got == 0
             if got < due:
                 open_seen = True
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 5000), st.integers(0, 5000)), min_size=1, max_size=6),
-    st.lists(st.tuples(st.sampled_from(["payment", "drop", "left_list"]), st.integers(0, 90), st.integers(1, 8000)), max_size=6),
-)
-def test_the_pages_one_order_rule_is_the_ledgers_rule(plan, paid):
-    """The customer's page computes one order in plain Python; it must agree with the ledger's frames."""
-    from dunning import ledger
-
-    start, as_of = date(2026, 9, 1), date(2026, 10, 15)
-    views = [(seq, start + timedelta(days=d), due, min(still, due)) for seq, (d, due, still) in enumerate(plan)]
-    payments = [(kind, start + timedelta(days=d), amount) for kind, d, amount in paid]
-    frame = pd.DataFrame(views, columns=["seq", "due_date", "amount_due", "amount_open"]).assign(order_id="A")
-    frame["due_date"] = pd.to_datetime(frame["due_date"])
-    rows = pd.DataFrame([{"order_id": "A", "kind": k, "paid_at": pd.Timestamp(d), "amount": a} for k, d, a in payments],
-                        columns=["order_id", "kind", "paid_at", "amount"])
-    vectorised = ledger.open_installments(frame, rows, as_of)
-    single = ledger.one_order(views, payments, as_of)
-    assert [(s, d, due, paid_, open_) for s, d, due, paid_, open_ in single] == [
-        (int(r.seq), pd.Timestamp(r.due_date).date(), int(r.amount_due), int(r.amount_paid), int(r.amount_open))
-        for r in vectorised.itertuples()]
+    assert np.array_equal(out.due_open + out.later_open, per_order["open"].reindex(range(len(plans))).to_numpy())

@@ -15,7 +15,8 @@ from dunning import campaigns, config, sending
 from dunning.channels.outbox import OutboxChannel
 from dunning.cli import app
 from dunning.errors import InputError
-from dunning.store import SENDING, SENT, Store
+from dunning.journal.store import Store
+from dunning.journal.tables import SENDING, SENT
 from tests.conftest import campaign_workspace
 
 AS_OF = date(2026, 11, 20)

@@ -141,8 +141,8 @@ def test_after_the_final_notice_the_merchant_decides(shop):
     assert any(o["order_id"] == "L-1" and "written off on 2026-11-20" in o["why"] for o in looked)
     report = json.loads(cli("report", "--as-of", "2026-11-25", "--json").stdout)
     assert report["closed by you"] == [{"decision": "written_off", "currency": "EUR", "orders": 1, "amount": "200.00"}]
-    # the headline counts each order once, with what its first reminder asked (October's 100.00): now closed, not open
-    assert report["headline"][0]["still_open"] == "0.00" and report["headline"][0]["closed"] == "100.00"
+    # closed: what was open when the merchant decided, the same figure in the headline and in its table; not still open
+    assert report["headline"][0]["still_open"] == "0.00" and report["headline"][0]["closed"] == "200.00"
 
 
 def test_a_change_of_method_request_waits_until_it_is_done(shop):

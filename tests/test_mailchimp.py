@@ -12,7 +12,8 @@ from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
 from dunning.cli import app
 from dunning.errors import InputError
 from dunning.mailmerge import Templates
-from dunning.store import SENT, Store
+from dunning.journal.store import Store
+from dunning.journal.tables import SENT
 from dunning.policy import Stage
 from tests.conftest import campaign_workspace
 from tests.mailchimp_server import MAILCHIMP_FOOTER, FakeMailchimp, subscriber_hash

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 from werkzeug.security import generate_password_hash
 
-from dunning import campaigns, config, decisions, sending
+from dunning import campaigns, config, sending
+from dunning.journal import decisions
 from dunning.channels.outbox import OutboxChannel
 from dunning.web import create_app
 from dunning.web.merchant import LOGIN_LIMIT

@@ -7,8 +7,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from dunning import ledger_store, manage, tracking
-from dunning.store import Store
+from dunning import manage, tracking
+from dunning.journal import balance
+from dunning.journal.store import Store
+from tests.conftest import observed
 
 STAMP = datetime(2026, 11, 20, 9, tzinfo=timezone.utc)
 
@@ -48,17 +50,65 @@ def test_a_store_from_before_the_ledger_is_upgraded(database_url):
     rows = tracking.recovery(store, date(2026, 11, 30))
     assert rows[["order_id", "payment_method", "days_overdue", "reminded"]].to_dict("records") == [
         {"order_id": "A", "payment_method": "bank_transfer", "days_overdue": 30, "reminded": 14970}]  # C was a look
-    views = ledger_store.load(store).views
-    assert views[["order_id", "seq", "amount_open"]].to_dict("records") == [
-        {"order_id": "A", "seq": 1, "amount_open": 9970}, {"order_id": "A", "seq": 2, "amount_open": 5000}]
+    with store.engine.connect() as db:
+        held = balance.book(db)
+    assert held.charges[["seq", "amount"]].to_dict("records") == [{"seq": 1, "amount": 9970}, {"seq": 2, "amount": 5000}]
     assert manage.view(store, "A", date(2026, 11, 30)).open_now == 14970
+
+
+def test_a_ledger_of_payments_becomes_a_journal(database_url):
+    """Payments of every source, drops, a payment for an unknown order and a sent fee come over with their history:
+    each euro counted as the old rule counted it, each fee only where its reminder was sent."""
+    engine = sa.create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        connection.execute(sa.text(
+            "INSERT INTO orders (order_id, email, first_name, last_name, language, product_name, currency, fee, as_of, updated_at) "
+            "VALUES ('A', 'a@example.com', 'A', 'B', 'de', 'Kurs', 'EUR', 500, '2026-11-10', :t), "
+            "('B', 'b@example.com', 'B', 'C', 'de', 'Kurs', 'EUR', 0, '2026-11-10', :t)"), {"t": STAMP})
+        connection.execute(sa.text(
+            "INSERT INTO installments (order_id, seq, due_date, amount_due, amount_open) VALUES "
+            "('A', 1, '2026-10-01', 10000, 6000), ('A', 2, '2026-11-01', 10000, 10000), ('B', 1, '2026-10-01', 5000, 5000)"))
+        connection.execute(sa.text(
+            "INSERT INTO payments (payment_id, order_id, paid_at, amount, currency, kind, source, flag, recorded_at) VALUES "
+            "('webhook:pi_1', 'A', '2026-10-05', 3000, 'EUR', 'payment', 'webhook', '', :t), "
+            "('drop:A:2026-11-10', 'A', '2026-11-10', 4000, 'EUR', 'drop', 'export:later.csv', '', :t), "
+            "('file:pay.csv:B:2026-10-20:1000:0', 'B', '2026-10-20', 1000, 'EUR', 'payment', 'file:pay.csv', '', :t), "
+            "('statement:R9', 'B', '2026-10-25', -1000, 'EUR', 'payment', 'statement:s.xml', 'return AM04', :t), "
+            "('x-1', 'Z', '2026-10-20', 700, 'EUR', 'payment', 'file:pay.csv', 'unrelated', :t), "
+            "('left:B', 'B', '2026-11-10', 5000, 'EUR', 'left_list', 'export:later.csv', '', :t)"), {"t": STAMP})
+        connection.execute(sa.text(
+            "INSERT INTO campaigns (id, name, stage, channel, as_of, definition, prepared_at) "
+            "VALUES (1, 'second', 'second', 'outbox', '2026-11-10', '', :t)"), {"t": STAMP})
+        connection.execute(sa.text(
+            "INSERT INTO reminders (campaign_id, order_id, stage, email, first_name, last_name, language, currency, open_amount, "
+            "fee, reason, token_id, subject, body_text, body_html, status, prepared_at, sent_at, reminded_on, about) VALUES "
+            "(1, 'A', 'second', 'a@example.com', 'A', 'B', 'de', 'EUR', 6000, 250, 'x', 't', 's', 't', 'h', 'sent', :t, :t, "
+            "'2026-11-10', ''), (1, 'B', 'second', 'b@example.com', 'B', 'C', 'de', 'EUR', 5000, 250, 'x', 't', 's', 't', 'h', "
+            "'prepared', :t, NULL, NULL, '')"), {"t": STAMP})
+    engine.dispose()
+
+    store = Store(database_url)
+    paid = tracking.payments_known(store).set_index("payment_id")
+    assert paid["amount"].to_dict() == {"webhook:pi_1": 3000, "export:drop:A:2026-11-10": 1000, "file:row:B|2026-10-20|1000|EUR|payment|0": 1000,
+                                        "statement:R9": -1000}  # the drop counts only beyond the webhook's 30.00
+    with store.engine.connect() as db:
+        owed = balance.of_orders(db, date(2026, 11, 30)).set_index("order_id")
+    assert owed.loc["A", ["due_open", "fees_open"]].tolist() == [16000, 250]  # the fee of the reminder sent, not the look's 5.00
+    assert owed.loc["B", ["due_open", "fees_open"]].tolist() == [5000, 0]  # paid, then returned; its fee was never sent
+    seen = observed(store).set_index("source_key")
+    assert seen.loc["x-1", ["status", "order_id"]].tolist() == ["unmatched", "Z"]  # waits for its order
+    assert seen.loc["left:B", "status"] == "noted" and seen.loc["R9", "kind"] == "return"
 
 
 def test_the_store_knows_the_newest_migration(database_url):
     """A store at HEAD_REVISION skips the migration tool: the constant must be alembic's own head."""
     from alembic.script import ScriptDirectory
 
-    from dunning.store import HEAD_REVISION
+    from dunning.journal.store import HEAD_REVISION
 
     config = Config()
     config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))

@@ -77,7 +77,7 @@ def test_paypal_german_activity_as_payments(samples):
     assert list(export.payments["order_id"]) == ["Fahrradkorb", "Geburtstag"]
     assert list(export.payments["payment_id"]) == ["1A234567BC890123D", "9I012345JK678901L"]
     rejected = export.rejects.groupby("row")["reason"].apply(set)
-    assert rejected[3] == {"negative amount"}
+    assert rejected[3] == {"a negative amount needs its kind (refund, chargeback or return) in a kind column"}
     assert "not a customer payment (currency conversion or transfer)" in rejected[4]
     assert export.rows_in == len(export.payments) + export.rows_rejected
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from dunning import config, tracking
 from dunning.cli import app
-from dunning.store import Store
+from dunning.journal.store import Store
 from dunning.web import create_app
 from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on loopback)
 from tests.test_web import SECRET, post_payment
@@ -86,7 +86,7 @@ def test_a_month_of_a_shop(tmp_path, monkeypatch, database_url, smtp_server):  #
     # 10 November: the shop's later export. B-502's drop is the same 500.00 (counted once); K-7's 40.00 was
     # paid to the shop directly; W-1's payment is not in the shop's books yet, and the ledger adds it.
     imported = cli("track", "import", later, "--as-of", "2026-11-10").stdout
-    assert "2 new drops" in imported
+    assert "2 changes in what later.csv says is paid" in imported
     look = {r["order_id"]: r for r in json.loads(cli("overdue", later, "--as-of", "2026-11-10", "--dry-run", "--json").stdout)}
     assert set(look) == {"B-502", "K-7", "J-9", "N-1"}  # W-1 owes nothing: the ledger knows of its webhook payment
     assert (look["B-502"]["open_amount"], look["B-502"]["ledger_paid"], look["B-502"]["stage"]) == ("750.50", "0.00", "second")
@@ -136,9 +136,10 @@ def test_a_month_of_a_shop(tmp_path, monkeypatch, database_url, smtp_server):  #
     final_jpy = by_stage[("final", "JPY")]
     assert (final_jpy["amount_reminded"], final_jpy["amount_recovered"], final_jpy["still_open"]) == ("7000", "0", "7000")
     credited = tracking.credited(Store(database_url), date(2026, 11, 30))
-    traced = {(c.order_id, c.payment_id, c.payment_source, int(c.amount)) for c in credited.itertuples() if c.stage == "friendly"}
-    assert traced == {("W-1", "webhook:pp-1", "webhook", 8000), ("B-502", "bank-77", "file:pay.csv", 50000),
-                      ("K-7", "drop:K-7:2026-11-10", "export:later.csv", 4000), ("J-9", "webhook:pp-2", "webhook", 5000)}
+    traced = {(c.order_id, c.payment_id.rsplit(":", 1)[0] if c.payment_id.startswith("export:") else c.payment_id,
+               c.payment_source, int(c.amount)) for c in credited.itertuples() if c.stage == "friendly"}
+    assert traced == {("W-1", "webhook:pp-1", "webhook", 8000), ("B-502", "file:bank-77", "file:pay.csv", 50000),
+                      ("K-7", "export:drop:K-7:2026-11-10", "export:later.csv", 4000), ("J-9", "webhook:pp-2", "webhook", 5000)}
     eur = [c for c in credited.itertuples() if c.stage == "friendly" and c.order_id != "J-9"]
     assert sum(int(c.amount) for c in eur) == 62000  # the report's 620.00, cent for cent
 

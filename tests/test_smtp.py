@@ -18,7 +18,7 @@ from dunning import campaigns, config, sending
 from dunning.channels import Outgoing, PermanentFailure
 from dunning.channels.smtp import SmtpChannel, SmtpSettings
 from dunning.errors import InputError
-from dunning.store import Store
+from dunning.journal.store import Store
 from tests.conftest import allow_skipping_stages
 
 AS_OF = date(2026, 11, 20)

@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 from dunning import config, statements
 from dunning.cli import app
 from dunning.errors import InputError
-from dunning.store import Store
+from dunning.journal.store import Store
+from dunning.journal.tables import statement_entries
+from tests.conftest import observed
 
 DATA = Path(__file__).parent / "data" / "statements"
 AS_OF, LATER = "2026-11-20", "2026-11-27"
@@ -29,6 +31,12 @@ def ledger(examples, signing_key, database_url, monkeypatch):
     assert run("overdue", examples / "plans.csv", "--payments", examples / "payments.csv", "--as-of", AS_OF).exit_code == 0
     assert run("overdue", examples / "orders_elopage.csv", "--profile", "elopage", "--as-of", AS_OF).exit_code == 0
     return Store(database_url)
+
+
+def seen(store):
+    """The statement's observations in the journal, by entry."""
+    paid = observed(store)
+    return paid[paid["source"] == "statement"].set_index("source_key")
 
 
 def imported(path, *options):
@@ -54,13 +62,14 @@ def test_a_german_camt053_pays_orders_by_reference_and_by_id(ledger, examples):
         "2026112600007-2": ("reference", "P-2006"),
     }
     assert (summary["new_entries"], summary["new_payments"]) == (8, 5)
-    paid = ledger.payments_frame().set_index("payment_id")
-    assert paid.loc["statement:2026112600001", ["order_id", "amount", "currency"]].tolist() == ["P-2008", 11940, "EUR"]
-    assert paid.loc["statement:2026112600006", ["amount", "flag"]].tolist() == [-12000, "return AM04"]
-    assert "statement:2026112600003" not in paid.index  # probable is never counted as certain
+    paid = seen(ledger)
+    assert paid.loc["2026112600001", ["order_id", "amount", "currency", "status"]].tolist() == ["P-2008", 11940, "EUR", "counted"]
+    assert paid.loc["2026112600006", ["amount", "kind", "note"]].tolist() == [-12000, "return", "return AM04"]
+    assert paid.loc["2026112600003", "status"] == "review"  # probable is never counted before the merchant confirms it
+    assert paid.loc["2026112600004", "status"] == "unmatched"  # kept: matched again when the ledger learns of new orders
     again = imported(examples / "statement_germany.camt053.xml")
     assert (again["new_entries"], again["new_payments"]) == (0, 0)
-    assert len(ledger.payments_frame()) == len(paid)
+    assert len(seen(ledger)) == len(paid)
 
 
 def test_paid_by_statement_is_paid_on_the_page_in_overdue_and_in_the_report(ledger, examples, tmp_path):
@@ -86,8 +95,7 @@ def test_paid_by_statement_is_paid_on_the_page_in_overdue_and_in_the_report(ledg
 def test_a_probable_match_counts_once_confirmed(ledger, examples):
     imported(examples / "statement_germany.camt053.xml")
     assert run("track", "confirm", "2026112600003", "--as-of", LATER).exit_code == 0
-    paid = ledger.payments_frame().set_index("payment_id")
-    assert paid.loc["statement:2026112600003", ["order_id", "amount"]].tolist() == ["E-10423", 8900]
+    assert seen(ledger).loc["2026112600003", ["order_id", "amount", "status"]].tolist() == ["E-10423", 8900, "counted"]
     twice = run("track", "confirm", "2026112600003", "--as-of", LATER)
     assert twice.exit_code == 2 and "not a probable match" in twice.stderr
     assert run("track", "confirm", "2026112600004").exit_code == 2
@@ -96,7 +104,7 @@ def test_a_probable_match_counts_once_confirmed(ledger, examples):
 def test_a_swiss_statement_pays_by_qr_reference(ledger, examples):
     summary = imported(examples / "statement_switzerland.camt053.xml")
     assert outcomes(summary) == {"ZKB20261126A1": ("reference", "E-10430"), "ZKB20261126A2": ("unmatched", "")}
-    assert ledger.payments_frame().set_index("payment_id").loc["statement:ZKB20261126A1", "amount"] == 15900
+    assert seen(ledger).loc["ZKB20261126A1", "amount"] == 15900
 
 
 def test_an_mt940_statement_from_a_german_bank(ledger):
@@ -143,7 +151,7 @@ def test_two_imports_at_once_record_each_entry_once(ledger, examples, database_u
     answers = [json.loads(p.communicate()[0]) for p in runs]
     assert all(p.returncode == 0 for p in runs)
     assert sum(a["new_entries"] for a in answers) == 8 and sum(a["new_payments"] for a in answers) == 5
-    assert len(ledger.statement_entries_frame()) == 8
+    assert len(ledger.frame(statement_entries, ["entry_ref"])) == 8
 
 
 def test_a_swiss_order_shows_a_qr_bill_until_the_statement_pays_it(ledger, examples):

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from dunning.schema import metadata
-from dunning.store import FAILED, PREPARED, SENDING, SENT, Store
+from dunning.journal.tables import metadata
+from dunning.journal.store import Store
+from dunning.journal.tables import FAILED, PREPARED, SENDING, SENT
+from tests.conftest import observed
 
 
 def row(order_id, stage="final", **changes):
@@ -59,7 +61,9 @@ def test_states_and_what_was_in_flight(database_url):
 WRITER = textwrap.dedent("""
     import sys
     from datetime import date
-    from dunning.store import Store
+    import pandas as pd
+    from dunning.journal import recording
+    from dunning.journal.store import Store
     store = Store(sys.argv[1])
     campaign = store.campaign(sys.argv[2]).id
     for n in range(int(sys.argv[3])):
@@ -70,8 +74,10 @@ WRITER = textwrap.dedent("""
         for reminder in store.pending(campaign)[:5]:
             store.claim(reminder, "writer:" + sys.argv[2])
             store.mark_sent(reminder.id, "<m>", date(2026, 11, 20))
-        store.add_payments([dict(payment_id=f"{sys.argv[2]}-{n}-{k}", order_id=f"{sys.argv[2]}-{n}-{k}", paid_at=date(2026, 11, 20),
-                                 amount=1, currency="EUR", kind="payment", source="t", flag="") for k in range(3)])
+        seen = pd.DataFrame([dict(source="file", source_key=f"{sys.argv[2]}-{n}-{k}", origin="t", order_id=f"{sys.argv[2]}-{n}-{k}",
+                                  kind="payment", amount=1, currency="EUR", occurred_on=pd.Timestamp("2026-11-20"), reference="",
+                                  note="", review=False) for k in range(3)])
+        recording.write(store, recording.Arrival(as_of=date(2026, 11, 20), origin="t", observations=seen))
 """)
 
 
@@ -88,5 +94,5 @@ def test_two_processes_writing_at_once_lose_and_double_nothing(database_url, tmp
         total, distinct = db.execute(sa.text("SELECT count(*), count(DISTINCT order_id) FROM reminders")).one()
     assert total == distinct == 400
     assert store.counts(store.campaign("left").id) == {SENT: 200}
-    paid = store.payments_frame()
-    assert len(paid) == paid["payment_id"].nunique() == 240
+    paid = observed(store)
+    assert len(paid) == paid["source_key"].nunique() == 240

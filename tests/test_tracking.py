@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from dunning import ledger_store, reminders, report, report_html, tracking
+from dunning import reminders, report, report_html, tracking
+from dunning.journal import recording
 from dunning.exports.fields import values
 from dunning.sources import loader, profiles
-from dunning.store import Store, visits
+from dunning.journal.store import Store
+from dunning.journal.tables import visits
 
 REMINDED_ON = date(2026, 10, 1)
 TODAY = date(2026, 11, 1)
@@ -27,8 +29,8 @@ def remind(store, frame, name, on):
     """What `export` or a sent campaign leaves in the ledger: the orders with their one installment, and a reminder each."""
     views = pd.DataFrame({"order_id": frame["order_id"], "seq": 1, "due_date": pd.Timestamp("2026-09-10"),
                           "amount_due": frame["open_amount"], "amount_open": frame["open_amount"]})
-    ledger_store.record(store, ledger_store.load(store), details=frame[ledger_store.DETAILS], views=views, as_of=on,
-                        source="test", new_payments=[])
+    recording.write(store, recording.Arrival(as_of=on, origin="export:test", details=frame.assign(status="pending")[recording.DETAILS],
+                                             views=views, open_only=True))
     campaign = store.create_campaign(name, "final", "outbox", on, "")
     store.add_reminders(campaign, [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": ""} for o, v in
                                    zip(frame.to_dict("records"), values(frame.astype({"open_amount": "Int64"}), "en").to_dict("records"))],
@@ -89,7 +91,7 @@ def test_exact_figures_on_a_hand_built_history(database_url, write_csv):
     assert cohort["after_14_days"] == pytest.approx(17000 / 23000)
     ageing = tracking.ageing(rows.reset_index()).set_index(["currency", "days_overdue"])
     assert ageing.loc[("EUR", "31-60"), "still_open"] == 6000
-    assert list(tracking.still_open(rows.reset_index())["order_id"]) == ["B", "D"]
+    assert list(tracking.still_open(store, rows.reset_index(), TODAY)["order_id"]) == ["B", "D"]
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -98,9 +100,11 @@ def test_exact_figures_on_a_hand_built_history(database_url, write_csv):
 def test_recovered_plus_still_open_is_what_was_reminded(tmp_path_factory, orders):
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('p') / 's.sqlite3'}")
     remind(store, overdue_rows(*[dict(order_id=f"O{i}", open_amount=a) for i, (a, _) in enumerate(orders)]), "c", REMINDED_ON)
-    store.add_payments([{"payment_id": f"{i}-{k}", "order_id": f"O{i}", "paid_at": REMINDED_ON + timedelta(days=d),
-                         "amount": amount, "currency": "EUR", "kind": "payment", "source": "t", "flag": ""}
-                        for i, (_, pays) in enumerate(orders) for k, (d, amount) in enumerate(pays)])
+    seen = pd.DataFrame([{"source": "file", "source_key": f"{i}-{k}", "origin": "file:t", "order_id": f"O{i}", "kind": "payment",
+                          "amount": amount, "currency": "EUR", "occurred_on": pd.Timestamp(REMINDED_ON + timedelta(days=d)),
+                          "reference": f"{i}-{k}", "note": "", "review": False}
+                         for i, (_, pays) in enumerate(orders) for k, (d, amount) in enumerate(pays)], columns=recording.OBSERVED_COLUMNS)
+    recording.write(store, recording.Arrival(as_of=REMINDED_ON + timedelta(days=60), origin="file:t", observations=seen))
     rows = tracking.recovery(store, REMINDED_ON + timedelta(days=60))
     assert (rows["recovered"] + rows["still_open"] == rows["reminded"]).all()
     assert (rows["recovered"] >= 0).all() and (rows["recovered"] <= rows["reminded"]).all()

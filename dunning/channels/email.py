@@ -18,7 +18,7 @@ from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from functools import lru_cache
 
 from dunning.channels import Outgoing, PermanentFailure
-from dunning.store import now
+from dunning.journal.sql import now
 
 _BOUNDARY = "=_dunning_alternative"  # "=_" never occurs in quoted-printable text: no body can hold the boundary
 _UTF8_BASE64 = charset.Charset("utf-8")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from dunning import __version__
-from dunning.cli import actions, campaign, orders, setup, statement, track
+from dunning.cli import actions, campaign, journal, orders, setup, statement, track
 
 app = typer.Typer(
     help="Find overdue subscription and installment payments and remind the customers.",
@@ -37,6 +37,8 @@ track.app.command("confirm")(statement.track_confirm)
 app.add_typer(track.app, name="track")
 app.command("report")(track.report_command)
 app.add_typer(actions.app, name="actions")
+app.command("order")(journal.order_command)
+app.add_typer(journal.app, name="payments")
 app.add_typer(setup.token_app, name="token")
 app.command("serve")(setup.serve_command)
 app.command("merchant-password")(setup.merchant_password)

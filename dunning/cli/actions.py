@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from dunning import actions, config, decisions, files
+from dunning import actions, config, files
+from dunning.journal import decisions
 from dunning.cli.common import DATE_FORMATS, ConfigOption, JsonOpt, as_of_date, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
 from dunning.errors import InputError

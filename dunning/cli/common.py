@@ -16,8 +16,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from dunning.config import Settings
-from dunning.errors import InputError
-from dunning.overdue import Filters
+from dunning.errors import Failure, InputError
+from dunning.exclusions import Filters
 from dunning.sources import rejects
 
 # User text (names, file contents, messages) is printed as it is: no markup, no highlighting.
@@ -56,6 +56,9 @@ def handles_input_errors(command):
         except InputError as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)))
             raise typer.Exit(2) from None
+        except Failure as exc:
+            err.print(Text("error: ", style="bold red") + Text(str(exc)))
+            raise typer.Exit(1) from None
         except (typer.Exit, typer.Abort, click.ClickException):
             raise
         except Exception as exc:
@@ -114,9 +117,12 @@ def report_rejects(export, paid, rejects_out: Optional[Path], next_to: Optional[
 
 
 def say_recorded(recorded) -> None:
-    """What a run added to the ledger, on stderr."""
-    parts = [f"{recorded.payments} new payments from the file"] if recorded.payments else []
-    parts += [f"{recorded.drops} payments the export shows (drops in open amount)"] if recorded.drops else []
-    parts += [f"{recorded.new_orders} new orders with a link"] if recorded.new_orders else []
+    """What a run added to the ledger (a written plan), on stderr."""
+    counts = recorded.counts
+    parts = [f"{counts['payments']} new payments"] if counts["payments"] else []
+    parts += [f"{counts['drops']} changes in what the export says is paid"] if counts["drops"] else []
+    parts += [f"{counts['new_orders']} new orders"] if counts["new_orders"] else []
+    parts += [f"{counts['review']} payments to review (dunning payments list)"] if counts["review"] else []
+    parts += [f"{counts['unmatched']} payments for orders not known yet (kept)"] if counts["unmatched"] else []
     if parts:
         err.print("ledger: " + ", ".join(parts))

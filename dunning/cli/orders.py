@@ -10,6 +10,7 @@ import pandas as pd
 import typer
 
 from dunning import config, exports, handover, pipeline, present, tokens
+from dunning.statements import booking
 from dunning.cli.common import (
     AsOfOpt, ConfigOption, CurrencyOpt, DryRunOpt, FileArg, GraceOpt, KindOpt, MethodOpt, MinAmountOpt, MinDaysOpt,
     PaymentsOpt, PaymentsProfileOpt, ProductOpt, ProfileOpt, RejectsOpt, StageOpt, as_of_date, err, filters,
@@ -66,7 +67,10 @@ def overdue(
     if dry_run:
         err.print("dry run: nothing was recorded in the ledger")
     else:
-        say_recorded(pipeline.record(found, store, frame if keys else None))
+        with store.writing() as db:
+            recorded = pipeline.record(found, store, db)
+            booking.rematch(store, db, found.as_of, settings.match_window_days)
+        say_recorded(recorded)
     excluded = found.result.excluded
     if csv_out is not None:
         excel_language = settings.fallback_language if excel else None

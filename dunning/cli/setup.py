@@ -48,7 +48,7 @@ def token_sign(order_id: Annotated[str, typer.Argument(help="The order to sign a
     """Print a manage token and link for one order the ledger holds (so the link opens its page)."""
     settings = config.load(config_path)
     signer = settings.signer()
-    if settings.store().order(order_id) is None:
+    if not settings.store().holds(order_id):
         raise InputError(f"order {order_id} is not in the ledger, so its link would open nothing: "
                          "read the export that holds it first (dunning overdue <export>)")
     issued = datetime.now(timezone.utc).replace(microsecond=0)
@@ -72,7 +72,7 @@ def token_verify(token: Annotated[str, typer.Argument(help="The token to check."
     try:
         found = signer.verify(token, order_id)
         result = {"valid": True, "order_id": found}
-        if settings.store().order(found) is None:
+        if not settings.store().holds(found):
             result = {"valid": False, "problem": "unknown", "order_id": found,
                       "detail": "signed correctly, but the ledger holds no such order: the link opens nothing"}
     except tokens.TokenExpired as exc:

@@ -34,12 +34,15 @@ def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = Non
     when = as_of_date(as_of)
     export = loader.read_orders(file, profiles.load(profile or settings.section("input").get("profile", "generic")))
     report_rejects(export, None, None, None, settings, when)
-    imported = tracking.import_export(settings.store(), export, when, list(source) if source else None)
+    imported = tracking.import_export(settings.store(), export, when, list(source) if source else None,
+                                      settings.match_window_days)
     if as_json:
-        sys.stdout.write(json.dumps({"drops": imported.payments, "left_list": imported.left_list}) + "\n")
+        sys.stdout.write(json.dumps({"drops": imported.payments, "left_list": imported.left_list, "review": imported.review}) + "\n")
         return
-    out.print(f"{imported.payments} new drops in open amount from {file.name} (counted only where no payment in the "
-              "ledger explains them)")
+    out.print(f"{imported.payments} changes in what {file.name} says is paid (each matched to the payments the ledger "
+              "knows; what they do not explain is paid to the shop directly)")
+    if imported.review:
+        out.print(f"{imported.review} to review: the export and the ledger disagree in a way no payment explains (dunning payments list)")
     if imported.left_list:
         out.print(f"{len(imported.left_list)} reminded orders left the list: paid or cancelled, the export cannot tell "
                   f"({', '.join(imported.left_list[:10])}{' ...' if len(imported.left_list) > 10 else ''})")
@@ -57,15 +60,17 @@ def track_payments(file: Annotated[Path, typer.Argument(help="Payments file (ord
     settings = config.load(config_path)
     when = as_of_date(as_of)
     paid = loader.read_payments(file, profiles.load(payments_profile or settings.section("input").get("payments_profile", "generic")))
-    imported = tracking.import_payments(settings.store(), paid, when)
+    imported = tracking.import_payments(settings.store(), paid, when, window=settings.match_window_days)
     paid.rejects = pd.concat([f for f in (paid.rejects, imported.rejected) if not f.empty]) if len(imported.rejected) else paid.rejects
     if as_json:
         sys.stdout.write(json.dumps({"new": imported.payments, "unrelated": imported.unrelated, "overpaid": imported.overpaid,
-                                     "rejected": int(len(paid.rejects))}) + "\n")
+                                     "review": imported.review, "rejected": int(len(paid.rejects))}) + "\n")
     else:
         out.print(f"{imported.payments} new payments from {file.name}")
         if imported.unrelated:
-            out.print(f"unrelated (no such order in the ledger, stored): {', '.join(imported.unrelated)}")
+            out.print(f"for orders the ledger does not know yet (kept, matched when the order arrives): {', '.join(imported.unrelated)}")
+        if imported.review:
+            out.print(f"{imported.review} to review: more than one payment in the ledger could be the same (dunning payments list)")
         if imported.overpaid:
             out.print(f"overpayment (more than was open): {', '.join(imported.overpaid)}")
     report_rejects(None, paid, None, None, settings, when)
@@ -74,9 +79,10 @@ def track_payments(file: Annotated[Path, typer.Argument(help="Payments file (ord
 @app.command("open")
 @handles_input_errors
 def track_open(as_of: AsOfOpt = None, as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
-    """Orders that were reminded and are still open: ready for the next stage."""
+    """Orders that were reminded and still owe something (the ledger's balance): ready for the next stage."""
     settings = config.load(config_path)
-    rows = tracking.still_open(tracking.recovery(settings.store(), as_of_date(as_of)))
+    store, when = settings.store(), as_of_date(as_of)
+    rows = tracking.still_open(store, tracking.recovery(store, when), when)
     records = [{"order_id": r.order_id, "stage": r.stage, "reminded_on": r.as_of.date().isoformat(), "currency": r.currency,
                 "still_open": to_major_string(int(r.still_open), r.currency), "days_overdue": int(r.days_overdue_now),
                 "status": r.status} for r in rows.itertuples()]

@@ -34,7 +34,7 @@ FIELDS: tuple[Field, ...] = (
     Field("open_amount_text", TEXT, "what is overdue, formatted for the customer's language (e.g. 149,70 €)"),
     Field("paid_amount", NUMBER, "what was paid on the order so far, in major units"),
     Field("paid_amount_text", TEXT, "what was paid, formatted for the customer's language"),
-    Field("fee_text", TEXT, "the stage's reminder fee, formatted (empty when there is none)"),
+    Field("fee_text", TEXT, "the reminder fees asked: those of earlier reminders still open and this stage's, formatted (empty when none)"),
     Field("currency", TEXT, "ISO 4217 currency code"),
     Field("due_date", DATE, "the oldest date on which something open fell due"),
     Field("due_date_text", TEXT, "that date, formatted for the customer's language"),
@@ -63,6 +63,8 @@ def values(frame: pd.DataFrame, fallback_language: str, available: Collection[st
     out["open_amount_text"] = format_amounts(frame["open_amount"], frame["currency"], language)
     out["paid_amount_text"] = format_amounts(frame["paid_amount"], frame["currency"], language)
     fee = frame["fee"].fillna(0) if "fee" in frame else pd.Series(0, index=frame.index)
+    if "fees_open" in frame:
+        fee = fee + frame["fees_open"].fillna(0)
     out["fee_text"] = format_amounts(fee, frame["currency"], language).where(fee > 0, "")
     due = pd.to_datetime(frame["oldest_due_date"])
     out["due_date"] = due

@@ -50,6 +50,15 @@ class ExportResult:
     without_stage: int
     totals: list[dict] = field(default_factory=list)
     values: pd.DataFrame = field(default_factory=pd.DataFrame)  # the rows written, as their field values
+    staging: files.Staging = field(default_factory=files.Staging)  # written with `pending`: named at commit
+
+    def commit(self) -> None:
+        """Give the files their names (after the hand-over was recorded)."""
+        self.staging.commit()
+
+    def discard(self) -> None:
+        """Remove the files of an export whose hand-over could not be recorded."""
+        self.staging.discard()
 
 
 def default_path(folder: Path, tool: str, as_of: date, filter_words: list[str]) -> Path:
@@ -76,11 +85,13 @@ def write(
     sources: list[str] | None = None,
     encoding: str | None = None,
     overwrite: bool = False,
+    pending: bool = False,
 ) -> ExportResult:
     """Write `frame` (overdue orders with token and manage_url) for one newsletter tool.
 
     Rows without a usable e-mail address, and rows the file's encoding cannot hold, go to a
-    rejects file; orders not yet at a reminder stage are left out and counted.
+    rejects file; orders not yet at a reminder stage are left out and counted. Every file is written whole under a
+    temporary name and renamed; with `pending` the renaming waits for the result's `commit()`.
     """
     if path.exists() and not overwrite:
         raise InputError(f"{path} exists; choose another -o path or pass --force to replace it")
@@ -105,14 +116,15 @@ def write(
                                  templates, as_of)
     _check_addressed(dialect, rendered)
     data = files.csv_bytes(table, delimiter=dialect.delimiter, encoding=encoding)
-    files.write_private(path, data, overwrite=overwrite)
+    staging = files.Staging()
+    staging.write(path, data, overwrite=overwrite)
     rejects = pd.concat([p for p in problems if not p.empty]) if any(not p.empty for p in problems) else pd.DataFrame(columns=REJECT_COLUMNS)
     rejects_path = None
     if not rejects.empty:
         rejects_path = path.with_name(path.stem + ".rejects.csv")
-        files.write_private(rejects_path, files.csv_bytes(rejects[REJECT_COLUMNS]), overwrite=True)
+        staging.write(rejects_path, files.csv_bytes(rejects[REJECT_COLUMNS]), overwrite=True)
     for template_path, text in rendered:
-        template_path.write_text(text, "utf-8")
+        staging.write(template_path, text.encode("utf-8"), overwrite=True)
     template_paths = [template_path for template_path, _ in rendered]
     totals = _totals(staged[keep.to_numpy()])
     manifest_path = path.with_name(path.stem + ".manifest.json")
@@ -125,9 +137,12 @@ def write(
         "columns": _column_meanings(dialect, table.columns),
         "templates": [p.name for p in template_paths], "tool_notes": list(dialect.notes), "tool_sources": list(dialect.sources),
     }
-    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    return ExportResult(path, manifest_path, template_paths, int(len(table)), rejects, rejects_path, clipped,
-                        int(len(frame) - len(staged)), totals, values)
+    staging.write(manifest_path, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), overwrite=True)
+    result = ExportResult(path, manifest_path, template_paths, int(len(table)), rejects, rejects_path, clipped,
+                          int(len(frame) - len(staged)), totals, values, staging)
+    if not pending:
+        result.commit()
+    return result
 
 
 def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:

@@ -1,7 +1,7 @@
-"""Alembic environment: migrations run on the connection dunning.store hands over."""
+"""Alembic environment: migrations run on the connection dunning.journal.store hands over."""
 from alembic import context
 
-from dunning.schema import metadata
+from dunning.journal.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite")

@@ -38,6 +38,7 @@ class OrderExport(Counted):
     rejects: pd.DataFrame
     rows_in: int
     notes: list[str] = field(default_factory=list)
+    open_only: bool = False  # the export states what is open and not what was paid: a fall in it is a payment
 
     def receivables_until(self, until: date) -> pd.DataFrame:
         """Receivables: as exported, or the plans expanded up to `until` (open-ended plans stop there)."""
@@ -112,7 +113,8 @@ def read_orders(source: str | Path | pd.DataFrame, profile: Profile, name: str =
         plan_rows = plans[keep].reset_index(drop=True)
         return OrderExport(path, profile, orders, None, plan_rows, m.log.frame(), rows_in, notes)
     rec = receivables[keep].reset_index(drop=True)
-    return OrderExport(path, profile, orders, rec, None, m.log.frame(), rows_in, notes)
+    open_only = "paid_amount" not in m.present and "total_amount" not in m.present
+    return OrderExport(path, profile, orders, rec, None, m.log.frame(), rows_in, notes, open_only)
 
 
 def _status(m: Mapped) -> pd.Series:

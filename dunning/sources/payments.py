@@ -1,5 +1,5 @@
-"""Read a payments file (or a DataFrame) through a profile: order_id, paid_at, amount, optional currency and
-payment_id; every row accepted or rejected."""
+"""Read a payments file (or a DataFrame) through a profile: order_id, paid_at, amount, optional currency, payment_id
+and kind (payment, or money going back: refund, chargeback, return); every row accepted or rejected."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,16 +10,22 @@ import pyarrow.compute as pc
 
 from dunning.arrowtext import arrow_strings
 from dunning.money import MAX_EXPONENT, exponents, known_currencies
-from dunning.sources.mapped import Counted, Mapped, raw_table
+from dunning.sources.mapped import Counted, Mapped, normalise_words, raw_table
 from dunning.sources.profiles import Profile
+
+
+KINDS = ("payment", "refund", "chargeback", "return")
+_KIND_WORDS = {"charge_back": "chargeback", "charged_back": "chargeback", "dispute": "chargeback", "reversal": "chargeback",
+               "refunded": "refund", "returned": "return", "returned_debit": "return", "paid": "payment"}
 
 
 @dataclass
 class PaymentExport(Counted):
-    """Canonical payments of one file: order_id, paid_at, amount, currency, payment_id, and the row it came from.
+    """Canonical payments of one file: order_id, paid_at, amount, currency, payment_id, kind, and the row it came from.
 
     `amount` is in minor units at `amount_exponent`: the currency's, or, where the file names no
-    currency, the finest any currency has (the order's currency decides, in `payment_rules`)."""
+    currency, the finest any currency has (the order's currency decides, in `journal.rules`). Money going back
+    (a refund, chargeback or return) is negative, however the file wrote it."""
 
     path: Path
     payments: pd.DataFrame
@@ -45,11 +51,19 @@ def read_payments(source: str | Path | pd.DataFrame, profile: Profile, name: str
     m.missing(paid_at, "paid_at", "missing payment date")
     # Without a currency the amount is read at the finest exponent; the order's currency decides later.
     amount_exponent = exponents(currency).where(currency != "", MAX_EXPONENT)
-    amount = m.amounts("amount", currency, exps=amount_exponent)
+    amount = m.amounts("amount", currency, exps=amount_exponent, allow_negative=True)
     m.missing(amount, "amount", "missing amount")
+    kind = normalise_words(m.mapped_values("kind")).replace(_KIND_WORDS)
+    m.log.add((kind != "") & ~kind.isin(KINDS), "kind", f"unknown kind of payment (one of {', '.join(KINDS)})", kind)
+    back = kind.isin(KINDS[1:])
+    m.log.add(~back & (kind != "") & (amount.fillna(0) < 0), "amount", "a negative amount with the kind payment", m.text("amount"))
+    m.log.add((kind == "") & (amount.fillna(0) < 0), "amount",
+              "a negative amount needs its kind (refund, chargeback or return) in a kind column", m.text("amount"))
+    m.log.add(amount.fillna(1) == 0, "amount", "an amount of zero is no payment", m.text("amount"))
+    amount = amount.abs().where(~back, -amount.abs())
     payments = pd.DataFrame({
         "order_id": order_id, "paid_at": paid_at, "amount": amount, "amount_exponent": amount_exponent,
-        "currency": currency, "payment_id": m.text("payment_id"), "row": m.rows,
+        "currency": currency, "payment_id": m.text("payment_id"), "kind": kind.where(kind != "", "payment"), "row": m.rows,
     })
     keep = pd.Series(~payments.index.isin(m.log.rejected_index()), index=payments.index)
     has_id = keep & (payments["payment_id"] != "")

@@ -1,5 +1,7 @@
-"""A statement into the ledger: every entry stored once per bank reference with how it matched; the certain
-matches become payments (a return a negative one, flagged with its reason) through the payment rules."""
+"""A statement into the journal: every entry stored once with how it matched; the customers' transfers as
+observations (a return as money going back, with its reason), matched to movements like any other source, all in
+one transaction. A probable match waits for the merchant (`confirm`); an entry that names no order the journal
+knows waits for the order."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,74 +9,97 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
-from dunning import ledger_store, payment_rules, statements
+from dunning import statements
 from dunning.errors import InputError
-from dunning.statements.entries import RETURN
-from dunning.statements.matching import CERTAIN, PROBABLE, Matcher
-from dunning.store import Store
+from dunning.journal import balance, matcher, payments, recording, rules
+from dunning.journal.sql import fetch, insert_new
+from dunning.journal.store import Store
+from dunning.journal.tables import observations, statement_entries
+from dunning.statements.entries import CREDIT, RETURN
+from dunning.statements.matching import CERTAIN, PROBABLE, UNMATCHED, Matcher
 
 CONFIRMED, REFUSED = "confirmed", "refused"
+SOURCE = "statement"
 
 
 @dataclass
 class Booked:
-    """What one statement did: its entries with how each matched, and how many were new to the ledger."""
+    """What one statement did: its entries with how each matched, and how many were new to the journal."""
 
     entries: pd.DataFrame
     new_entries: int
     new_payments: int
 
 
-def import_statement(store: Store, path: Path, today: date) -> Booked:
+def import_statement(store: Store, path: Path, today: date, window: int = matcher.WINDOW_DAYS) -> Booked:
     """Read, match and record a statement; importing it again changes nothing."""
     read = statements.read(path)
-    state = ledger_store.load(store)
-    owed = payment_rules.owed(state, today)
-    matched = Matcher(state.orders, owed).match(read).assign(note="")
-    certain = matched["matched_by"].isin(CERTAIN)
-    rows, rejected = payment_rules.checked(_candidates(matched[certain]), state.currency_of(), owed, today,
-                                           source=f"statement:{path.name}", file=str(path))
-    refused = matched["entry_ref"].isin(rejected["row"])
-    matched.loc[refused, "matched_by"] = REFUSED
-    matched.loc[refused, "note"] = matched.loc[refused, "entry_ref"].map(rejected.set_index("row")["reason"])
-    rows = _flag_returns(rows, matched)
-    new_entries = store.add_statement_entries(_records(matched, path))
-    new_payments = store.add_payments(payment_rules.as_records(rows))
-    return Booked(matched, new_entries, new_payments)
+    with store.writing() as db:
+        held = balance.of_orders(db, today)
+        matched = Matcher(held, held.set_index("order_id")["owed_now"]).match(read).assign(note="")
+        paying = matched["direction"].isin((CREDIT, RETURN))
+        asked = matched[paying & matched["matched_by"].isin((*CERTAIN, PROBABLE, UNMATCHED))]
+        observed, rejected = rules.observed(_candidates(asked), held.set_index("order_id")["currency"], today, source=SOURCE,
+                                            origin=f"statement:{path.name}", file=str(path))
+        refused = matched["entry_ref"].isin(rejected["row"])
+        matched.loc[refused, "matched_by"] = REFUSED
+        matched.loc[refused, "note"] = matched.loc[refused, "entry_ref"].map(rejected.set_index("row")["reason"])
+        new_entries = insert_new(db, statement_entries, _records(matched, path), ["entry_ref"])
+        written = recording.write(store, recording.Arrival(as_of=today, origin=f"statement:{path.name}", observations=observed,
+                                                           window=window), db=db)
+    return Booked(matched, new_entries, written.counts["payments"])
+
+
+def rematch(store: Store, db: sa.Connection, today: date, window: int = matcher.WINDOW_DAYS) -> int:
+    """Entries that matched no order when their statement was read, matched again now that the journal holds more
+    orders (inside the caller's transaction, which holds `store.writing()`); returns how many found their order."""
+    waiting = pd.DataFrame(fetch(db, sa.select(*[statement_entries.c[c] for c in statements.ENTRY_COLUMNS]).where(
+        statement_entries.c.matched_by == UNMATCHED)), columns=statements.ENTRY_COLUMNS)
+    if waiting.empty:
+        return 0
+    held = balance.of_orders(db, today)
+    found = Matcher(held, held.set_index("order_id")["owed_now"]).match(waiting)
+    found = found[found["matched_by"] != UNMATCHED]
+    for entry in found.itertuples():
+        db.execute(statement_entries.update().where(statement_entries.c.entry_ref == entry.entry_ref,
+                                                    statement_entries.c.matched_by == UNMATCHED)
+                   .values(order_id=entry.order_id, matched_by=entry.matched_by))
+        db.execute(observations.update().where(observations.c.source == SOURCE, observations.c.source_key == entry.entry_ref,
+                                               observations.c.status == matcher.UNMATCHED)
+                   .values(order_id=entry.order_id, status=matcher.REVIEW if entry.matched_by == PROBABLE else matcher.UNMATCHED))
+    if len(found):
+        recording.write(store, recording.Arrival(as_of=today, origin="statement", window=window), db=db)
+    return len(found)
 
 
 def confirm(store: Store, entry_ref: str, today: date) -> str:
-    """Count a probable match as paid (the merchant checked it): its payment is recorded; returns the order id."""
-    entry = store.statement_entries_frame(entry_ref)
-    if entry.empty or entry["matched_by"].iloc[0] != PROBABLE:
-        raise InputError(f"statement entry {entry_ref!r} is not a probable match waiting for confirmation")
-    order_id = str(entry["order_id"].iloc[0])
-    state = ledger_store.load(store)
-    rows, rejected = payment_rules.checked(_candidates(entry), state.currency_of(), payment_rules.owed(state, today), today,
-                                           source="statement:confirmed", file="statement")
-    if not rejected.empty:
-        raise InputError(f"statement entry {entry_ref}: {rejected['reason'].iloc[0]}")
-    if store.settle_entry(entry_ref, order_id, CONFIRMED, was=PROBABLE):
-        store.add_payments(payment_rules.as_records(rows))
-    return order_id
+    """Count a probable match as paid (the merchant checked it): its observation becomes a movement of its order, in
+    one transaction with the entry's new state; returns the order id."""
+    with store.writing() as db:
+        entry = db.execute(sa.select(statement_entries).where(statement_entries.c.entry_ref == entry_ref)).first()
+        if entry is None or entry.matched_by != PROBABLE:
+            raise InputError(f"statement entry {entry_ref!r} is not a probable match waiting for confirmation")
+        if entry.booked_on > today:
+            raise InputError(f"statement entry {entry_ref}: booked on {entry.booked_on}, after {today.isoformat()}")
+        seen = fetch(db, sa.select(observations.c.id).where(observations.c.source == SOURCE, observations.c.source_key == entry_ref))
+        payments.assign(db, seen[0][0], entry.order_id, "a probable match from the bank statement, confirmed")
+        db.execute(statement_entries.update().where(statement_entries.c.entry_ref == entry_ref,
+                                                    statement_entries.c.matched_by == PROBABLE).values(matched_by=CONFIRMED))
+    return entry.order_id
 
 
 def _candidates(entries: pd.DataFrame) -> pd.DataFrame:
-    """Payment candidates for the payment rules: a return counts against its order."""
+    """Payment candidates for the payment rules: a return counts against its order; a probable match is held for
+    review; an entry that matched no order waits for one."""
     sign = entries["direction"].map(lambda d: -1 if d == RETURN else 1).astype("int64")
     return pd.DataFrame({"order_id": entries["order_id"], "paid_at": entries["booked_on"], "currency": entries["currency"],
-                         "amount": entries["amount"].astype("int64") * sign, "payment_id": "statement:" + entries["entry_ref"],
-                         "row": entries["entry_ref"]})
-
-
-def _flag_returns(rows: pd.DataFrame, matched: pd.DataFrame) -> pd.DataFrame:
-    """A returned direct debit or transfer is a new failure: its payment carries the bank's reason code."""
-    reason = matched.set_index("entry_ref")["reason_code"]
-    refs = rows["payment_id"].str.removeprefix("statement:")
-    returned = rows["amount"] < 0
-    rows.loc[returned, "flag"] = "return " + refs[returned].map(reason).fillna("").astype(str)
-    return rows
+                         "amount": entries["amount"].astype("int64") * sign, "payment_id": entries["entry_ref"],
+                         "kind": entries["direction"].map(lambda d: "return" if d == RETURN else "payment"),
+                         "reference": "", "row": entries["entry_ref"],
+                         "note": [f"return {r}".strip() if d == RETURN else "" for d, r in zip(entries["direction"], entries["reason_code"])],
+                         "review": (entries["matched_by"] == PROBABLE).to_numpy()})
 
 
 def _records(matched: pd.DataFrame, path: Path) -> list[dict]:

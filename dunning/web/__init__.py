@@ -16,14 +16,18 @@ from urllib.parse import quote
 
 from babel.dates import format_date
 import pandas as pd
+import sqlalchemy as sa
 from flask import Flask, abort, jsonify, make_response, redirect, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dunning import bank, config, ledger_store, manage, payment_rules, tokens
+from dunning import bank, config, manage, tokens
 from dunning.errors import InputError
 from dunning.mailmerge import pay_by_text
 from dunning.money import format_amount, to_decimal, to_major_string
-from dunning.store import Store
+from dunning.journal import matcher, recording, rules
+from dunning.journal.pages import first_sighting
+from dunning.journal.store import Store
+from dunning.journal.tables import orders
 from dunning.web import merchant, webhook
 from dunning.web.security import Limiter, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
@@ -152,14 +156,20 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
                                        request.headers.get(webhook.SIGNATURE_HEADER), body)
         except webhook.Rejected as exc:
             return jsonify(error=exc.reason), exc.status
-        if not store.first_sighting(signature):
-            return jsonify(error="this request was seen before (replay)"), 409
         try:
-            row = _payment(json.loads(body), store, today())
+            paid = webhook.reported(json.loads(body), today())
         except ValueError as exc:
             return jsonify(error=f"not a payment: {exc}"), 422
-        added = store.add_payments([row])
-        return jsonify(status="recorded" if added else "already recorded", flag=row["flag"]), 201 if added else 200
+        try:
+            with store.writing() as db:  # the signature and the payment in one transaction: a failure keeps neither
+                if not first_sighting(db, signature):
+                    return jsonify(error="this request was seen before (replay)"), 409
+                outcome = _record(db, store, paid, today(), settings.match_window_days)
+        except ValueError as exc:
+            return jsonify(error=f"not a payment: {exc}"), 422
+        if outcome is None:
+            return jsonify(status="already recorded", flag=""), 200
+        return jsonify(status="recorded", flag=outcome), 201
 
     @app.errorhandler(404)
     def missing(_):
@@ -185,14 +195,20 @@ def _date_text(day: date, lang: str) -> str:
     return format_date(day, format="medium", locale=lang)
 
 
-def _payment(data: object, store: Store, today: date) -> dict:
-    """A webhook body as a payment row, through the same payment rules as a payments file."""
-    paid = webhook.reported(data, today)
-    state = ledger_store.load(store, paid.order_id)
-    candidate = pd.DataFrame([{"order_id": paid.order_id, "paid_at": paid.paid_at, "amount": paid.amount,
-                               "currency": paid.currency, "payment_id": f"webhook:{paid.payment_id}", "row": 0}])
-    rows, refused = payment_rules.checked(candidate, state.currency_of(), payment_rules.owed(state, today), today,
-                                          source="webhook", file="webhook")
+def _record(db, store: Store, paid: webhook.Reported, today: date, window: int) -> str | None:
+    """A webhook's payment through the same rules and matcher as a payments file, in the caller's transaction; what
+    became of it: "" counted, "overpayment", "unmatched", "review", or None when this payment id was recorded before.
+    ValueError when the payment rules refuse it (another currency than the order's, a date in the future)."""
+    currency = db.execute(sa.select(orders.c.currency).where(orders.c.order_id == paid.order_id)).scalar()
+    candidate = pd.DataFrame([{"order_id": paid.order_id, "paid_at": paid.paid_at, "amount": paid.amount, "currency": paid.currency,
+                               "payment_id": paid.payment_id, "kind": paid.kind, "row": 0}])
+    observed, refused = rules.observed(candidate, pd.Series({paid.order_id: currency} if currency else {}, dtype=object), today,
+                                       source="webhook", origin="webhook", file="webhook")
     if len(refused):
-        raise ValueError(refused["reason"].iat[0])
-    return payment_rules.as_records(rows)[0]
+        raise ValueError(str(refused["reason"].iat[0]))
+    written = recording.write(store, recording.Arrival(as_of=today, origin="webhook", observations=observed, window=window), db=db)
+    mine = (written.incoming["source"] == "webhook").to_numpy()
+    if not mine.any():
+        return None
+    status, note = written.matched.status[mine].iat[0], written.matched.note[mine].iat[0]
+    return "overpayment" if note.startswith("overpayment") else "" if status == matcher.COUNTED else status

@@ -25,10 +25,11 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from markupsafe import Markup
 from werkzeug.security import check_password_hash
 
-from dunning import actions, config, decisions, report, report_html
+from dunning import actions, config, report, report_html
+from dunning.journal import decisions, history
 from dunning.money import format_amount
 from dunning.report_texts import LANGUAGES, TEXTS
-from dunning.store import Store
+from dunning.journal.store import Store
 from dunning.web.security import Limiter
 
 PASSWORD_VARIABLE = "DUNNING_MERCHANT_PASSWORD_HASH"
@@ -97,7 +98,7 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
     @merchant.get("/orders/<order_id>")
     def order(order_id: str):
         lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
-        events = _timeline(store, order_id, TEXTS[lang], lang, settings.stage_labels)
+        events = _timeline(store, order_id, TEXTS[lang], lang, settings.stage_labels, today())
         if events is None:
             abort(404)
         return page("order.html", order_id=order_id, events=events, choices=decisions.DECISIONS)
@@ -146,22 +147,23 @@ def _orders(rows: pd.DataFrame, lang: str) -> list[dict]:
              "open": format_amount(int(r.still_open), r.currency, lang), "closed_as": r.closed_as} for r in latest.itertuples()]
 
 
-def _timeline(store: Store, order_id: str, t: dict, lang: str, stage_labels: dict[str, str]) -> list[dict] | None:
-    """Everything that happened to one order, oldest first; None when the ledger does not know it."""
-    held = store.order(order_id)
-    if held is None:
+def _timeline(store: Store, order_id: str, t: dict, lang: str, stage_labels: dict[str, str], as_of: date) -> list[dict] | None:
+    """Everything that happened to one order, oldest first (the journal's history of it, in the merchant's words);
+    None when the journal does not know it."""
+    told = history.of_order(store, order_id, as_of)
+    if told is None:
         return None
     events = []
-    for r in store.history(order_id).itertuples():
-        what = t["reminder_sent"].format(stage=stage_labels.get(r.stage, r.stage))
-        events.append((r.reminded_on.date(), what + (f" ({r.about})" if r.about else "")))
-    for visit in store.visits_frame(order_id).itertuples():
-        events.append((visit.visited_at.date(), t["visited"]))
-    for p in store.order_payments(order_id):
-        events.append((p.paid_at, t["payment_in"].format(amount=format_amount(int(p.amount), p.currency, lang), source=p.source)))
-    for ask in store.method_requests_of(order_id):
-        events.append((ask.requested_at.date(), t["request_in"].format(wanted=t.get(ask.wanted, ask.wanted))
-                       + (f": {ask.message}" if ask.message else "")))
-    for d in decisions.decided(store, order_id).itertuples():
-        events.append((d.decided_on.date(), t["decided"].format(decision=t.get(d.decision, d.decision))))
-    return [{"when": when.isoformat(), "what": what} for when, what in sorted(events, key=lambda e: e[0])]
+    for e in told.events.itertuples():
+        if e.event == "reminder" and e.status == "sent":
+            stage, _, about = e.what.partition(" ")
+            events.append((e.when, t["reminder_sent"].format(stage=stage_labels.get(stage, stage)) + (f" {about}" if about else "")))
+        elif e.event == "visit":
+            events.append((e.when, t["visited"]))
+        elif e.event == "movement":
+            events.append((e.when, t["payment_in"].format(amount=format_amount(int(e.amount), e.currency, lang), source=e.source)))
+        elif e.event == "request":
+            events.append((e.when, t["request_in"].format(wanted=t.get(e.what, e.what)) + (f": {e.note}" if e.note else "")))
+        elif e.event == "decision":
+            events.append((e.when, t["decided"].format(decision=t.get(e.what, e.what))))
+    return [{"when": when.isoformat(), "what": what} for when, what in events]

@@ -7,11 +7,8 @@ import re
 import time
 from collections.abc import Mapping
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-
-from dunning.schema import attempts
-from dunning.store import Store
+from dunning.journal.pages import attempts_since, count_attempt
+from dunning.journal.store import Store
 
 BUCKET_SECONDS = 60
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -40,21 +37,11 @@ class Limiter:
         self.store, self.limit, self.window, self.clock = store, limit, window, clock
 
     def blocked(self, key: str) -> bool:
-        since = int(self.clock()) - self.window
-        query = sa.select(sa.func.coalesce(sa.func.sum(attempts.c.count), 0)).where(
-            attempts.c.key == key[:300], attempts.c.window_start > since)
-        with self.store.engine.connect() as db:
-            return db.execute(query).scalar_one() >= self.limit
+        return attempts_since(self.store, key, int(self.clock()) - self.window) >= self.limit
 
     def hit(self, key: str) -> None:
         now = int(self.clock())
-        bucket = now - now % BUCKET_SECONDS
-        insert = (postgresql.insert if self.store.engine.dialect.name == "postgresql" else sqlite.insert)(attempts)
-        upsert = insert.values(key=key[:300], window_start=bucket, count=1).on_conflict_do_update(
-            index_elements=["key", "window_start"], set_={"count": attempts.c.count + 1})
-        with self.store.engine.begin() as db:
-            db.execute(upsert)
-            db.execute(attempts.delete().where(attempts.c.key == key[:300], attempts.c.window_start <= now - self.window - BUCKET_SECONDS))
+        count_attempt(self.store, key, now - now % BUCKET_SECONDS, forget_before=now - self.window - BUCKET_SECONDS)
 
 
 class MaskTokens(logging.Filter):

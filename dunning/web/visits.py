@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 
-from dunning.store import Store, now
+from dunning.journal.sql import now
+from dunning.journal.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -47,15 +47,20 @@ def verify(secret: str, timestamp_header: str | None, signature_header: str | No
     return expected
 
 
+KINDS = ("payment", "refund", "chargeback", "return")
+
+
 @dataclass(frozen=True)
 class Reported:
-    """A payment as the provider reported it, every field checked."""
+    """A payment (or money going back: a refund, chargeback or return, negative) as the provider reported it, every
+    field checked."""
 
     payment_id: str
     order_id: str
     amount: int
     currency: str
     paid_at: date
+    kind: str = "payment"
 
 
 def reported(data: object, today: date) -> Reported:
@@ -73,14 +78,19 @@ def reported(data: object, today: date) -> Reported:
         minor = parse_major(str(Decimal(str(amount))), currency)
     except (InvalidOperation, InputError, ValueError):
         raise ValueError(f"amount {str(amount)[:30]!r} is not an amount in {currency}") from None
-    if not 0 < minor <= MAX_MINOR:
-        raise ValueError("amount must be above 0 and below 10^15 minor units")
+    kind = data.get("kind", "payment")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    if kind == "payment" and minor < 0:
+        raise ValueError("a negative amount needs its kind (refund, chargeback or return)")
+    if not 0 < abs(minor) <= MAX_MINOR:
+        raise ValueError("amount must not be 0, and below 10^15 minor units")
     paid = data.get("paid_at") or today.isoformat()
     try:
         paid_at = date.fromisoformat(str(paid))
     except ValueError:
         raise ValueError(f"paid_at {str(paid)[:30]!r} is not a date (YYYY-MM-DD)") from None
-    return Reported(text["payment_id"], text["order_id"], minor, currency, paid_at)
+    return Reported(text["payment_id"], text["order_id"], abs(minor) if kind == "payment" else -abs(minor), currency, paid_at, kind)
 
 
 def _text(data: dict, name: str) -> str:
@@ -88,6 +98,8 @@ def _text(data: dict, name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
         raise ValueError(f"{name} is required, as a string")
     value = str(value).strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{name} holds a control character")
     if len(value) > LIMITS.get(name, 3):
         raise ValueError(f"{name} is longer than {LIMITS.get(name, 3)} characters")
     return value

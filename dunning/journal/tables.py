@@ -1,10 +1,14 @@
-"""The store's tables, defined once: the migrations build them and a test checks that they agree."""
+"""The store's tables, defined once: the migrations build them and a test checks that they agree.
+
+The ledger is a journal: `observations` (every sighting of money, raw, once per source and key), `movements` (one per
+real movement of money, signed), `coverage` (which movements a shop's export has shown), and `charges` (installments,
+fees). The balance every command reads is computed from charges and movements (dunning.journal.balance).
+"""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 PREPARED, SENDING, SENT, FAILED = "prepared", "sending", "sent", "failed"
-PAYMENT_COLUMNS = ["payment_id", "order_id", "paid_at", "amount", "currency", "kind", "source", "flag"]
 
 metadata = sa.MetaData()
 campaigns = sa.Table(
@@ -48,41 +52,78 @@ reminders = sa.Table(
     sa.Column("reminded_on", sa.Date),
     sa.Column("claimed_by", sa.String(300)),
     sa.Column("about", sa.String(100), nullable=False, server_default=""),
+    sa.Column("fees_open", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("order_id", "stage", "about", name="uq_reminders_order_stage_about"),
-)
-payments = sa.Table(
-    "payments", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("payment_id", sa.String(300), nullable=False, unique=True),
-    sa.Column("order_id", sa.String(200), nullable=False, index=True),
-    sa.Column("paid_at", sa.Date, nullable=False),
-    sa.Column("amount", sa.BigInteger, nullable=False),
-    sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("source", sa.String(300), nullable=False),
-    sa.Column("flag", sa.String(50), nullable=False, server_default=""),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 orders = sa.Table(
     "orders", metadata,
-    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("order_key", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("order_id", sa.String(200), nullable=False, unique=True),
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("first_name", sa.String(200), nullable=False),
     sa.Column("last_name", sa.String(200), nullable=False),
     sa.Column("language", sa.String(10), nullable=False),
     sa.Column("product_name", sa.Text, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("fee", sa.BigInteger, nullable=False),
-    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("status", sa.String(30), nullable=False, server_default=""),
+    sa.Column("seen_on", sa.Date, nullable=False),  # the date of the shop's latest view of the order
+    sa.Column("open_only", sa.Boolean, nullable=False, server_default=sa.false()),  # the export states no paid amounts
+    sa.Column("details_digest", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("view_digest", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
-installments = sa.Table(
-    "installments", metadata,
-    sa.Column("order_id", sa.String(200), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True),
-    sa.Column("due_date", sa.Date, nullable=False),
-    sa.Column("amount_due", sa.BigInteger, nullable=False),
-    sa.Column("amount_open", sa.BigInteger, nullable=False),
+charges = sa.Table(
+    "charges", metadata,
+    sa.Column("order_key", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(12), primary_key=True),  # installment | fee
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),  # installment number; a fee: its reminder's id
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("shop_open", sa.BigInteger),  # an installment: what the shop's latest export said is open
+)
+observations = sa.Table(
+    "observations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("source", sa.String(20), nullable=False),  # file | webhook | statement | export | merchant
+    sa.Column("source_key", sa.String(400), nullable=False),
+    sa.Column("origin", sa.String(300), nullable=False, server_default=""),  # file:<name>, webhook, statement:<name>, ...
+    sa.Column("order_id", sa.String(200), nullable=False, server_default=""),
+    sa.Column("order_key", sa.Integer, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),  # signed: money in is positive
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("occurred_on", sa.Date, nullable=False),
+    sa.Column("reference", sa.String(300), nullable=False, server_default=""),  # provider id, end-to-end id
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("movement_id", sa.Integer, index=True),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("source", "source_key", name="uq_observations_source_key"),
+)
+movements = sa.Table(
+    "movements", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("order_key", sa.Integer, nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # payment | refund | chargeback | return | reversal | moved
+    sa.Column("amount", sa.BigInteger, nullable=False),  # signed
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("occurred_on", sa.Date, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),  # the source of the observation that made it
+    sa.Column("origin", sa.String(300), nullable=False, server_default=""),
+    sa.Column("covers_from", sa.Date),  # made from a shop's export: the earliest date a payment it stands for may have
+    sa.Column("reverses", sa.Integer),  # the movement it reverses, or moves to another order
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+coverage = sa.Table(
+    "coverage", metadata,
+    sa.Column("observation_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("movement_id", sa.Integer, primary_key=True, autoincrement=False, index=True),
+)
+ledger_version = sa.Table(
+    "ledger_version", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
 )
 visits = sa.Table(
     "visits", metadata,

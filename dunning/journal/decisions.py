@@ -8,8 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dunning.errors import InputError
-from dunning.schema import decisions, method_requests
-from dunning.store import Store, insert_new, now
+from dunning.journal.sql import insert_new, now, read_frame
+from dunning.journal.store import Store
+from dunning.journal.tables import decisions, method_requests
 
 DECISIONS = ("cancelled", "written_off", "collection")
 
@@ -29,11 +30,22 @@ def checked(decision: str) -> str:
     return decision
 
 
-def decided(store: Store, order_id: str | None = None) -> pd.DataFrame:
+def decided(store: Store | sa.Connection, order_id: str | None = None) -> pd.DataFrame:
     """Every decision (or one order's): order_id, decision, currency, amount_open (minor units, when decided), note,
     decided_on."""
-    return store.frame(decisions, ["order_id", "decision", "currency", "amount_open", "note", "decided_on"],
-                       None if order_id is None else decisions.c.order_id == order_id)
+    if isinstance(store, Store):
+        with store.engine.connect() as db:
+            return decided(db, order_id)
+    return read_frame(store, decisions, ["order_id", "decision", "currency", "amount_open", "note", "decided_on"],
+                      None if order_id is None else decisions.c.order_id == order_id)
+
+
+def closed(db: sa.Connection) -> pd.Series:
+    """The orders the merchant decided on (cancelled, written off, handed to collection), with the words for why they
+    get no further reminders."""
+    made = decided(db)
+    return pd.Series([f"{d.replace('_', ' ')} on {on.date().isoformat()} by the merchant" for d, on in
+                      zip(made["decision"], made["decided_on"])], index=made["order_id"].to_numpy(), dtype="object")
 
 
 def requests(store: Store, open_only: bool = True) -> pd.DataFrame:

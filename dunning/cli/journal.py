@@ -1,0 +1,108 @@
+"""`dunning order ID` and `dunning payments`: one order's whole story, and the payments that wait for the merchant."""
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+
+from dunning import config
+from dunning.cli.common import AsOfOpt, ConfigOption, JsonOpt, as_of_date, handles_input_errors, out
+from dunning.cli.tables import Column, fitted
+from dunning.errors import InputError
+from dunning.journal import history, payments
+from dunning.money import from_decimal, to_major_string
+
+app = typer.Typer(help="Payments that wait for you (to review, or for an order), and your corrections.", no_args_is_help=True)
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger with the change).")]
+
+
+@handles_input_errors
+def order_command(order_id: Annotated[str, typer.Argument(help="The shop's order id.")], as_of: AsOfOpt = None,
+                  as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
+    """One order's whole story in time order: charges, every sighting of money and what became of it, movements,
+    reminders, visits, requests, decisions; then what it owes.
+
+    Library twin: dunning.journal.history.of_order."""
+    settings = config.load(config_path)
+    told = history.of_order(settings.store(), order_id, as_of_date(as_of))
+    if told is None:
+        raise InputError(f"the ledger holds no order {order_id!r}")
+    money = lambda v: "" if v is None or pd.isna(v) else to_major_string(int(v), told.currency)  # noqa: E731
+    if as_json:
+        events = [{**e, "when": e["when"].isoformat(), "amount": money(e["amount"])} for e in told.events.to_dict("records")]
+        sys.stdout.write(json.dumps({"order_id": order_id, "currency": told.currency, "events": events,
+                                     "balance": {k: to_major_string(v, told.currency) for k, v in told.owed.items()}},
+                                    ensure_ascii=False) + "\n")
+        return
+    columns = [Column("when", keep=True), Column("event", keep=True), Column("what", keep=True), Column("amount", right=True),
+               Column("from"), Column("status"), Column("ref"), Column("note")]
+    out.print(fitted(f"Order {order_id} ({told.currency})", columns, [
+        [e.when.isoformat(), e.event, e.what, money(e.amount), e.source, e.status, e.ref, e.note] for e in told.events.itertuples()],
+        out.width))
+    owed = told.owed
+    out.print(f"owes now {money(owed['owed_now'])} {told.currency} (installments due {money(owed['due_open'])}, fees "
+              f"{money(owed['fees_open'])}); later {money(owed['later_open'])}; paid {money(owed['paid'])}"
+              + (f"; credit {money(owed['credit'])}" if owed["credit"] else ""))
+
+
+@app.command("list")
+@handles_input_errors
+def list_waiting(as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
+    """Payments in review (several movements could be the same money, or a probable match from a statement) and
+    payments for orders the ledger does not know yet.
+
+    Library twin: dunning.journal.payments.waiting."""
+    store = config.load(config_path).store()
+    with store.engine.connect() as db:
+        rows = payments.waiting(db)
+    records = [{"id": int(r.id), "status": r.status, "source": r.origin, "order_id": r.order_id, "kind": r.kind,
+                "amount": to_major_string(int(r.amount), r.currency), "currency": r.currency,
+                "date": r.occurred_on.date().isoformat(), "note": r.note} for r in rows.itertuples()]
+    if as_json:
+        sys.stdout.write(json.dumps(records, ensure_ascii=False) + "\n")
+        return
+    if not records:
+        out.print("no payment waits for you")
+        return
+    columns = [Column("id", keep=True), Column("status", keep=True), Column("amount", keep=True, right=True), Column("order"),
+               Column("date"), Column("from"), Column("why")]
+    out.print(fitted("Payments that wait for you", columns, [
+        [str(r["id"]), r["status"], f"{r['amount']} {r['currency']}", r["order_id"] or "-", r["date"], r["source"], r["note"]]
+        for r in records], out.width))
+
+
+@app.command("assign")
+@handles_input_errors
+def assign(observation: Annotated[int, typer.Argument(help="The id `dunning payments list` shows.")],
+           to: Annotated[str, typer.Option("--to", help="The order it pays.")], reason: Reason, config_path: ConfigOption = None) -> None:
+    """Count a waiting payment as money of its own for an order."""
+    store = config.load(config_path).store()
+    with store.writing() as db:
+        movement = payments.assign(db, observation, to, reason)
+    out.print(f"payment {observation} recorded for order {to} (movement {movement})")
+
+
+@app.command("move")
+@handles_input_errors
+def move(movement: Annotated[int, typer.Argument(help="The movement's id (`dunning order ID` lists them).")],
+         to: Annotated[str, typer.Option("--to", help="The order it belongs to.")], reason: Reason,
+         amount: Annotated[Optional[str], typer.Option("--amount", help="Move only this much (major units): a split.")] = None,
+         config_path: ConfigOption = None) -> None:
+    """Move a movement, or part of it, to another order (it is taken off its order and put on the other)."""
+    store = config.load(config_path).store()
+    with store.writing() as db:
+        currency = db.execute(payments.currency_of(movement)).scalar()
+        if currency is None:
+            raise InputError(f"there is no movement {movement}")
+        part = None
+        if amount is not None:
+            try:
+                part = from_decimal(Decimal(amount), currency)
+            except (InvalidOperation, ValueError):
+                raise InputError(f"--amount {amount!r} is not an amount in {currency}") from None
+        taken, put = payments.move(db, movement, to, reason, part)
+    out.print(f"movement {movement} moved to order {to} (movements {taken} and {put})")

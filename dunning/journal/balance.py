@@ -1,0 +1,174 @@
+"""The one balance: what an order owes is its charges less its movements, settled in a stated order.
+
+Every command and page reads it from here (`settle`, set-based over integer order codes, and `of_orders`, which loads
+the journal's charges and movements for it). Money in (payments, less chargebacks, refunds and returns) is applied,
+per order, in this order:
+
+1. installments already due, oldest first;
+2. fees already charged (by reminders that were sent), oldest first;
+3. installments not yet due, oldest first;
+
+and whatever is left is the customer's credit (an overpayment). A movement counts from the day it happened.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from dunning.journal.sql import BATCH, fetch
+from dunning.journal.tables import charges, movements, orders
+
+INSTALLMENT, FEE = "installment", "fee"
+
+
+@dataclass
+class Settled:
+    """Charges with what was applied to each, and per order code the sums every reader needs (int64 arrays)."""
+
+    charges: pd.DataFrame  # code, kind, seq, due_date, amount_due, amount_paid, amount_open: by code, then settling order
+    paid: np.ndarray  # net money in up to the date (negative after a chargeback of an unpaid order)
+    due_open: np.ndarray  # installments due by the date, still open
+    fees_open: np.ndarray  # fees charged by the date, still open
+    later_open: np.ndarray  # installments not yet due, still open
+    principal_paid: np.ndarray  # applied to installments
+    credit: np.ndarray  # paid beyond every charge
+
+    @property
+    def installments(self) -> pd.DataFrame:
+        """The installments, by code, due date and number."""
+        rows = self.charges[self.charges["kind"] == INSTALLMENT]
+        return rows.sort_values(["code", "due_date", "seq"], kind="stable").reset_index(drop=True)
+
+    @property
+    def owed_now(self) -> np.ndarray:
+        """What is due by the date and open, fees included."""
+        return self.due_open + self.fees_open
+
+
+def settle(charged: pd.DataFrame, moved: pd.DataFrame, n_orders: int, as_of: date) -> Settled:
+    """The balance of `n_orders` orders as of a date.
+
+    `charged`: code, kind (installment | fee), seq, due_date, amount; `moved`: code, amount (signed), occurred_on.
+    Codes are 0 .. n_orders - 1; rows with a code outside are left out."""
+    today = np.datetime64(as_of, "D")
+    code = charged["code"].to_numpy(dtype="int64")
+    keep = (code >= 0) & (code < n_orders)
+    charged = charged[keep]
+    code = code[keep]
+    due = charged["due_date"].to_numpy(dtype="datetime64[D]")
+    amount = charged["amount"].to_numpy(dtype="int64")
+    fee = (charged["kind"] == FEE).to_numpy(dtype=bool)
+    rank = np.where(due <= today, np.where(fee, 1, 0), np.where(fee, 3, 2))
+    order = np.lexsort((charged["seq"].to_numpy(dtype="int64"), due, rank, code))
+    code, due, amount, fee, rank = code[order], due[order], amount[order], fee[order], rank[order]
+
+    paid = np.zeros(n_orders, dtype="int64")
+    move_code = moved["code"].to_numpy(dtype="int64")
+    counted = (move_code >= 0) & (move_code < n_orders) & (moved["occurred_on"].to_numpy(dtype="datetime64[D]") <= today)
+    np.add.at(paid, move_code[counted], moved["amount"].to_numpy(dtype="int64")[counted])
+    pool = np.maximum(paid, 0)
+    before = _running(amount, code) - amount
+    applied = np.clip(pool[code] - before, 0, amount)
+    still = amount - applied
+    total = np.zeros(n_orders, dtype="int64")
+    np.add.at(total, code, amount)
+
+    def summed(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(n_orders, dtype="int64")
+        np.add.at(out, code[mask], values[mask])
+        return out
+
+    frame = pd.DataFrame({
+        "code": code, "kind": np.where(fee, FEE, INSTALLMENT), "seq": charged["seq"].to_numpy(dtype="int64")[order],
+        "due_date": due, "amount_due": amount, "amount_paid": applied, "amount_open": still,
+    })
+    return Settled(
+        charges=frame, paid=paid, due_open=summed(rank == 0, still), fees_open=summed(rank == 1, still),
+        later_open=summed(rank == 2, still), principal_paid=summed(~fee, applied), credit=np.maximum(pool - total, 0),
+    )
+
+
+def _running(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Running total within each group of equal codes (rows of a group are contiguous)."""
+    if len(values) == 0:
+        return values
+    total = np.cumsum(values)
+    starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+    offsets = np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, len(values)]))
+    return total - offsets
+
+
+@dataclass
+class Book:
+    """The journal's charges and movements of some orders, by order code (their place in `orders`)."""
+
+    orders: pd.DataFrame  # order_key, order_id, currency, ... : code = row position
+    charges: pd.DataFrame  # code, kind, seq, due_date, amount
+    movements: pd.DataFrame  # code, id, amount, occurred_on, kind, source, recorded_at
+
+    def settle(self, as_of: date) -> Settled:
+        return settle(self.charges, self.movements, len(self.orders), as_of)
+
+
+ORDER_COLUMNS = ["order_key", "order_id", "email", "first_name", "last_name", "language", "product_name", "currency",
+                 "status", "seen_on"]
+
+
+def book(db: sa.Connection, order_ids: list[str] | None = None) -> Book:
+    """The charges and movements of the orders the journal holds (or of those named), read on one connection."""
+    held = _orders(db, order_ids)
+    keys = held["order_key"].to_numpy(dtype="int64")
+    position = pd.Series(np.arange(len(keys)), index=keys)
+    charge_rows = _by_keys(db, sa.select(charges.c.order_key, charges.c.kind, charges.c.seq, sa.cast(charges.c.due_on, sa.String),
+                                         charges.c.amount), charges.c.order_key, keys if order_ids is not None else None)
+    charged = pd.DataFrame.from_records(charge_rows, columns=["order_key", "kind", "seq", "due_date", "amount"])
+    charged["due_date"] = pd.to_datetime(charged["due_date"], format="%Y-%m-%d")
+    charged.insert(0, "code", position.reindex(charged["order_key"].to_numpy()).to_numpy())
+    move_rows = _by_keys(db, sa.select(movements.c.order_key, movements.c.id, movements.c.amount,
+                                       sa.cast(movements.c.occurred_on, sa.String), movements.c.kind, movements.c.source,
+                                       movements.c.origin, movements.c.recorded_at),
+                         movements.c.order_key, keys if order_ids is not None else None)
+    moved = pd.DataFrame.from_records(move_rows, columns=["order_key", "id", "amount", "occurred_on", "kind", "source", "origin",
+                                                          "recorded_at"])
+    moved["occurred_on"] = pd.to_datetime(moved["occurred_on"], format="%Y-%m-%d")
+    moved["recorded_at"] = pd.to_datetime(moved["recorded_at"], utc=True, format="ISO8601")
+    moved.insert(0, "code", position.reindex(moved["order_key"].to_numpy()).to_numpy())
+    return Book(held, charged.astype({"code": "int64", "seq": "int64", "amount": "int64"}),
+                moved.astype({"code": "int64", "id": "int64", "amount": "int64"}))
+
+
+def of_orders(db: sa.Connection, as_of: date, order_ids: list[str] | None = None) -> pd.DataFrame:
+    """Per order the journal holds (or each of those named): its details (ORDER_COLUMNS), and due_open, fees_open,
+    later_open, owed_now (due and fees), paid, credit, principal_paid, in minor units."""
+    held = book(db, order_ids)
+    settled = held.settle(as_of)
+    out = held.orders.copy()
+    for name in ("due_open", "fees_open", "later_open", "owed_now", "paid", "credit", "principal_paid"):
+        out[name] = getattr(settled, name)
+    return out
+
+
+def _orders(db: sa.Connection, order_ids: list[str] | None) -> pd.DataFrame:
+    columns = [orders.c[c] if c != "seen_on" else sa.cast(orders.c.seen_on, sa.String) for c in ORDER_COLUMNS]
+    query = sa.select(*columns).order_by(orders.c.order_key)
+    if order_ids is None:
+        rows = fetch(db, query)
+    else:
+        rows = [r for chunk in range(0, len(order_ids), BATCH)
+                for r in fetch(db, query.where(orders.c.order_id.in_(order_ids[chunk:chunk + BATCH])))]
+    frame = pd.DataFrame.from_records(rows, columns=ORDER_COLUMNS)
+    frame["seen_on"] = pd.to_datetime(frame["seen_on"], format="%Y-%m-%d")
+    return frame.astype({"order_key": "int64"}).sort_values("order_key", kind="stable").reset_index(drop=True)
+
+
+def _by_keys(db: sa.Connection, query: sa.Select, column: sa.Column, keys: np.ndarray | None) -> list[tuple]:
+    if keys is None:
+        return fetch(db, query)
+    if len(keys) == 0:
+        return []
+    return [row for start in range(0, len(keys), BATCH)
+            for row in fetch(db, query.where(column.in_([int(k) for k in keys[start:start + BATCH]])))]

@@ -1,0 +1,72 @@
+"""What the customers' pages leave in the store: visits, change-of-method requests, the webhook's signatures."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dunning.journal.sql import insert_new, now, read_frame
+from dunning.journal.tables import attempts, method_requests, visits, webhook_events
+
+if TYPE_CHECKING:
+    from dunning.journal.store import Store
+
+
+class PageRecords:
+    """Visits and requests of a store (mixed into `Store`, which provides `engine`)."""
+
+    engine: sa.Engine
+
+    def record_visit(self, order_id: str) -> None:
+        self.record_visits([{"order_id": order_id, "visited_at": now()}])
+
+    def record_visits(self, rows: list[dict]) -> None:
+        """Visits of manage pages (order_id, visited_at), in one statement."""
+        with self.engine.begin() as db:
+            db.execute(_VISIT, rows)
+
+    def visits_frame(self, order_id: str | None = None) -> pd.DataFrame:
+        """Every visit of a manage page (or of one order's): order_id, visited_at (datetime64, UTC)."""
+        with self.engine.connect() as db:
+            return read_frame(db, visits, ["order_id", "visited_at"], None if order_id is None else visits.c.order_id == order_id)
+
+    def visits_of(self, order_id: str) -> int:
+        with self.engine.connect() as db:
+            return db.execute(sa.select(sa.func.count()).where(visits.c.order_id == order_id)).scalar_one()
+
+    def add_method_request(self, order_id: str, wanted: str, message: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(method_requests.insert().values(order_id=order_id, wanted=wanted, message=message, requested_at=now()))
+
+    def method_requests_of(self, order_id: str) -> list[sa.Row]:
+        with self.engine.connect() as db:
+            return list(db.execute(sa.select(method_requests).where(method_requests.c.order_id == order_id)).all())
+
+
+def first_sighting(db: sa.Connection, signature: str) -> bool:
+    """True the first time a webhook signature is seen (in the caller's transaction); False for a replay."""
+    return insert_new(db, webhook_events, [{"signature": signature}], ["signature"], stamp_column="received_at") == 1
+
+
+def attempts_since(store: Store, key: str, since: int) -> int:
+    """How many attempts under `key` (a client, a login) were counted after `since` (Unix seconds), by every worker."""
+    query = sa.select(sa.func.coalesce(sa.func.sum(attempts.c.count), 0)).where(attempts.c.key == key[:300],
+                                                                                 attempts.c.window_start > since)
+    with store.engine.connect() as db:
+        return int(db.execute(query).scalar_one())
+
+
+def count_attempt(store: Store, key: str, bucket: int, forget_before: int) -> None:
+    """One more attempt under `key` in the minute starting at `bucket` (an upsert: workers at once each count), and
+    the counts older than `forget_before` gone."""
+    insert = (postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert)(attempts)
+    upsert = insert.values(key=key[:300], window_start=bucket, count=1).on_conflict_do_update(
+        index_elements=["key", "window_start"], set_={"count": attempts.c.count + 1})
+    with store.engine.begin() as db:
+        db.execute(upsert)
+        db.execute(attempts.delete().where(attempts.c.key == key[:300], attempts.c.window_start <= forget_before))
+
+
+_VISIT = visits.insert().values(order_id=sa.bindparam("order_id"), visited_at=sa.bindparam("visited_at"))

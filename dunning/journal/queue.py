@@ -1,0 +1,175 @@
+"""The send queue: campaigns and their reminders, each moved prepared -> sending -> sent/failed by conditional updates.
+
+A reminder that goes out (or is handed to a newsletter tool) charges its stage's fee in the same commit: a fee exists
+only once the reminder that carries it was really sent.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dunning.journal.sql import insert_new, now, read_frame
+from dunning.journal.tables import FAILED, PREPARED, SENDING, SENT, campaigns, charges, orders, reminders
+
+
+class SendQueue:
+    """Campaigns and reminders of a store (mixed into `Store`, which provides `engine`)."""
+
+    engine: sa.Engine
+
+    def campaign(self, name: str) -> sa.Row | None:
+        with self.engine.connect() as db:
+            return db.execute(sa.select(campaigns).where(campaigns.c.name == name)).first()
+
+    def create_campaign(self, name: str, stage: str, channel: str, as_of: date, definition: str) -> int:
+        with self.engine.begin() as db:
+            return create_campaign(db, name, stage, channel, as_of, definition)
+
+    def add_reminders(self, campaign_id: int, rows: list[dict], handed_over_on: date | None = None) -> int:
+        """Record prepared reminders, or (with `handed_over_on`) reminders handed to a newsletter tool, which
+        count as sent that day; an order already holding this stage is skipped. Returns how many were added."""
+        with self.engine.begin() as db:
+            return add_reminders(db, campaign_id, rows, handed_over_on)
+
+    def reminded(self) -> pd.DataFrame:
+        """Every order, stage and subject (`about`) the store holds a message for, with status and when it was sent."""
+        with self.engine.connect() as db:
+            return reminded(db)
+
+    def history(self, order_id: str | None = None) -> pd.DataFrame:
+        """order_id, stage, about, reminded_on: every message sent or handed over, from any channel (or one order's).
+        `about` is "" for a dunning stage, `due:<date>` for a notice before a due date, `payment:<id>` for a thanks."""
+        with self.engine.connect() as db:
+            return history(db, order_id)
+
+    def pending(self, campaign_id: int) -> list[sa.Row]:
+        """Reminders still to send, in order: those in flight when a run stopped come first."""
+        query = (sa.select(reminders).where(reminders.c.campaign_id == campaign_id, reminders.c.status.in_((SENDING, PREPARED)))
+                 .order_by(sa.case((reminders.c.status == SENDING, 0), else_=1), reminders.c.id))
+        with self.engine.connect() as db:
+            return list(db.execute(query).all())
+
+    def reminders_of(self, campaign_id: int, limit: int | None = None) -> list[sa.Row]:
+        query = sa.select(reminders).where(reminders.c.campaign_id == campaign_id).order_by(reminders.c.id).limit(limit)
+        with self.engine.connect() as db:
+            return list(db.execute(query).all())
+
+    def claim(self, reminder: sa.Row, sender: str) -> bool:
+        """Move a prepared reminder (or one left in flight by a sender that died) to sending for `sender`.
+
+        A conditional update: of two senders at once, exactly one wins each reminder; the loser skips it."""
+        return self.step(None, reminder, sender)
+
+    def step(self, outcome: tuple[int, dict] | None, reminder: sa.Row | None, sender: str) -> bool:
+        """One commit for a sender's step: how its last reminder went (`outcome`: its id and `sent()` or
+        `failed()`, a sent one charging its fee), and the claim of its next one, `reminder` (a conditional update,
+        as `claim`). Returns whether the claim was won. The statements are built once: a send run takes thousands."""
+        with self.engine.begin() as db:
+            if outcome is not None:
+                reminder_id, values = outcome
+                db.execute(_SETTLE[values["status"]], {"reminder_id": reminder_id, **{f"new_{k}": v for k, v in values.items()}})
+                if values["status"] == SENT:
+                    charge_fees(db, [reminder_id])
+            if reminder is None:
+                return False
+            claim = _CLAIM_FREE if reminder.claimed_by is None else _CLAIM_HELD
+            return db.execute(claim, {"reminder_id": reminder.id, "was": reminder.status, "held_by": reminder.claimed_by,
+                                      "at": now(), "sender": sender}).rowcount == 1
+
+    def mark_sent(self, reminder_id: int, message_id: str, reminded_on: date) -> None:
+        with self.engine.begin() as db:
+            db.execute(reminders.update().where(reminders.c.id == reminder_id).values(**sent(message_id, reminded_on)))
+            charge_fees(db, [reminder_id])
+
+    def mark_failed(self, reminder_id: int, error: str) -> None:
+        self._update(reminder_id, **failed(error))
+
+    def mark_handed(self, reminder_ids: list[int], external_id: str) -> None:
+        """Note the external batch (a Mailchimp campaign) the reminders in flight are about to go out in."""
+        with self.engine.begin() as db:
+            db.execute(reminders.update().where(reminders.c.id.in_(reminder_ids), reminders.c.status == SENDING)
+                       .values(message_id=external_id))
+
+    def release(self, reminder_id: int, why: str) -> None:
+        """Put a reminder in flight back in the queue for the next run."""
+        self._update(reminder_id, status=PREPARED, claimed_by=None, error=why)
+
+    def counts(self, campaign_id: int) -> dict[str, int]:
+        query = (sa.select(reminders.c.status, sa.func.count()).where(reminders.c.campaign_id == campaign_id)
+                 .group_by(reminders.c.status))
+        with self.engine.connect() as db:
+            return {status: n for status, n in db.execute(query).all()}
+
+    def _update(self, reminder_id: int, **values) -> None:
+        """Change one reminder's state in a commit of its own."""
+        with self.engine.begin() as db:
+            db.execute(reminders.update().where(reminders.c.id == reminder_id).values(**values))
+
+
+def create_campaign(db: sa.Connection, name: str, stage: str, channel: str, as_of: date, definition: str) -> int:
+    """A campaign by name, created where it does not exist yet; its id."""
+    insert_new(db, campaigns, [{"name": name, "stage": stage, "channel": channel, "as_of": as_of, "definition": definition}],
+               ["name"], stamp_column="prepared_at")
+    return db.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).scalar_one()
+
+
+def add_reminders(db: sa.Connection, campaign_id: int, rows: list[dict], handed_over_on: date | None = None) -> int:
+    """`SendQueue.add_reminders` inside a transaction of the caller's; reminders handed over charge their fees."""
+    done = {"status": SENT, "reminded_on": handed_over_on, "sent_at": now()} if handed_over_on else {"status": PREPARED}
+    rows = [{"about": "", "fees_open": 0, **row, "campaign_id": campaign_id, **done} for row in rows]
+    added = insert_new(db, reminders, rows, ["order_id", "stage", "about"], stamp_column="prepared_at")
+    if handed_over_on and added:
+        ids = db.execute(sa.select(reminders.c.id).where(reminders.c.campaign_id == campaign_id, reminders.c.status == SENT,
+                                                         reminders.c.fee > 0)).scalars().all()
+        charge_fees(db, list(ids))
+    return added
+
+
+def charge_fees(db: sa.Connection, reminder_ids: list[int]) -> None:
+    """The fee of each of these reminders that was sent, as a charge on its order (once per reminder)."""
+    if not reminder_ids:
+        return
+    chosen = (sa.select(orders.c.order_key, sa.literal("fee"), reminders.c.id, reminders.c.reminded_on, reminders.c.fee,
+                        sa.null())
+              .join(orders, orders.c.order_id == reminders.c.order_id)
+              .where(reminders.c.id.in_(sa.bindparam("ids", expanding=True)), reminders.c.status == SENT,
+                     reminders.c.fee > 0, reminders.c.reminded_on.is_not(None)))
+    insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(charges)
+    statement = insert.from_select(["order_key", "kind", "seq", "due_on", "amount", "shop_open"], chosen).on_conflict_do_nothing()
+    for start in range(0, len(reminder_ids), 900):
+        db.execute(statement, {"ids": reminder_ids[start:start + 900]})
+
+
+def reminded(db: sa.Connection) -> pd.DataFrame:
+    """`SendQueue.reminded` on a connection of the caller's."""
+    return read_frame(db, reminders, ["order_id", "stage", "about", "status", "sent_at"])
+
+
+def history(db: sa.Connection, order_id: str | None = None) -> pd.DataFrame:
+    """`SendQueue.history` on a connection of the caller's."""
+    sent_ = reminders.c.status == SENT
+    frame = read_frame(db, reminders, ["order_id", "stage", "about", "reminded_on"],
+                       sent_ if order_id is None else sa.and_(sent_, reminders.c.order_id == order_id))
+    return frame.dropna(subset=["reminded_on"]).reset_index(drop=True)
+
+
+def sent(message_id: str, reminded_on: date) -> dict:
+    """A reminder's new values once it went out."""
+    return {"status": SENT, "sent_at": now(), "message_id": message_id, "error": None, "reminded_on": reminded_on}
+
+
+def failed(error: str) -> dict:
+    """A reminder's new values once its delivery failed."""
+    return {"status": FAILED, "error": error}
+
+
+_SETTLE = {status: reminders.update().where(reminders.c.id == sa.bindparam("reminder_id"))
+           .values({column: sa.bindparam(f"new_{column}") for column in columns})
+           for status, columns in ((SENT, ("status", "sent_at", "message_id", "error", "reminded_on")), (FAILED, ("status", "error")))}
+_CLAIM = (reminders.update().where(reminders.c.id == sa.bindparam("reminder_id"), reminders.c.status == sa.bindparam("was"))
+          .values(status=SENDING, sending_at=sa.bindparam("at"), attempts=reminders.c.attempts + 1, claimed_by=sa.bindparam("sender")))
+_CLAIM_FREE = _CLAIM.where(reminders.c.claimed_by.is_(None))
+_CLAIM_HELD = _CLAIM.where(reminders.c.claimed_by == sa.bindparam("held_by"))

@@ -1,0 +1,138 @@
+"""What every part of the journal shares: the clock of record, inserts the database settles, frames read fast."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+BATCH = 900  # ids per IN (...) list: below SQLite's default limit of variables per statement
+ROWS_PER_EXECUTE = 20_000
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def chunks(values: list) -> list[list]:
+    return [values[i:i + BATCH] for i in range(0, len(values), BATCH)]
+
+
+def next_id(db: sa.Connection, column: sa.Column) -> int:
+    """One above the highest value of an id column (the caller holds the ledger's write lock)."""
+    return int(db.execute(sa.select(sa.func.coalesce(sa.func.max(column), 0))).scalar_one()) + 1
+
+
+def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict] | pd.DataFrame, keys: list[str] | None,
+               stamp_column: str | None = "recorded_at", update: list[str] | None = None) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING for many rows (dicts, or a frame's columns); returns how many of them this
+    call added (with `update`, the columns a row already there takes from the new one: an upsert; with `keys` None,
+    a plain insert).
+
+    The database decides what is new (its unique constraint), so two processes inserting the same
+    rows at once add each row once, and each learns how many were its own (the driver's row count,
+    summed over the batch, inside this transaction). A frame goes in column by column, dates converted once
+    per column."""
+    columns = _columns(rows)
+    if not columns or not len(next(iter(columns.values()))):
+        return 0
+    count = len(next(iter(columns.values())))
+    insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(table)
+    names = [*columns, *([stamp_column] if stamp_column else [])]
+    statement = insert.values({c: sa.bindparam(c) for c in names})
+    if keys is not None:
+        statement = (statement.on_conflict_do_update(index_elements=keys, set_={c: insert.excluded[c] for c in update}) if update
+                     else statement.on_conflict_do_nothing(index_elements=keys))
+    compiled = statement.compile(dialect=db.dialect)
+    sqlite_order = compiled.positiontup or []
+    convert = _sqlite_values if sqlite_order else _python_values
+    if stamp_column:  # one time for every row, converted once
+        columns[stamp_column] = convert(table.c[stamp_column].type, [now()]) * count
+    if sqlite_order:  # SQLite (qmark): values in the statement's order, dates as SQLAlchemy stores them
+        values = list(zip(*(convert(table.c[name].type, columns[name]) for name in sqlite_order)))
+    else:  # PostgreSQL: psycopg adapts Python values itself
+        lists = [convert(table.c[name].type, columns[name]) for name in names]
+        values = [dict(zip(names, row)) for row in zip(*lists)]
+    cursor = db.connection.dbapi_connection.cursor()
+    try:
+        added = 0
+        for start in range(0, count, ROWS_PER_EXECUTE):
+            cursor.executemany(str(compiled), values[start:start + ROWS_PER_EXECUTE])
+            added += max(cursor.rowcount, 0)
+    finally:
+        cursor.close()
+    return added
+
+
+def read_frame(db: sa.Connection, table: sa.Table, columns: list[str], where: sa.ColumnElement | None = None) -> pd.DataFrame:
+    """A table as a frame, typed the same whether or not it has rows; dates travel as ISO text and are converted in
+    one vectorised step (far faster than a date object per row)."""
+    selected = [sa.cast(table.c[c], sa.String).label(c) if isinstance(table.c[c].type, sa.Date) else table.c[c]
+                for c in columns]
+    query = sa.select(*selected)
+    return typed(fetch(db, query if where is None else query.where(where)), table, columns)
+
+
+def fetch(db: sa.Connection, query: sa.Select) -> list[tuple]:
+    """The rows of a query as plain tuples through the driver's cursor: a million rows load in a second. The values
+    are bound, never pasted into the SQL: a where clause may hold what a request sent."""
+    compiled = query.compile(dialect=db.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    args = tuple(params[name] for name in compiled.positiontup) if compiled.positiontup else params
+    cursor = db.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def typed(rows: list[tuple], table: sa.Table, columns: list[str]) -> pd.DataFrame:
+    """Rows of `table`'s columns as a frame: dates as datetime64, times in UTC, integers as int64 (or Int64 where
+    the column may be empty)."""
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for column in columns:
+        kind = table.c[column].type
+        if isinstance(kind, sa.DateTime):
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        elif isinstance(kind, sa.Date):
+            frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d")
+        elif isinstance(kind, sa.Boolean):
+            frame[column] = frame[column].astype(bool)
+        elif isinstance(kind, (sa.BigInteger, sa.Integer)):
+            frame[column] = frame[column].astype("Int64" if table.c[column].nullable and frame[column].isna().any() else "int64")
+    return frame
+
+
+def _columns(rows: list[dict] | pd.DataFrame) -> dict[str, list | pd.Series]:
+    if isinstance(rows, pd.DataFrame):
+        return {name: rows[name] for name in rows.columns}
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
+def _python_values(kind: sa.types.TypeEngine, values: list | pd.Series) -> list:
+    """A column as Python values a driver binds: dates as dates, missing values as None."""
+    if not isinstance(values, pd.Series):
+        return values
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return (values.dt.date if isinstance(kind, sa.Date) else values.dt.to_pydatetime()).astype(object).where(values.notna(), None).tolist()
+    if isinstance(kind, sa.Boolean):
+        return [bool(v) for v in values]
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _sqlite_values(kind: sa.types.TypeEngine, values: list | pd.Series) -> list:
+    """A column's values as SQLAlchemy stores them in SQLite: dates as ISO text, times in UTC without an offset."""
+    if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values):
+        text = values.dt.strftime("%Y-%m-%d" if isinstance(kind, sa.Date) else "%Y-%m-%d %H:%M:%S.%f")
+        return text.astype(object).where(values.notna(), None).tolist()
+    values = _python_values(kind, values)
+    if isinstance(kind, sa.Boolean):
+        return [None if v is None else int(v) for v in values]
+    first = next((v for v in values if v is not None), None)
+    if isinstance(first, datetime):
+        return [v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") if v is not None else None for v in values]
+    if isinstance(first, date):
+        return [v.isoformat() if v is not None else None for v in values]
+    return values
