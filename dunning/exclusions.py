@@ -47,7 +47,7 @@ def why_not(frame: pd.DataFrame, as_of: date, policy: Policy, waiting: pd.Series
         why[mask] = text[mask] if isinstance(text, pd.Series) else text
 
     if closed is not None and len(closed):
-        decision = frame["order_id"].map(closed)
+        decision = frame["order_id"].astype(object).map(closed.to_dict())  # order ids may be Arrow-backed: map as objects
         mark(decision.notna(), decision.fillna("").astype("string"))
 
     mark(frame["status"].isin(CLOSED_STATUSES), "order is " + frame["status"].astype("string"))

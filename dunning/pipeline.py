@@ -132,7 +132,7 @@ def _currencies(db: sa.Connection, export: loader.OrderExport, order_ids: pd.Ser
 def _shown_elsewhere(db: sa.Connection, planned: recording.Plan, paid: loader.PaymentExport | None) -> set[int]:
     """Movements a shop's export has shown, or this run's payments file holds (stored ids; new ones are negative)."""
     shown = {r[0] for r in fetch(db, sa.select(coverage.c.movement_id))}
-    shown |= {m for ms in planned.matched.covers.values() for m in ms}
+    shown |= {m for ms in planned.exported.covers.values() for m in ms}
     if paid is not None:
         origin = f"file:{paid.path.name}"
         shown |= {r[0] for r in fetch(db, sa.select(observations.c.movement_id).where(

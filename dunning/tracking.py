@@ -157,20 +157,24 @@ def payments_known(store: Store) -> pd.DataFrame:
     amount, currency, payment_id (the source and key of the first observation of it), source (its origin), kind,
     recorded_at (when the journal learnt of it)."""
     query = (sa.select(orders.c.order_id, sa.cast(movements.c.occurred_on, sa.String), movements.c.amount, movements.c.currency,
-                       movements.c.id, movements.c.origin, movements.c.kind, movements.c.recorded_at)
+                       movements.c.id, movements.c.origin, movements.c.kind, movements.c.recorded_at, movements.c.made_by)
              .join(orders, orders.c.order_key == movements.c.order_key))
     first = (sa.select(observations.c.movement_id, observations.c.source, observations.c.source_key)
              .where(observations.c.id.in_(sa.select(sa.func.min(observations.c.id)).where(observations.c.movement_id.is_not(None))
                                           .group_by(observations.c.movement_id))))
+    makers = (sa.select(observations.c.id, observations.c.source, observations.c.source_key)
+              .where(observations.c.id.in_(sa.select(movements.c.made_by).where(movements.c.made_by.is_not(None)))))
     with store.engine.connect() as db:
-        rows, named = fetch(db, query), fetch(db, first)
-    frame = pd.DataFrame.from_records(rows, columns=["order_id", "paid_at", "amount", "currency", "id", "source", "kind", "recorded_at"])
+        rows, named, made = fetch(db, query), fetch(db, first), fetch(db, makers)
+    frame = pd.DataFrame.from_records(rows, columns=["order_id", "paid_at", "amount", "currency", "id", "source", "kind", "recorded_at",
+                                                     "made_by"])
     frame["paid_at"] = pd.to_datetime(frame["paid_at"], format="%Y-%m-%d")
     frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True, format="ISO8601")
     frame["amount"] = frame["amount"].astype("int64")
     names = {movement: f"{source}:{key}" for movement, source, key in named}
-    frame["payment_id"] = [names.get(m, f"movement:{m}") for m in frame["id"]]
-    return frame.drop(columns="id")
+    by_maker = {observation: f"{source}:{key}" for observation, source, key in made}
+    frame["payment_id"] = [names.get(m) or by_maker.get(b) or f"movement:{m}" for m, b in zip(frame["id"], frame["made_by"])]
+    return frame.drop(columns=["id", "made_by"])
 
 
 def left_the_list(store: Store) -> pd.DataFrame:

@@ -70,7 +70,8 @@ class Plan:
     changed_orders: pd.DataFrame
     charge_rows: pd.DataFrame  # order_key, kind, seq, due_on, amount, shop_open: to insert or update
     incoming: pd.DataFrame  # the observations judged: existing id (pending ones) or -1, status, movement, note
-    matched: matcher.Matched
+    matched: matcher.Matched  # the sources' observations; the exports' rows take their status from `exported`
+    exported: matcher.Exported  # the shop's snapshots of the orders concerned, replayed (keys: stored ids, or -(row + 1))
     new_movements: pd.DataFrame
 
     def settled(self, as_of: date | None = None) -> Settled:
@@ -108,15 +109,54 @@ def plan(db: sa.Connection, arrival: Arrival) -> Plan:
     stored_moves = _movements(db, keys[keys > 0], len(held) > WHOLE_TABLE)
     stored_moves.insert(0, "code", code_of_key.reindex(stored_moves.pop("order_key")).to_numpy())
     incoming = _incoming(db, arrival, aggregates, waiting, code_of)
-    known = _known(db, stored_moves, incoming, code_of_key)
-    matched = matcher.match(incoming, known, arrival.window)
-    new_moves = matched.movements
+    matched = matcher.match(incoming, _known(db, stored_moves, incoming, code_of_key), arrival.window)
+    exported = _exports(db, incoming, matched, stored_moves, keys, arrival.window)
+    for row, state in exported.status.items():
+        if row < 0:
+            matched.status[-row - 1] = state
+    new_moves = pd.concat([matched.movements, exported.movements], ignore_index=True)
     columns = ["code", "id", "amount", "occurred_on", "kind", "source", "origin"]
     moved = pd.concat([stored_moves[columns + ["recorded_at"]],
                        new_moves[columns].assign(recorded_at=pd.Timestamp.now(tz="UTC"))], ignore_index=True)
     book = Book(book_orders, charged, moved.astype({"code": "int64", "id": "int64", "amount": "int64"}))
     _note_overpayments(book, incoming, matched, arrival.as_of)
-    return Plan(arrival, version, book, new_orders, updates, charge_rows, incoming, matched, new_moves)
+    return Plan(arrival, version, book, new_orders, updates, charge_rows, incoming, matched, exported, new_moves)
+
+
+def _exports(db: sa.Connection, incoming: pd.DataFrame, matched: matcher.Matched, stored: pd.DataFrame, keys: np.ndarray,
+             window: int) -> matcher.Exported:
+    """The shop's snapshots of every order that learnt something in this run and has any, replayed (`matcher.exports`)."""
+    fresh = incoming[incoming["kind"].isin(matcher.AGGREGATE) & (incoming["code"] >= 0) & (incoming["id"] < 0)]
+    touched = set(fresh["code"]) | set(incoming.loc[(matched.status == matcher.COUNTED).to_numpy() & incoming["kind"].isin(matcher.DIRECT).to_numpy(), "code"])
+    stored_events = _stored_events(db, [int(keys[c]) for c in sorted(touched) if keys[c] > 0], len(touched) > WHOLE_TABLE)
+    code_of_key = pd.Series(np.arange(len(keys)), index=keys)
+    stored_events["code"] = code_of_key.reindex(stored_events["order_key"]).to_numpy()
+    events = pd.concat([stored_events.rename(columns={"id": "key"}).drop(columns="order_key"),
+                        fresh.assign(key=-(fresh["row"] + 1))[["key", "code", "kind", "amount", "occurred_on", "currency", "origin",
+                                                                "covers_from"]]], ignore_index=True)
+    if events.empty:
+        return matcher.Exported({}, {}, pd.DataFrame(columns=matcher.MOVEMENT_COLUMNS))
+    concerned = set(events["code"])
+    new = matched.movements
+    moved = pd.concat([stored[stored["code"].isin(concerned)], new[new["code"].isin(concerned)]], ignore_index=True)
+    made = stored[stored["made_by"].notna()].groupby("made_by")["amount"].sum()
+    first = -(len(new) + 1)
+    return matcher.exports(events, moved, made, window, first_id=first)
+
+
+def _stored_events(db: sa.Connection, keys: list[int], whole: bool) -> pd.DataFrame:
+    """The shop's snapshots the journal holds of these orders (drops, rises, what was paid before it first saw one)."""
+    columns = ["id", "order_key", "kind", "amount", "occurred_on", "currency", "origin"]
+    query = sa.select(*(sa.cast(observations.c[c], sa.String) if c == "occurred_on" else observations.c[c] for c in columns)).where(
+        observations.c.source == matcher.EXPORT, observations.c.kind.in_(matcher.AGGREGATE))
+    if whole:
+        rows = fetch(db, query)
+    else:
+        rows = [r for start in range(0, len(keys), BATCH) for r in fetch(db, query.where(observations.c.order_key.in_(keys[start:start + BATCH])))]
+    frame = typed(rows, observations, columns)
+    if whole:
+        frame = frame[frame["order_key"].isin(keys)]
+    return frame.assign(covers_from=pd.NaT).reset_index(drop=True)
 
 
 def write(store: Store, arrival: Arrival, planned: Plan | None = None, db: sa.Connection | None = None) -> Plan:
@@ -330,7 +370,7 @@ def _waiting(db: sa.Connection, arriving: pd.Series) -> pd.DataFrame:
 
 def _movements(db: sa.Connection, keys: np.ndarray, whole: bool) -> pd.DataFrame:
     columns = ["order_key", "id", "kind", "amount", "currency", "occurred_on", "source", "origin", "covers_from", "reverses",
-               "note", "recorded_at"]
+               "made_by", "note", "recorded_at"]
     query = sa.select(*(sa.cast(movements.c[c], sa.String) if c in ("occurred_on", "covers_from") else movements.c[c]
                         for c in columns))
     if whole:
@@ -342,22 +382,20 @@ def _movements(db: sa.Connection, keys: np.ndarray, whole: bool) -> pd.DataFrame
     if whole:
         frame = frame[frame["order_key"].isin(keys)]
     frame["reverses"] = frame["reverses"].astype("Int64")
+    frame["made_by"] = frame["made_by"].astype("Int64")
     return frame.reset_index(drop=True)
 
 
 def _known(db: sa.Connection, moved: pd.DataFrame, incoming: pd.DataFrame, code_of_key: pd.Series) -> matcher.Known:
-    """What the matcher needs of the journal: the movements of the orders involved, the direct observations and
-    coverage of those it may have to weigh, and the movements any incoming reference names (of any order)."""
+    """What the matcher needs of the journal: the movements of the orders involved, which sources saw each, and the
+    movements any incoming reference names (of any order)."""
     codes = set(incoming.loc[incoming["code"] >= 0, "code"])
     moved = moved[moved["code"].isin(codes)].reset_index(drop=True)
     ids = [int(i) for i in moved["id"]]
-    links, covered = [], set()
+    links = []
     for start in range(0, len(ids), BATCH):
-        chunk = ids[start:start + BATCH]
-        links += fetch(db, sa.select(observations.c.movement_id, observations.c.source, observations.c.amount,
-                                     observations.c.reference).where(observations.c.movement_id.in_(chunk),
-                                                                     observations.c.source != matcher.EXPORT))
-        covered |= {r[0] for r in fetch(db, sa.select(coverage.c.movement_id).where(coverage.c.movement_id.in_(chunk)))}
+        links += fetch(db, sa.select(observations.c.movement_id, observations.c.source).where(
+            observations.c.movement_id.in_(ids[start:start + BATCH]), observations.c.source != matcher.EXPORT))
     references = {}
     named = [r for r in pd.unique(incoming["reference"]) if r]
     for start in range(0, len(named), BATCH):
@@ -365,7 +403,7 @@ def _known(db: sa.Connection, moved: pd.DataFrame, incoming: pd.DataFrame, code_
                  .join(movements, movements.c.id == observations.c.movement_id)
                  .where(observations.c.reference.in_(named[start:start + BATCH])))
         references |= {ref: (int(mid), int(code_of_key.get(key, -2)), int(amount)) for ref, mid, key, amount in fetch(db, query)}
-    return matcher.Known(moved, pd.DataFrame(links, columns=["movement_id", "source", "amount", "reference"]), covered, references)
+    return matcher.Known(moved, pd.DataFrame(links, columns=["movement_id", "source"]), references)
 
 
 def _note_overpayments(book: Book, incoming: pd.DataFrame, matched: matcher.Matched, as_of: date) -> None:
@@ -403,6 +441,10 @@ def _write(db: sa.Connection, planned: Plan) -> None:
                                             due_on=pd.to_datetime(rows["due_on"]))[
                    ["order_key", "kind", "seq", "due_on", "amount", "shop_open"]],
                    ["order_key", "kind", "seq"], None, update=["due_on", "amount", "shop_open"])
+    rows = planned.incoming
+    new_obs = (rows["id"] < 0).to_numpy()
+    obs_ids = np.where(new_obs, obs_base + np.cumsum(new_obs) - 1, rows["id"].to_numpy(dtype="int64"))
+    real_event = lambda k: int(obs_ids[-int(k) - 1]) if int(k) < 0 else int(k)  # noqa: E731
     moves = planned.new_movements
     if len(moves):
         insert_new(db, movements, pd.DataFrame({
@@ -411,12 +453,28 @@ def _write(db: sa.Connection, planned: Plan) -> None:
             "occurred_on": pd.to_datetime(moves["occurred_on"]), "source": moves["source"], "origin": moves["origin"],
             "covers_from": pd.to_datetime(moves["covers_from"]),
             "reverses": pd.array([None if pd.isna(r) else int(real_move(np.array([r]))[0]) for r in moves["reverses"]], dtype="Int64"),
+            "made_by": pd.array([None if pd.isna(k) else real_event(k) for k in moves["made_by"]], dtype="Int64"),
             "note": moves["note"]}), None)
-    _write_observations(db, planned, obs_base, real_move, book_keys)
+    _write_observations(db, planned, obs_ids, real_move, book_keys)
+    _write_coverage(db, planned.exported, real_event, real_move)
     db.execute(sa.text("UPDATE ledger_version SET version = version + 1 WHERE id = 1"))
 
 
-def _write_observations(db: sa.Connection, planned: Plan, obs_base: int, real_move, book_keys: np.ndarray) -> None:
+def _write_coverage(db: sa.Connection, exported: matcher.Exported, real_event, real_move) -> None:
+    """What each replayed snapshot covers now (it replaces what it covered before), and the stored snapshots' status."""
+    stored = [int(k) for k in exported.covers if k > 0]
+    for start in range(0, len(stored), BATCH):
+        db.execute(coverage.delete().where(coverage.c.observation_id.in_(stored[start:start + BATCH])))
+    rows = [(real_event(k), int(real_move(np.array([m]))[0])) for k, ms in exported.covers.items() for m in ms]
+    if rows:
+        insert_new(db, coverage, pd.DataFrame(rows, columns=["observation_id", "movement_id"]), ["observation_id", "movement_id"], None)
+    changed = [{"oid": int(k), "v_status": state} for k, state in exported.status.items() if k > 0]
+    if changed:
+        db.execute(observations.update().where(observations.c.id == sa.bindparam("oid")).values(status=sa.bindparam("v_status")),
+                   changed)
+
+
+def _write_observations(db: sa.Connection, planned: Plan, ids: np.ndarray, real_move, book_keys: np.ndarray) -> None:
     rows = planned.incoming
     matched = planned.matched
     code = rows["code"].to_numpy(dtype="int64")
@@ -429,7 +487,6 @@ def _write_observations(db: sa.Connection, planned: Plan, obs_base: int, real_mo
         "movement_id": pd.Series(real_move(move), dtype="Int64").where(move != 0, pd.NA),
     })
     new = (rows["id"] < 0).to_numpy()
-    ids = np.where(new, obs_base + np.cumsum(new) - 1, rows["id"].to_numpy(dtype="int64"))
     if new.any():
         add = rows[new]
         insert_new(db, observations, pd.DataFrame({
@@ -446,13 +503,10 @@ def _write_observations(db: sa.Connection, planned: Plan, obs_base: int, real_mo
             note=sa.bindparam("v_note")),
             [{"oid": int(r.id), "v_key": _plain_value(r.order_key), "v_status": r.status, "v_move": _plain_value(r.movement_id),
               "v_note": r.note} for r in old.itertuples()])
-    covered = [(int(ids[row]), int(real_move(np.array([m]))[0])) for row, ms in matched.covers.items() for m in ms]
-    if covered:
-        insert_new(db, coverage, pd.DataFrame(covered, columns=["observation_id", "movement_id"]),
-                   ["observation_id", "movement_id"], None)
 
 
 def _plain_value(value):
+    """A value as a driver binds it: None for anything missing, Python ints and dates."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, np.integer):

@@ -112,6 +112,7 @@ movements = sa.Table(
     sa.Column("origin", sa.String(300), nullable=False, server_default=""),
     sa.Column("covers_from", sa.Date),  # made from a shop's export: the earliest date a payment it stands for may have
     sa.Column("reverses", sa.Integer),  # the movement it reverses, or moves to another order
+    sa.Column("made_by", sa.Integer),  # made by a shop's export: the observation (a drop, a rise) it stands for
     sa.Column("note", sa.Text, nullable=False, server_default=""),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -163,6 +164,7 @@ statement_entries = sa.Table(
     sa.Column("payer", sa.String(300), nullable=False, server_default=""),
     sa.Column("payer_iban", sa.String(50), nullable=False, server_default=""),
     sa.Column("reason_code", sa.String(10), nullable=False, server_default=""),
+    sa.Column("end_to_end", sa.String(300), nullable=False, server_default=""),
     sa.Column("order_id", sa.String(200), nullable=False, server_default=""),
     sa.Column("matched_by", sa.String(20), nullable=False, index=True),
     sa.Column("note", sa.Text, nullable=False, server_default=""),

@@ -38,7 +38,7 @@ def import_statement(store: Store, path: Path, today: date, window: int = matche
     read = statements.read(path)
     with store.writing() as db:
         held = balance.of_orders(db, today)
-        matched = Matcher(held, held.set_index("order_id")["owed_now"]).match(read).assign(note="")
+        matched = Matcher(held).match(read).assign(note="")
         paying = matched["direction"].isin((CREDIT, RETURN))
         asked = matched[paying & matched["matched_by"].isin((*CERTAIN, PROBABLE, UNMATCHED))]
         observed, rejected = rules.observed(_candidates(asked), held.set_index("order_id")["currency"], today, source=SOURCE,
@@ -60,7 +60,7 @@ def rematch(store: Store, db: sa.Connection, today: date, window: int = matcher.
     if waiting.empty:
         return 0
     held = balance.of_orders(db, today)
-    found = Matcher(held, held.set_index("order_id")["owed_now"]).match(waiting)
+    found = Matcher(held).match(waiting)
     found = found[found["matched_by"] != UNMATCHED]
     for entry in found.itertuples():
         db.execute(statement_entries.update().where(statement_entries.c.entry_ref == entry.entry_ref,
@@ -97,7 +97,7 @@ def _candidates(entries: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"order_id": entries["order_id"], "paid_at": entries["booked_on"], "currency": entries["currency"],
                          "amount": entries["amount"].astype("int64") * sign, "payment_id": entries["entry_ref"],
                          "kind": entries["direction"].map(lambda d: "return" if d == RETURN else "payment"),
-                         "reference": "", "row": entries["entry_ref"],
+                         "reference": entries["end_to_end"], "row": entries["entry_ref"],
                          "note": [f"return {r}".strip() if d == RETURN else "" for d, r in zip(entries["direction"], entries["reason_code"])],
                          "review": (entries["matched_by"] == PROBABLE).to_numpy()})
 

@@ -52,15 +52,31 @@ def _transactions(entry: Element, fallback_ref: str, path: Path) -> list[Entry]:
         reason = _text(tx, "RtrInf/Rsn/Cd")
         direction = RETURN if debit and (reason or reversal) else DEBIT if debit or reversal else CREDIT
         ref = _text(tx, "Refs/AcctSvcrRef") or (entry_ref if len(details) == 1 else f"{entry_ref}/{number}")
+        amount = minor_units(amount_element.text or "", currency, path, f"entry {ref}")
+        if direction == RETURN:  # what the customer's payment was; the bank's charge for the return is the merchant's cost
+            amount = _returned(tx, amount, currency, path, ref)
+        end_to_end = _text(tx, "Refs/EndToEndId")
         made.append(Entry(
-            entry_ref=ref, booked_on=booked, currency=currency, direction=direction,
-            amount=minor_units(amount_element.text or "", currency, path, f"entry {ref}"),
+            entry_ref=ref, booked_on=booked, currency=currency, direction=direction, amount=amount,
+            end_to_end="" if end_to_end.upper() in ("", "NOTPROVIDED", "NONREF") else end_to_end,
             reference=_text(tx, "RmtInf/Strd/CdtrRefInf/Ref"),
             remittance=" ".join(u.text.strip() for u in tx.findall("./RmtInf/Ustrd") if u.text)
                        or _text(entry, "AddtlNtryInf"),
             payer=_text(tx, "RltdPties/Dbtr/Nm") or _text(tx, "RltdPties/Dbtr/Pty/Nm"),
             payer_iban=_text(tx, "RltdPties/DbtrAcct/Id/IBAN"), reason_code=reason))
     return made
+
+
+def _returned(tx: Element, booked: int, currency: str, path: Path, ref: str) -> int:
+    """The amount of a returned payment without the bank's charges: the amount as instructed where the bank states it,
+    else the booked amount less the charges it lists."""
+    instructed = tx.find("./AmtDtls/InstdAmt/Amt")
+    if instructed is not None and instructed.get("Ccy", currency) == currency:
+        return minor_units(instructed.text or "", currency, path, f"entry {ref}")
+    charges = sum(minor_units(c.text or "", currency, path, f"entry {ref}") for c in tx.findall("./Chrgs/Rcrd/Amt")
+                  if c.get("Ccy", currency) == currency)
+    charges = charges or sum(minor_units(c.text or "", currency, path, f"entry {ref}") for c in tx.findall("./Chrgs/Amt"))
+    return booked - charges if 0 < charges < booked else booked
 
 
 def _date(entry: Element, path: Path) -> date:

@@ -29,6 +29,7 @@ class Entry:
     payer: str = ""
     payer_iban: str = ""
     reason_code: str = ""
+    end_to_end: str = ""  # the payer's end-to-end id, where the bank gives a real one: another source may name it too
 
 
 ENTRY_COLUMNS = list(Entry.__dataclass_fields__)

@@ -4,8 +4,9 @@
    of exactly one order, in the structured field or anywhere in the text;
 2. `order_id`: the id of exactly one order in the remittance text (as written, or with its punctuation
    left out, as some banks do);
-3. `probable`: no reference and no id, but exactly one order in that currency is owed exactly that amount
-   and the payer's name holds the customer's last name. Listed for the merchant to confirm; never counted.
+3. `probable`: no reference and no id, but exactly one order in that currency is owed exactly that amount (what is
+   due with its fees, or what is due without them) and the payer's name holds the customer's last name. Listed for
+   the merchant to confirm; never counted before that.
 
 A credit or a return that matches none of these is `unmatched`; a debit is not a customer's payment.
 """
@@ -27,15 +28,15 @@ AMBIGUOUS = object()
 
 
 class Matcher:
-    """The ledger's orders, indexed by their references, ids and what they are owed."""
+    """The ledger's orders, indexed by their references, ids and what they are owed (`orders`: order_id, last_name,
+    currency, and the balance's due_open and owed_now)."""
 
-    def __init__(self, orders: pd.DataFrame, owed: pd.Series):
+    def __init__(self, orders: pd.DataFrame):
         ids = orders["order_id"].astype(str).tolist()
         self.references = {creditor_reference(o): o for o in ids} | {qr_reference(o): o for o in ids}
         self.ids = _unique({o.upper(): o for o in ids}.items())
         self.compact_ids = _unique((_compact(o), o) for o in ids if len(_compact(o)) >= 4)
         self.orders = orders.set_index("order_id")
-        self.owed = owed
 
     def match(self, entries: pd.DataFrame) -> pd.DataFrame:
         """The entries with `order_id` and `matched_by` added."""
@@ -76,8 +77,8 @@ class Matcher:
         return hits.pop() if len(hits) == 1 else ""
 
     def _by_amount_and_name(self, entry) -> str:
-        owed = self.owed[self.owed == entry.amount]
-        candidates = self.orders.loc[self.orders.index.intersection(owed.index)]
+        owed = (self.orders["owed_now"] == entry.amount) | (self.orders["due_open"] == entry.amount)
+        candidates = self.orders[owed.to_numpy(dtype=bool)]
         payer = entry.payer.casefold()
         has_name = candidates["last_name"].fillna("").astype(str).map(lambda n: bool(n) and n.casefold() in payer)
         named = candidates[(candidates["currency"] == entry.currency).to_numpy(dtype=bool) & has_name.to_numpy(dtype=bool)]

@@ -8,6 +8,7 @@
   payment is one of each; a drop in an export counts, as before, only where no direct payment explains it; a
   payment for an order the ledger did not know waits, unmatched, for the order; `left:` rows are noted.
 - reminders gain `fees_open`: the fees charged earlier and still open when the reminder was prepared.
+- statement entries gain `end_to_end`: the payer's end-to-end id, which another source may name too.
 
 Revision ID: 0008
 Revises: 0007
@@ -83,6 +84,7 @@ def upgrade() -> None:
         sa.Column("origin", sa.String(300), nullable=False, server_default=""),
         sa.Column("covers_from", sa.Date),
         sa.Column("reverses", sa.Integer),
+        sa.Column("made_by", sa.Integer),
         sa.Column("note", sa.Text, nullable=False, server_default=""),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     )
@@ -99,6 +101,8 @@ def upgrade() -> None:
     bind.execute(sa.text("INSERT INTO ledger_version (id, version) VALUES (1, 0)"))
     with op.batch_alter_table("reminders") as batch:
         batch.add_column(sa.Column("fees_open", sa.BigInteger, nullable=False, server_default="0"))
+    with op.batch_alter_table("statement_entries") as batch:
+        batch.add_column(sa.Column("end_to_end", sa.String(300), nullable=False, server_default=""))
 
     old = bind.execute(sa.text("SELECT order_id, email, first_name, last_name, language, product_name, currency, as_of, "
                                "updated_at FROM orders ORDER BY order_id")).all()
@@ -151,16 +155,17 @@ def _payments(bind, key: dict, stamp: datetime) -> None:
             explained = min(max(direct_total.get(r.order_id, 0) - before, 0), r.amount)
             amount_moved = r.amount - explained
             movement_id = n if amount_moved > 0 else None
+            status = "counted"
         else:
             movement_id = n
         kind = {"left_list": "left_list", "drop": "drop"}.get(r.kind, "return" if r.amount < 0 else "payment")
         observed.append({"i": n, "s": source, "k": source_key, "g": r.source, "o": r.order_id, "ok": key.get(r.order_id),
                          "kind": kind, "a": r.amount, "c": r.currency, "d": r.paid_at, "r": source_key if source in ("file", "webhook") else "",
-                         "st": status, "m": movement_id, "n": r.flag or "", "t": r.recorded_at or stamp})
+                         "st": status, "m": None if r.kind == "drop" else movement_id, "n": r.flag or "", "t": r.recorded_at or stamp})
         if movement_id is not None:
             moved.append({"i": n, "ok": key[r.order_id], "kind": "payment" if amount_moved > 0 else "return", "a": amount_moved,
                           "c": r.currency, "d": r.paid_at, "s": "export" if r.kind == "drop" else source, "g": r.source,
-                          "t": r.recorded_at or stamp})
+                          "b": n if r.kind == "drop" else None, "t": r.recorded_at or stamp})
     if observed:
         bind.execute(sa.text(
             "INSERT INTO observations (id, source, source_key, origin, order_id, order_key, kind, amount, currency, occurred_on, "
@@ -169,7 +174,7 @@ def _payments(bind, key: dict, stamp: datetime) -> None:
     if moved:
         bind.execute(sa.text(
             "INSERT INTO movements (id, order_key, kind, amount, currency, occurred_on, source, origin, covers_from, reverses, "
-            "note, recorded_at) VALUES (:i, :ok, :kind, :a, :c, :d, :s, :g, NULL, NULL, '', :t)"), moved)
+            "made_by, note, recorded_at) VALUES (:i, :ok, :kind, :a, :c, :d, :s, :g, NULL, NULL, :b, '', :t)"), moved)
 
 
 def _identity(row) -> tuple[str, str]:
