@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import pandas as pd
+import numpy as np
 import sqlalchemy as sa
 
-from dunning.journal.balance import settle
+from dunning.journal.balance import FEE, settle_arrays
 from dunning.journal.matcher import EXPORT
 from dunning.journal.store import Store
 from dunning.journal.tables import SENT, charges, movements, orders, reminders
@@ -73,13 +73,14 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
         charged = db.execute(_CHARGES, {"key": row.order_key}).all()
         moved = db.execute(_MOVEMENTS, {"key": row.order_key}).all()
         last = db.execute(_LAST_REMINDER, {"order_id": order_id}).first()
-    settled = settle(pd.DataFrame({"code": 0, "kind": [c.kind for c in charged], "seq": [c.seq for c in charged],
-                                   "due_date": pd.to_datetime([c.due_on for c in charged]), "amount": [c.amount for c in charged]},
-                                  columns=["code", "kind", "seq", "due_date", "amount"]),
-                     pd.DataFrame({"code": 0, "amount": [m.amount for m in moved], "occurred_on": pd.to_datetime([m.occurred_on for m in moved])},
-                                  columns=["code", "amount", "occurred_on"]), 1, today)
-    items = [Installment(int(i.seq), i.due_date.date(), int(i.amount_due), int(i.amount_paid), int(i.amount_open))
-             for i in settled.installments.itertuples()]
+    settled = settle_arrays(
+        np.zeros(len(charged), dtype="int64"), np.array([c.kind == FEE for c in charged], dtype=bool),
+        np.array([c.seq for c in charged], dtype="int64"), np.array([c.due_on for c in charged], dtype="datetime64[D]"),
+        np.array([c.amount for c in charged], dtype="int64"), np.zeros(len(moved), dtype="int64"),
+        np.array([m.amount for m in moved], dtype="int64"), np.array([m.occurred_on for m in moved], dtype="datetime64[D]"), 1, today)
+    items = sorted((Installment(int(seq), due.astype(object), int(amount), int(paid), int(amount - paid))
+                    for fee, seq, due, amount, paid in zip(settled.fee, settled.seq, settled.due, settled.amount, settled.applied)
+                    if not fee), key=lambda i: (i.due_date, i.seq))
     since = sum(m.amount for m in moved if m.source != EXPORT and row.seen_on <= m.occurred_on <= today)
     return OrderView(
         order_id=row.order_id, first_name=row.first_name, last_name=row.last_name, email=row.email,

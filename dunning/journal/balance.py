@@ -27,9 +27,15 @@ INSTALLMENT, FEE = "installment", "fee"
 
 @dataclass
 class Settled:
-    """Charges with what was applied to each, and per order code the sums every reader needs (int64 arrays)."""
+    """Charges with what was applied to each (by code, then in settling order), and per order code the sums every
+    reader needs (int64 arrays)."""
 
-    charges: pd.DataFrame  # code, kind, seq, due_date, amount_due, amount_paid, amount_open: by code, then settling order
+    code: np.ndarray
+    fee: np.ndarray  # bool: a fee, else an installment
+    seq: np.ndarray
+    due: np.ndarray  # datetime64[D]
+    amount: np.ndarray
+    applied: np.ndarray
     paid: np.ndarray  # net money in up to the date (negative after a chargeback of an unpaid order)
     due_open: np.ndarray  # installments due by the date, still open
     fees_open: np.ndarray  # fees charged by the date, still open
@@ -38,10 +44,20 @@ class Settled:
     credit: np.ndarray  # paid beyond every charge
 
     @property
+    def charges(self) -> pd.DataFrame:
+        """code, kind, seq, due_date, amount_due, amount_paid, amount_open."""
+        return pd.DataFrame({"code": self.code, "kind": np.where(self.fee, FEE, INSTALLMENT), "seq": self.seq,
+                             "due_date": self.due, "amount_due": self.amount, "amount_paid": self.applied,
+                             "amount_open": self.amount - self.applied})
+
+    @property
     def installments(self) -> pd.DataFrame:
-        """The installments, by code, due date and number."""
-        rows = self.charges[self.charges["kind"] == INSTALLMENT]
-        return rows.sort_values(["code", "due_date", "seq"], kind="stable").reset_index(drop=True)
+        """The installments (code, seq, due_date, amount_due, amount_paid, amount_open), by code, due date and number."""
+        keep = ~self.fee
+        order = np.lexsort((self.seq[keep], self.due[keep], self.code[keep]))
+        return pd.DataFrame({"code": self.code[keep][order], "seq": self.seq[keep][order], "due_date": self.due[keep][order],
+                             "amount_due": self.amount[keep][order], "amount_paid": self.applied[keep][order],
+                             "amount_open": (self.amount - self.applied)[keep][order]})
 
     @property
     def owed_now(self) -> np.ndarray:
@@ -54,42 +70,39 @@ def settle(charged: pd.DataFrame, moved: pd.DataFrame, n_orders: int, as_of: dat
 
     `charged`: code, kind (installment | fee), seq, due_date, amount; `moved`: code, amount (signed), occurred_on.
     Codes are 0 .. n_orders - 1; rows with a code outside are left out."""
-    today = np.datetime64(as_of, "D")
-    code = charged["code"].to_numpy(dtype="int64")
-    keep = (code >= 0) & (code < n_orders)
-    charged = charged[keep]
-    code = code[keep]
-    due = charged["due_date"].to_numpy(dtype="datetime64[D]")
-    amount = charged["amount"].to_numpy(dtype="int64")
-    fee = (charged["kind"] == FEE).to_numpy(dtype=bool)
-    rank = np.where(due <= today, np.where(fee, 1, 0), np.where(fee, 3, 2))
-    order = np.lexsort((charged["seq"].to_numpy(dtype="int64"), due, rank, code))
-    code, due, amount, fee, rank = code[order], due[order], amount[order], fee[order], rank[order]
+    return settle_arrays(charged["code"].to_numpy(dtype="int64"), (charged["kind"] == FEE).to_numpy(dtype=bool),
+                         charged["seq"].to_numpy(dtype="int64"), charged["due_date"].to_numpy(dtype="datetime64[D]"),
+                         charged["amount"].to_numpy(dtype="int64"), moved["code"].to_numpy(dtype="int64"),
+                         moved["amount"].to_numpy(dtype="int64"), moved["occurred_on"].to_numpy(dtype="datetime64[D]"),
+                         n_orders, as_of)
 
+
+def settle_arrays(code: np.ndarray, fee: np.ndarray, seq: np.ndarray, due: np.ndarray, amount: np.ndarray, move_code: np.ndarray,
+                  move_amount: np.ndarray, move_on: np.ndarray, n_orders: int, as_of: date) -> Settled:
+    """`settle` on plain arrays (the customer's page settles one order with it, without building frames)."""
+    today = np.datetime64(as_of, "D")
+    keep = (code >= 0) & (code < n_orders)
+    code, fee, seq, due, amount = code[keep], fee[keep], seq[keep], due[keep], amount[keep]
+    rank = np.where(due <= today, np.where(fee, 1, 0), np.where(fee, 3, 2))
+    order = np.lexsort((seq, due, rank, code))
+    code, fee, seq, due, amount, rank = code[order], fee[order], seq[order], due[order], amount[order], rank[order]
     paid = np.zeros(n_orders, dtype="int64")
-    move_code = moved["code"].to_numpy(dtype="int64")
-    counted = (move_code >= 0) & (move_code < n_orders) & (moved["occurred_on"].to_numpy(dtype="datetime64[D]") <= today)
-    np.add.at(paid, move_code[counted], moved["amount"].to_numpy(dtype="int64")[counted])
+    counted = (move_code >= 0) & (move_code < n_orders) & (move_on <= today)
+    np.add.at(paid, move_code[counted], move_amount[counted])
     pool = np.maximum(paid, 0)
     before = _running(amount, code) - amount
     applied = np.clip(pool[code] - before, 0, amount)
     still = amount - applied
-    total = np.zeros(n_orders, dtype="int64")
-    np.add.at(total, code, amount)
+    total = np.bincount(code, weights=amount, minlength=n_orders).astype("int64") if len(code) else np.zeros(n_orders, dtype="int64")
 
     def summed(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
         out = np.zeros(n_orders, dtype="int64")
         np.add.at(out, code[mask], values[mask])
         return out
 
-    frame = pd.DataFrame({
-        "code": code, "kind": np.where(fee, FEE, INSTALLMENT), "seq": charged["seq"].to_numpy(dtype="int64")[order],
-        "due_date": due, "amount_due": amount, "amount_paid": applied, "amount_open": still,
-    })
-    return Settled(
-        charges=frame, paid=paid, due_open=summed(rank == 0, still), fees_open=summed(rank == 1, still),
-        later_open=summed(rank == 2, still), principal_paid=summed(~fee, applied), credit=np.maximum(pool - total, 0),
-    )
+    return Settled(code=code, fee=fee, seq=seq, due=due, amount=amount, applied=applied, paid=paid,
+                   due_open=summed(rank == 0, still), fees_open=summed(rank == 1, still), later_open=summed(rank == 2, still),
+                   principal_paid=summed(~fee, applied), credit=np.maximum(pool - total, 0))
 
 
 def _running(values: np.ndarray, codes: np.ndarray) -> np.ndarray:

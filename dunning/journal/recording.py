@@ -73,9 +73,14 @@ class Plan:
     matched: matcher.Matched  # the sources' observations; the exports' rows take their status from `exported`
     exported: matcher.Exported  # the shop's snapshots of the orders concerned, replayed (keys: stored ids, or -(row + 1))
     new_movements: pd.DataFrame
+    _settled: dict = field(default_factory=dict, repr=False)
 
     def settled(self, as_of: date | None = None) -> Settled:
-        return self.book.settle(as_of or self.arrival.as_of)
+        """The balance of every order involved (settled once per date)."""
+        day = as_of or self.arrival.as_of
+        if day not in self._settled:
+            self._settled[day] = self.book.settle(day)
+        return self._settled[day]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -119,8 +124,9 @@ def plan(db: sa.Connection, arrival: Arrival) -> Plan:
     moved = pd.concat([stored_moves[columns + ["recorded_at"]],
                        new_moves[columns].assign(recorded_at=pd.Timestamp.now(tz="UTC"))], ignore_index=True)
     book = Book(book_orders, charged, moved.astype({"code": "int64", "id": "int64", "amount": "int64"}))
-    _note_overpayments(book, incoming, matched, arrival.as_of)
-    return Plan(arrival, version, book, new_orders, updates, charge_rows, incoming, matched, exported, new_moves)
+    planned = Plan(arrival, version, book, new_orders, updates, charge_rows, incoming, matched, exported, new_moves)
+    _note_overpayments(planned)
+    return planned
 
 
 def _exports(db: sa.Connection, incoming: pd.DataFrame, matched: matcher.Matched, stored: pd.DataFrame, keys: np.ndarray,
@@ -253,8 +259,7 @@ def _charges(db: sa.Connection, arrival: Arrival, book_orders: pd.DataFrame, hel
     fresh = as_view[~as_view["order_id"].isin(held["order_id"])]
     merged, aggregates = _merge(stored, views[views["order_id"].isin(set(in_view[changed_view]))], seen, arrival, held)
     kept = stored[stored["order_id"].isin(set(in_view[is_held & later]) | (set(held["order_id"]) - set(in_view)))]
-    installments = pd.concat([_as_charges(as_view), merged, kept[["order_id", "seq", "due_on", "amount", "shop_open"]]],
-                             ignore_index=True)
+    installments = _joined([_as_charges(as_view), merged, kept[["order_id", "seq", "due_on", "amount", "shop_open"]]])
     charged = pd.DataFrame({
         "code": code_of.reindex(installments["order_id"]).to_numpy(), "kind": INSTALLMENT,
         "seq": installments["seq"].to_numpy(dtype="int64"), "due_date": pd.to_datetime(installments["due_on"]).to_numpy(),
@@ -263,10 +268,10 @@ def _charges(db: sa.Connection, arrival: Arrival, book_orders: pd.DataFrame, hel
     fee_rows = pd.DataFrame({"code": pd.Series(np.arange(len(key_of)), index=key_of.to_numpy()).reindex(fees["order_key"]).to_numpy(),
                              "kind": "fee", "seq": fees["seq"].to_numpy(dtype="int64"),
                              "due_date": pd.to_datetime(fees["due_on"]).to_numpy(), "amount": fees["amount"].to_numpy(dtype="int64")})
-    charged = pd.concat([charged, fee_rows], ignore_index=True).astype({"code": "int64", "seq": "int64", "amount": "int64"})
+    charged = _joined([charged, fee_rows]).astype({"code": "int64", "seq": "int64", "amount": "int64"})
 
     opening = _openings(fresh, arrival) if not arrival.open_only else empty_observations()
-    to_write = pd.concat([_as_charges(fresh), merged], ignore_index=True)
+    to_write = _joined([_as_charges(fresh), merged])
     to_write.insert(0, "order_key", key_of.reindex(to_write.pop("order_id")).to_numpy())
     return charged, to_write, pd.concat([opening, aggregates], ignore_index=True), view_digest[changed_view | ~is_held]
 
@@ -276,7 +281,7 @@ def _merge(stored: pd.DataFrame, views: pd.DataFrame, seen: pd.Series, arrival: 
     """Held orders whose view changed: their installments as the export now states them (an export that states only
     what is open keeps the amounts first seen), and the drop or rise in what the shop says was paid."""
     if views.empty:
-        return pd.DataFrame(columns=["order_id", "seq", "due_on", "amount", "shop_open"]), empty_observations()
+        return _as_charges(views), empty_observations()
     before = stored[stored["order_id"].isin(set(views["order_id"]))][["order_id", "seq", "due_on", "amount", "shop_open"]]
     now_ = _as_charges(views)
     both = now_.merge(before, on=["order_id", "seq"], how="outer", suffixes=("", "_before"), indicator=True)
@@ -398,20 +403,25 @@ def _known(db: sa.Connection, moved: pd.DataFrame, incoming: pd.DataFrame, code_
             observations.c.movement_id.in_(ids[start:start + BATCH]), observations.c.source != matcher.EXPORT))
     references = {}
     named = [r for r in pd.unique(incoming["reference"]) if r]
-    for start in range(0, len(named), BATCH):
-        query = (sa.select(observations.c.reference, movements.c.id, movements.c.order_key, movements.c.amount)
-                 .join(movements, movements.c.id == observations.c.movement_id)
-                 .where(observations.c.reference.in_(named[start:start + BATCH])))
-        references |= {ref: (int(mid), int(code_of_key.get(key, -2)), int(amount)) for ref, mid, key, amount in fetch(db, query)}
+    query = (sa.select(observations.c.reference, movements.c.id, movements.c.order_key, movements.c.amount)
+             .join(movements, movements.c.id == observations.c.movement_id).where(observations.c.reference != ""))
+    if len(named) > WHOLE_TABLE:  # one pass over the references the journal holds
+        wanted = set(named)
+        found = [r for r in fetch(db, query) if r[0] in wanted]
+    else:
+        found = [r for start in range(0, len(named), BATCH)
+                 for r in fetch(db, query.where(observations.c.reference.in_(named[start:start + BATCH])))]
+    references = {ref: (int(mid), int(code_of_key.get(key, -2)), int(amount)) for ref, mid, key, amount in found}
     return matcher.Known(moved, pd.DataFrame(links, columns=["movement_id", "source"]), references)
 
 
-def _note_overpayments(book: Book, incoming: pd.DataFrame, matched: matcher.Matched, as_of: date) -> None:
+def _note_overpayments(planned: Plan) -> None:
     """A payment that takes its order past everything it owes is kept and said so."""
+    incoming, matched = planned.incoming, planned.matched
     counted = incoming[(matched.status == matcher.COUNTED) & incoming["kind"].isin(matcher.DIRECT)]
     if counted.empty:
         return
-    credit = book.settle(max(as_of, counted["occurred_on"].max().date())).credit
+    credit = planned.settled().credit
     over = counted[credit[counted["code"].to_numpy()] > 0]
     matched.note[over.index] = "overpayment: more than the order owes"
 
@@ -503,6 +513,14 @@ def _write_observations(db: sa.Connection, planned: Plan, ids: np.ndarray, real_
             note=sa.bindparam("v_note")),
             [{"oid": int(r.id), "v_key": _plain_value(r.order_key), "v_status": r.status, "v_move": _plain_value(r.movement_id),
               "v_note": r.note} for r in old.itertuples()])
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of the same columns one after the other; empty ones left out (they would make every column an object)."""
+    full = [f for f in frames if len(f)]
+    if len(full) == 1:
+        return full[0].reset_index(drop=True)
+    return pd.concat(full or frames[:1], ignore_index=True)
 
 
 def _plain_value(value):
