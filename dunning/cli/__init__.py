@@ -2,12 +2,18 @@
 result; the commands live in one module per group (orders, campaign, track, setup)."""
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
 
 from dunning import __version__
 from dunning.cli import actions, campaign, journal, orders, setup, statement, track
+
+# The database library's own logging (a connection that failed to reset as the store went away) stays out of the
+# terminal: the command says what happened in one sentence.
+logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
+logging.getLogger("sqlalchemy").propagate = False
 
 app = typer.Typer(
     help="Find overdue subscription and installment payments and remind the customers.",

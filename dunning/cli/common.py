@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import click
 import pandas as pd
 import typer
+from sqlalchemy.exc import DBAPIError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
@@ -58,6 +59,12 @@ def handles_input_errors(command):
             raise typer.Exit(2) from None
         except Failure as exc:
             err.print(Text("error: ", style="bold red") + Text(str(exc)))
+            raise typer.Exit(1) from None
+        except DBAPIError as exc:  # the database went away or refused: its own words, never the SQL or its values
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            said = str(exc.orig).strip().splitlines()[0] if exc.orig is not None and str(exc.orig).strip() else type(exc.orig).__name__
+            err.print(Text("error: ", style="bold red") + Text(f"the store could not be used ({said})"))
             raise typer.Exit(1) from None
         except (typer.Exit, typer.Abort, click.ClickException):
             raise

@@ -97,6 +97,8 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="gunicorn worker processes.")] = 2,
     dev: Annotated[bool, typer.Option("--dev", help="Flask's development server with the reloader, instead of gunicorn.")] = False,
+    debugger: Annotated[bool, typer.Option("--debugger", help="Also Werkzeug's interactive debugger on errors: "
+                                           "for your own machine only, never where anyone else can reach it.")] = False,
     config_path: ConfigOption = None,
 ) -> None:
     """Serve the customers' manage pages (/m/<token>), the payment webhook, and the merchant's dashboard (/merchant/)."""
@@ -104,8 +106,16 @@ def serve_command(
     from dunning.web.server import serve
 
     settings = config.load(config_path)
-    err.print(f"serving manage pages on http://{host}:{port}/m/<token>" + (" (development server)" if dev else f" with {workers} gunicorn workers"))
-    serve(create_app(settings), host, port, workers, dev)
+    app = create_app(settings)
+    if debugger:
+        err.print("warning: the interactive debugger runs code for anyone who reaches a failing page; "
+                  "never serve it where others can reach it")
+    proxies = settings.section("web").get("trusted_proxies", 0)
+    if proxies and host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"note: trusted_proxies = {proxies}: X-Forwarded-For is honoured only from loopback and private "
+                  "addresses (your proxy); a client straight from the internet cannot choose its address")
+    err.print(f"serving manage pages on http://{host}:{port}/m/<token>" + (" (development server)" if dev or debugger else f" with {workers} gunicorn workers"))
+    serve(app, host, port, workers, dev, debugger)
 
 
 @handles_input_errors

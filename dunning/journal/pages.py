@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import hashlib
+import secrets
+from datetime import timedelta
+
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dunning.journal.sql import insert_new, now, read_frame
-from dunning.journal.tables import attempts, method_requests, visits, webhook_events
+from dunning.journal.tables import attempts, merchant_sessions, method_requests, visits, webhook_events
 
 if TYPE_CHECKING:
     from dunning.journal.store import Store
@@ -67,6 +71,40 @@ def count_attempt(store: Store, key: str, bucket: int, forget_before: int) -> No
     with store.engine.begin() as db:
         db.execute(upsert)
         db.execute(attempts.delete().where(attempts.c.key == key[:300], attempts.c.window_start <= forget_before))
+
+
+def open_session(store: Store, password_tag: str, lifetime: timedelta) -> str:
+    """A new merchant session, ending at a fixed time; returns its secret (the store keeps only a digest of it)."""
+    secret = secrets.token_urlsafe(32)
+    started = now()
+    with store.engine.begin() as db:
+        db.execute(merchant_sessions.insert().values(id=_digest(secret), password_tag=password_tag, created_at=started,
+                                                     expires_at=started + lifetime))
+    return secret
+
+
+def session_alive(store: Store, secret: str, password_tag: str) -> bool:
+    """Whether a session's secret opens it: it exists, was not ended, has not run out, and the password is the one it
+    was opened with."""
+    query = sa.select(merchant_sessions.c.expires_at).where(
+        merchant_sessions.c.id == _digest(secret), merchant_sessions.c.revoked_at.is_(None),
+        merchant_sessions.c.password_tag == password_tag)
+    with store.engine.connect() as db:
+        ends = db.execute(query).scalar()
+    if ends is None:
+        return False
+    return (ends if ends.tzinfo else ends.replace(tzinfo=now().tzinfo)) > now()
+
+
+def end_session(store: Store, secret: str) -> None:
+    """Sign a session out: its cookie opens nothing any more, wherever it was copied to."""
+    with store.engine.begin() as db:
+        db.execute(merchant_sessions.update().where(merchant_sessions.c.id == _digest(secret),
+                                                    merchant_sessions.c.revoked_at.is_(None)).values(revoked_at=now()))
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 _VISIT = visits.insert().values(order_id=sa.bindparam("order_id"), visited_at=sa.bindparam("visited_at"))

@@ -176,6 +176,14 @@ attempts = sa.Table(
     sa.Column("window_start", sa.BigInteger, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
+merchant_sessions = sa.Table(
+    "merchant_sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # a digest of the session's secret, which only the cookie holds
+    sa.Column("password_tag", sa.String(64), nullable=False),  # a digest of the password hash it was opened with
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
 webhook_events = sa.Table(
     "webhook_events", metadata,
     sa.Column("signature", sa.String(128), primary_key=True),

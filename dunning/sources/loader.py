@@ -12,13 +12,16 @@ import pandas as pd
 from dunning import languages
 from dunning.schedule import expand
 from dunning.sources import parsing
-from dunning.sources.mapped import Counted, Mapped, normalise_words, raw_table
+from dunning.sources.mapped import Counted, Mapped, bounded, normalise_words, raw_table
 from dunning.sources.payments import PaymentExport, read_payments
 from dunning.sources.profiles import STATUSES, Profile
 
 __all__ = ["CLOSED_STATUSES", "KINDS", "OrderExport", "PaymentExport", "read_orders", "read_payments"]
 
 KINDS = ("one_time", "installment", "subscription")
+# The longest text each field may hold, the same on every store (an e-mail address: RFC 5321's 254).
+TEXT_LIMITS = {"order_id": 200, "email": 254, "first_name": 200, "last_name": 200, "product_name": 500,
+               "payment_method": 100, "customer_id": 200, "failure": 100}
 CLOSED_STATUSES = frozenset({"cancelled", "refunded", "draft"})
 ORDER_FIELDS = [
     "order_id", "email", "first_name", "last_name", "language", "product_name", "kind",
@@ -90,6 +93,7 @@ def read_orders(source: str | Path | pd.DataFrame, profile: Profile, name: str =
     frame["failure"] = normalise_words(m.mapped_values("failure"))
     frame["customer_id"] = m.text("customer_id")
     frame["created_at"] = m.dates("created_at")
+    bounded(m, frame, TEXT_LIMITS)
     notes = _language_notes(m, foreign)
 
     if is_plan:

@@ -155,3 +155,17 @@ def per_value(values: pd.Series, transform) -> pd.Series:
     return pd.Series(pd.arrays.ArrowExtensionArray(changed.take(encoded.indices)), index=values.index, dtype="string")
 
 
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def bounded(m: Mapped, frame: pd.DataFrame, limits: dict[str, int]) -> None:
+    """Rows whose text is longer than its field holds, or holds a control character (a NUL byte), are rejected with
+    why: nothing a store cannot hold, or a spreadsheet would mangle, gets in."""
+    for column, limit in limits.items():
+        if column not in frame:
+            continue
+        text = frame[column].astype("string").fillna("")
+        m.log.add((text.str.len() > limit).fillna(False).astype(bool), column, f"longer than {limit} characters",
+                  text.str.slice(0, 40) + "...")
+        control = text.str.contains(_CONTROL, regex=True).fillna(False).astype(bool)
+        m.log.add(control, column, "holds a control character (such as a NUL byte)", text.str.replace(_CONTROL, "?", regex=True))

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from dunning.arrowtext import arrow_strings
 from dunning.money import MAX_EXPONENT, exponents, known_currencies
-from dunning.sources.mapped import Counted, Mapped, normalise_words, raw_table
+from dunning.sources.mapped import Counted, Mapped, bounded, normalise_words, raw_table
 from dunning.sources.profiles import Profile
 
 
@@ -76,5 +76,7 @@ def read_payments(source: str | Path | pd.DataFrame, profile: Profile, name: str
         m.log.add(conflicting, "payment_id", "payment id appears with different data", payments["payment_id"])
         keep &= ~conflicting
         keep &= ~(repeated & ~conflicting & payments["payment_id"].where(repeated & ~conflicting).duplicated())
+    bounded(m, payments, {"order_id": 200, "payment_id": 250})
+    keep &= ~payments.index.isin(m.log.rejected_index())
     result = payments[keep].reset_index(drop=True)
     return PaymentExport(path, result, m.log.frame(), m.rows_in)

@@ -18,7 +18,6 @@ from babel.dates import format_date
 import pandas as pd
 import sqlalchemy as sa
 from flask import Flask, abort, jsonify, make_response, redirect, render_template, request
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dunning import bank, config, manage, tokens
 from dunning.errors import InputError
@@ -29,7 +28,7 @@ from dunning.journal.pages import first_sighting
 from dunning.journal.store import Store
 from dunning.journal.tables import orders
 from dunning.web import merchant, webhook
-from dunning.web.security import Limiter, mask_tokens_in, secure_headers
+from dunning.web.security import Limiter, TrustedProxies, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
 from dunning.web.visits import VisitLog
 
@@ -51,9 +50,11 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     mask_tokens_in("werkzeug", "gunicorn.access", "gunicorn.error")
 
     app = Flask(__name__)
-    proxies = int(settings.section("web").get("trusted_proxies", 0))
+    proxies = settings.section("web").get("trusted_proxies", 0)
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
+        raise InputError("[web] trusted_proxies must be the number of proxies in front of the server, 0 to 10")
     if proxies:  # the client's address is the one the trusted proxies saw (X-Forwarded-For), not theirs
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        app.wsgi_app = TrustedProxies(app.wsgi_app, proxies)
     mask_tokens_in(app.logger.name)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["dunning.store"] = store

@@ -8,9 +8,13 @@ GET  /merchant/orders/<order_id>             reminders, visits, payments, reques
 POST /merchant/orders/<order_id>/decide      cancelled, written off or with collection
 POST /merchant/requests/<id>/done
 
-The password is never in dunning.toml: the environment holds its hash (`dunning merchant-password` makes one).
-The session is a signed cookie (Secure, HttpOnly, SameSite=Strict, 8 hours); every form carries a CSRF token
-bound to the session; failed logins are limited per client in the store, shared by every worker.
+The password is never in dunning.toml: the environment holds its hash (`dunning merchant-password` makes one), checked
+for its form when the app starts. A session lives in the store (the cookie, Secure, HttpOnly, SameSite=Strict, holds
+only its secret): it ends after 8 hours whatever is done with it, when the merchant signs out, and when the password
+hash changes. Every form, the login's included, carries a CSRF token bound to the browser's session. Failed logins
+are limited per client address, per browser that signed in before (its own long-lived cookie: the merchant still gets
+in while an attacker is locked out), and from everywhere together (beyond that no password is checked at all, so a
+flood of logins never slows the customers' pages); every count lives in the store, shared by every worker.
 """
 from __future__ import annotations
 
@@ -22,18 +26,26 @@ from datetime import date, timedelta
 
 import pandas as pd
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
 from werkzeug.security import check_password_hash
 
 from dunning import actions, config, report, report_html
+from dunning.errors import InputError
 from dunning.journal import decisions, history
+from dunning.journal.pages import end_session, open_session, session_alive
+from dunning.journal.store import Store
 from dunning.money import format_amount
 from dunning.report_texts import LANGUAGES, TEXTS
-from dunning.journal.store import Store
 from dunning.web.security import Limiter
 
 PASSWORD_VARIABLE = "DUNNING_MERCHANT_PASSWORD_HASH"
-LOGIN_LIMIT, LOGIN_WINDOW = 5, 900  # failed logins per client in 15 minutes
+LOGIN_LIMIT, LOGIN_WINDOW = 5, 900  # failed logins per client address in 15 minutes
+DEVICE_LIMIT = 10  # failed logins per browser that signed in before, in 15 minutes
+FLOOD_LIMIT, FLOOD_WINDOW = 30, 60  # failed logins from everywhere in a minute; beyond, no password is checked
+SESSION_HOURS, DEVICE_DAYS = 8, 90
+DEVICE_COOKIE = "dunning_device"
+HASH_METHODS = ("scrypt", "pbkdf2")
 MERCHANT_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
                 "frame-ancestors 'none'; base-uri 'none'")
 
@@ -43,45 +55,75 @@ def session_key(signing_keys: list[str]) -> bytes:
     return hmac.new(signing_keys[0].encode(), b"dunning merchant session", hashlib.sha256).digest()
 
 
+def checked_hash(value: str) -> str:
+    """The password hash from the environment, or one sentence saying why it is not one (checked when serving starts)."""
+    method, _, rest = value.partition("$")
+    if value and (not method.startswith(HASH_METHODS) or rest.count("$") != 1):
+        raise InputError(f"{PASSWORD_VARIABLE} is not a password hash dunning makes (scrypt or pbkdf2, as "
+                         "`dunning merchant-password` prints it): set it to that command's output, never to the password")
+    return value
+
+
 def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], today: Callable[[], date]) -> Blueprint:
     merchant = Blueprint("merchant", __name__, url_prefix="/merchant")
-    password_hash = env.get(PASSWORD_VARIABLE, "")
-    logins = Limiter(store, limit=LOGIN_LIMIT, window=LOGIN_WINDOW)
+    password_hash = checked_hash(env.get(PASSWORD_VARIABLE, ""))
+    password_tag = hashlib.sha256(password_hash.encode()).hexdigest()
+    by_client = Limiter(store, limit=LOGIN_LIMIT, window=LOGIN_WINDOW)
+    by_device = Limiter(store, limit=DEVICE_LIMIT, window=LOGIN_WINDOW)
+    everyone = Limiter(store, limit=FLOOD_LIMIT, window=FLOOD_WINDOW)
     language = settings.fallback_language if settings.fallback_language in LANGUAGES else "en"
 
-    def page(template: str, status: int = 200, **context):
+    def devices() -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(merchant_key(), salt="dunning merchant device")
+
+    def page(template: str, status: int = 200, csrf: str | None = None, **context):
         lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
-        return render_template(f"merchant/{template}", t=TEXTS[lang], lang=lang, csrf=_csrf(), report_css=report_html.stylesheet(),
-                               shop_name=settings.shop.get("name", ""), **context), status
+        return render_template(f"merchant/{template}", t=TEXTS[lang], lang=lang, csrf=csrf or _csrf(), report_css=report_html.stylesheet(),
+                               shop_name=settings.shop.get("name", ""), signed_in=bool(session.get("sid")), **context), status
 
     @merchant.before_request
     def guard():
         if not password_hash:
             return page("message.html", 503, text=TEXTS[language]["not_configured"])
-        if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
-            abort(400)
-        if request.endpoint != "merchant.login" and not session.get("merchant"):
+        if request.endpoint == "merchant.login":
+            if request.method == "POST" and not _same(request.form.get("csrf"), session.get("login_csrf")):
+                abort(400)
+            return None
+        secret = session.get("sid")
+        if not secret or not session_alive(store, secret, password_tag):
+            session.clear()
             return redirect(url_for("merchant.login"))
+        if request.method == "POST" and not _same(request.form.get("csrf"), session.get("csrf")):
+            abort(400)
         return None
 
     @merchant.route("/login", methods=["GET", "POST"])
     def login():
         wrong = False
         if request.method == "POST":
-            client = f"login:{request.remote_addr or 'unknown'}"
-            if logins.blocked(client):
+            device = _device(devices(), request.cookies.get(DEVICE_COOKIE, ""))
+            limits = [(by_device, f"device:{device}")] if device else [(by_client, f"login:{request.remote_addr or 'unknown'}"),
+                                                                       (everyone, "login:*")]
+            if any(limit.blocked(key) for limit, key in limits):
                 abort(429)
             if check_password_hash(password_hash, request.form.get("password", "")):
                 session.clear()
                 session.permanent = True
-                session["merchant"], session["csrf"] = True, secrets.token_urlsafe(32)
-                return redirect(url_for("merchant.dashboard"))
-            logins.hit(client)
+                session["sid"] = open_session(store, password_tag, timedelta(hours=SESSION_HOURS))
+                session["csrf"] = secrets.token_urlsafe(32)
+                response = redirect(url_for("merchant.dashboard"))
+                response.set_cookie(DEVICE_COOKIE, devices().dumps(device or secrets.token_urlsafe(16)), max_age=DEVICE_DAYS * 86400,
+                                    secure=True, httponly=True, samesite="Strict", path="/merchant")
+                return response
+            for limit, key in limits:
+                limit.hit(key)
             wrong = True
-        return page("login.html", 401 if wrong else 200, wrong=wrong)
+        session.setdefault("login_csrf", secrets.token_urlsafe(32))
+        return page("login.html", 401 if wrong else 200, csrf=session["login_csrf"], wrong=wrong)
 
     @merchant.post("/logout")
     def logout():
+        end_session(store, session["sid"])
         session.clear()
         return redirect(url_for("merchant.login"))
 
@@ -95,7 +137,7 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
                     asks=decisions.requests(store).to_dict("records"), orders=_orders(made.rows, lang),
                     choices=decisions.DECISIONS)
 
-    @merchant.get("/orders/<order_id>")
+    @merchant.get("/orders/<path:order_id>")
     def order(order_id: str):
         lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
         events = _timeline(store, order_id, TEXTS[lang], lang, settings.stage_labels, today())
@@ -103,17 +145,26 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
             abort(404)
         return page("order.html", order_id=order_id, events=events, choices=decisions.DECISIONS)
 
-    @merchant.post("/orders/<order_id>/decide")
+    @merchant.post("/orders/<path:order_id>/decide")
     def decide(order_id: str):
         amount, currency = actions.open_amount(store, order_id, today())
         if not currency:
             abort(404)
-        decisions.decide(store, order_id, request.form.get("decision", ""), amount, currency, today(), request.form.get("note", "")[:500])
+        try:
+            decisions.decide(store, order_id, request.form.get("decision", ""), amount, currency, today(),
+                             request.form.get("note", "")[:500])
+        except InputError:
+            abort(400)
         return redirect(url_for("merchant.order", order_id=order_id), code=303)
 
     @merchant.post("/requests/<int:request_id>/done")
     def request_done(request_id: int):
-        decisions.request_done(store, request_id)
+        if request_id > 2**31 - 1:
+            abort(404)
+        try:
+            decisions.request_done(store, request_id)
+        except InputError:
+            abort(404)
         return redirect(url_for("merchant.dashboard"), code=303)
 
     @merchant.after_request
@@ -125,10 +176,31 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
 
 
 def configure(app, signing_keys: list[str]) -> None:
-    """Sessions for the dashboard: signed cookies that only travel over HTTPS, never to scripts or other sites."""
+    """Sessions for the dashboard: signed cookies that only travel over HTTPS, never to scripts or other sites, and are
+    not renewed by using them (the session in the store ends at a fixed time)."""
     app.secret_key = session_key(signing_keys)
     app.config.update(SESSION_COOKIE_NAME="dunning_merchant", SESSION_COOKIE_SECURE=True, SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=timedelta(hours=8))
+                      SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+                      SESSION_REFRESH_EACH_REQUEST=False)
+
+
+def merchant_key() -> bytes:
+    from flask import current_app
+
+    return current_app.secret_key
+
+
+def _same(given: str | None, expected: str | None) -> bool:
+    """A CSRF token that is there and equal (an empty one never matches)."""
+    return bool(given) and bool(expected) and hmac.compare_digest(given, expected)
+
+
+def _device(devices: URLSafeTimedSerializer, cookie: str) -> str:
+    """The browser's own id, when it signed in before (a cookie we signed, at most DEVICE_DAYS old), else ""."""
+    try:
+        return str(devices.loads(cookie, max_age=DEVICE_DAYS * 86400)) if cookie else ""
+    except BadSignature:
+        return ""
 
 
 def _csrf() -> str:

@@ -2,10 +2,13 @@
 never show a token."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
 from collections.abc import Mapping
+
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dunning.journal.pages import attempts_since, count_attempt
 from dunning.journal.store import Store
@@ -27,6 +30,42 @@ def secure_headers(response, secure: bool):
     if secure:
         response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return response
+
+
+FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT",
+             "HTTP_X_FORWARDED_PREFIX")
+
+
+class TrustedProxies:
+    """`[web] trusted_proxies`: the client's address (X-Forwarded-For, and the scheme and host) is taken from the proxies
+    in front, but only when the request comes from one: a loopback or private address. A request straight from the
+    internet cannot choose its address with a header; its forwarded headers are dropped, and the log says so once."""
+
+    def __init__(self, app, count: int):
+        self.app, self.fixed = app, ProxyFix(app, x_for=count, x_proto=count, x_host=count)
+        self.said = False
+
+    def __call__(self, environ, start_response):
+        if _from_proxy(environ.get("REMOTE_ADDR", "")):
+            return self.fixed(environ, start_response)
+        if any(name in environ for name in FORWARDED):
+            for name in FORWARDED:
+                environ.pop(name, None)
+            if not self.said:
+                self.said = True
+                logging.getLogger("dunning.web").warning(
+                    "[web] trusted_proxies is set, but a request came straight from %s (not from a proxy): its "
+                    "X-Forwarded-* headers are ignored; set trusted_proxies = 0 when no proxy is in front",
+                    environ.get("REMOTE_ADDR", "?"))
+        return self.app(environ, start_response)
+
+
+def _from_proxy(address: str) -> bool:
+    try:
+        found = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return found.is_loopback or found.is_private
 
 
 class Limiter:

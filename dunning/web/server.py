@@ -20,10 +20,11 @@ class Gunicorn(BaseApplication):
         return self.application
 
 
-def serve(app: Flask, host: str, port: int, workers: int, dev: bool) -> None:
-    """Block serving `app`; access lines carry no token (see dunning.web.security)."""
-    if dev:
-        app.run(host=host, port=port, debug=True, use_reloader=True)
+def serve(app: Flask, host: str, port: int, workers: int, dev: bool, debugger: bool = False) -> None:
+    """Block serving `app`; access lines carry no token (see dunning.web.security). `dev` serves with Flask's reloader;
+    Werkzeug's interactive debugger (code run by anyone who reaches a failing page) only with `debugger`."""
+    if dev or debugger:
+        app.run(host=host, port=port, debug=debugger, use_reloader=True)
         return
     Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "errorlog": "-",
                    "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',

@@ -9,6 +9,7 @@
   payment for an order the ledger did not know waits, unmatched, for the order; `left:` rows are noted.
 - reminders gain `fees_open`: the fees charged earlier and still open when the reminder was prepared.
 - statement entries gain `end_to_end`: the payer's end-to-end id, which another source may name too.
+- merchant_sessions: the dashboard's sessions, kept in the store so that signing out or a new password ends them.
 
 Revision ID: 0008
 Revises: 0007
@@ -99,6 +100,14 @@ def upgrade() -> None:
         sa.Column("version", sa.BigInteger, nullable=False),
     )
     bind.execute(sa.text("INSERT INTO ledger_version (id, version) VALUES (1, 0)"))
+    op.create_table(
+        "merchant_sessions",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("password_tag", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    )
     with op.batch_alter_table("reminders") as batch:
         batch.add_column(sa.Column("fees_open", sa.BigInteger, nullable=False, server_default="0"))
     with op.batch_alter_table("statement_entries") as batch:
