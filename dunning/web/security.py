@@ -60,12 +60,17 @@ class TrustedProxies:
         return self.app(environ, start_response)
 
 
+PROXY_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
+                                                          "192.168.0.0/16", "fc00::/7"))
+
+
 def _from_proxy(address: str) -> bool:
+    """A loopback or private (RFC 1918, unique local) address: where a proxy in front of the server sits."""
     try:
         found = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return found.is_loopback or found.is_private
+    return any(found in network for network in PROXY_NETWORKS if network.version == found.version)
 
 
 class Limiter:
