@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -16,25 +16,30 @@ from dunning.tokens import TokenSigner, keys_from_env, require_keys
 
 FILE_NAME = "dunning.toml"
 WORKSPACE_FOLDERS = ("exports", "campaigns", "templates")
-# Every setting dunning.toml may hold, per table; tables named with "*" hold free keys (currencies, field ids).
-KNOWN = {
-    "shop": {"name", "contact", "fallback_language", "address"},
-    "input": {"profile", "payments_profile"},
-    "links": {"manage_url", "token_max_age_days"},
-    "paths": {"exports"},
-    "policy": {"grace_days", "cooldown_days", "skip_stages", "minimum_amount", "stages", "holds", "after_final"},
-    "policy.after_final": {"action", "days"},
-    "policy.minimum_amount": "*",
-    "policy.stages": {"name", "label", "days", "fee", "consequence", "pay_within_days"},
-    "policy.stages.fee": "*",
-    "policy.holds": {"order_id", "email", "reason", "until"},
-    "exports": {"klicktipp_field_ids"},
-    "exports.klicktipp_field_ids": "*",
-    "store": {"url"},
-    "ledger": {"match_window_days"},
-    "payment": {"link", "beneficiary", "iban", "bic", "currency", "accounts", "change_method_requests"},
-    "payment.accounts": "*",
-    "web": {"trusted_proxies", "visit_flush_seconds"},
+# Every setting dunning.toml may hold, per table, with what it must be: one schema, checked when the file is read.
+TEXT, FLAG, DAYS, WHOLE, NUMBER, DATE, TABLE, TABLES, AMOUNTS, TEXTS = (
+    "text", "true or false", "a whole number of days, 0 or more", "a whole number", "a number", "a date",
+    "a table", "a list of tables", "a table of currency = amount (e.g. EUR = \"2.50\")", "a table of texts")
+ADDRESS = {"street": TEXT, "house_number": TEXT, "postal_code": TEXT, "city": TEXT}
+SCHEMA: dict[str, dict[str, str]] = {
+    "": {"shop": TABLE, "input": TABLE, "links": TABLE, "paths": TABLE, "policy": TABLE, "exports": TABLE, "store": TABLE,
+         "ledger": TABLE, "payment": TABLE, "web": TABLE},
+    "shop": {"name": TEXT, "contact": TEXT, "fallback_language": TEXT, "address": TEXT},
+    "input": {"profile": TEXT, "payments_profile": TEXT},
+    "links": {"manage_url": TEXT, "token_max_age_days": DAYS},
+    "paths": {"exports": TEXT},
+    "policy": {"grace_days": DAYS, "cooldown_days": DAYS, "skip_stages": FLAG, "minimum_amount": AMOUNTS, "stages": TABLES,
+               "holds": TABLES, "after_final": TABLE},
+    "policy.after_final": {"action": TEXT, "days": DAYS},
+    "policy.stages": {"name": TEXT, "label": TEXT, "days": WHOLE, "fee": AMOUNTS, "consequence": TEXT, "pay_within_days": DAYS},
+    "policy.holds": {"order_id": TEXT, "email": TEXT, "reason": TEXT, "until": DATE},
+    "exports": {"klicktipp_field_ids": TEXTS},
+    "store": {"url": TEXT},
+    "ledger": {"match_window_days": DAYS},
+    "payment": {"link": TEXT, "beneficiary": TEXT, "iban": TEXT, "bic": TEXT, "currency": TEXT, "accounts": TABLE,
+                "change_method_requests": FLAG, **ADDRESS},
+    "payment.accounts.*": {"iban": TEXT, "bic": TEXT, "beneficiary": TEXT, **ADDRESS},
+    "web": {"trusted_proxies": WHOLE, "visit_flush_seconds": NUMBER},
 }
 
 
@@ -124,20 +129,60 @@ def load(path: Path | None = None, cwd: Path | None = None) -> Settings:
 
 
 def _check_keys(table: dict, where: str, path: Path) -> None:
-    """An unknown key is a mistake (a typo changes nothing silently): name it and the keys that exist."""
-    allowed = KNOWN.get(where, set(KNOWN) - {k for k in KNOWN if "." in k}) if where else {k for k in KNOWN if "." not in k}
-    if allowed == "*":
-        return
-    unknown = sorted(set(table) - allowed)
+    """Every key known, every value of the kind it must be: a typo, a wrong type or a wrong shape is one sentence that
+    names the key and what it should be (never changed silently, never an internal error later)."""
+    allowed = SCHEMA.get(where) or SCHEMA.get(where.rpartition(".")[0] + ".*", {})
+    unknown = sorted(set(table) - set(allowed))
     if unknown:
         place = f"[{where}]" if where else "the top level"
         raise InputError(f"{path}: unknown setting {', '.join(unknown)} in {place}; the settings there are "
                          f"{', '.join(sorted(allowed))}")
     for key, value in table.items():
         inner = f"{where}.{key}" if where else key
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict):
+        kind = allowed[key]
+        if not _fits(value, kind):
+            raise InputError(f"{path}: [{where or key}] {key} must be {kind}, not {value!r}"[:300])
+        if kind == TABLE and inner == "payment.accounts":
+            for currency, account in value.items():
+                if not isinstance(account, dict):
+                    raise InputError(f"{path}: [payment.accounts.{currency}] must be a table (iban, bic, beneficiary, ...)")
+                _check_keys(account, f"payment.accounts.{currency}", path)
+        elif kind == TABLE:
+            _check_keys(value, inner, path)
+        elif kind == TABLES:
+            for item in value:
                 _check_keys(item, inner, path)
+
+
+def _fits(value: object, kind: str) -> bool:
+    """Whether a TOML value is of the kind a setting must be."""
+    if kind == TEXT:
+        return isinstance(value, str)
+    if kind == FLAG:
+        return isinstance(value, bool)
+    if kind in (DAYS, WHOLE):
+        return isinstance(value, int) and not isinstance(value, bool) and (kind == WHOLE or value >= 0)
+    if kind == NUMBER:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == DATE:
+        return isinstance(value, date) or (isinstance(value, str) and _iso_date(value))
+    if kind == TABLE:
+        return isinstance(value, dict)
+    if kind == TABLES:
+        return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    if kind == AMOUNTS:
+        return isinstance(value, dict) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value.values())
+    if kind == TEXTS:
+        return isinstance(value, dict) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value.values())
+    return False
+
+
+def _iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _merge(base: dict, override: dict) -> dict:

@@ -17,10 +17,16 @@ from dunning.arrowtext import arrow_strings
 MINOR_DTYPE = "Int64"
 
 
+# ISO 4217 codes that are not money a customer owes: precious metals, the testing code, "no currency", bond-market
+# units, special drawing rights and codes withdrawn (XAF, XOF, XPF, XCD, XCG, XAD are real currencies and stay).
+NOT_MONEY = frozenset({"XAG", "XAU", "XPD", "XPT", "XTS", "XXX", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA", "XFO",
+                       "XFU", "XEU", "XRE"})
+
+
 @lru_cache(maxsize=None)
 def known_currencies() -> frozenset[str]:
-    """ISO 4217 codes babel knows."""
-    return frozenset(list_currencies())
+    """ISO 4217 codes babel knows that are money (not metals, test codes or accounting units)."""
+    return frozenset(list_currencies()) - NOT_MONEY
 
 
 @lru_cache(maxsize=None)
@@ -72,10 +78,15 @@ def parse_amounts(
     `exps` overrides the currencies' exponents (for amounts whose currency is not known yet).
     """
     arr = pc.utf8_trim_whitespace(arrow_strings(text))
-    if thousands:
+    grouped = pa.array(np.zeros(len(arr), dtype=bool))
+    if thousands:  # a thousands mark must stand between groups of three digits: "12.50" in a decimal-comma file is no amount
+        has = pc.match_substring(arr, thousands)
+        core = pc.replace_substring_regex(arr, _DECORATION, "")
+        proper = pc.match_substring_regex(core, rf"^[-+]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+(?:{re.escape(decimal)}\d+)?$")
+        grouped = pc.and_(has, pc.invert(proper))
         arr = pc.replace_substring(arr, thousands, "")
     if decimal != ".":
-        arr = pc.replace_substring(arr, decimal, ".")
+        arr = pc.if_else(grouped, arr, pc.replace_substring(arr, decimal, "."))
     empty = pc.equal(pc.utf8_length(arr), 0)
     well_formed = pc.match_substring_regex(arr, _AMOUNT_SHAPE)
     if not pc.all(pc.or_(well_formed, empty)).as_py():
@@ -96,9 +107,12 @@ def parse_amounts(
 
     reason = pc.if_else(
         empty, "",
-        pc.if_else(pc.invert(well_formed), "not an amount",
-                   pc.if_else(too_precise, "more decimals than the currency has", "")),
+        pc.if_else(grouped, f"ambiguous: {thousands!r} is this file's thousands mark, but it does not stand between groups of "
+                            f"three digits (the decimal mark is {decimal!r}); never read as a factor of a hundred",
+                   pc.if_else(pc.invert(well_formed), "not an amount",
+                              pc.if_else(too_precise, "more decimals than the currency has", ""))),
     )
+    minor = pc.if_else(grouped, pa.scalar(None, pa.int64()), minor)
     index = text.index
     return (
         pd.Series(minor.to_numpy(zero_copy_only=False), index=index).astype(MINOR_DTYPE),

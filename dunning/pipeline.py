@@ -62,9 +62,10 @@ class Found:
 def find_overdue(
     settings: Settings, store: Store, file: str | Path, *, as_of: date, payments: str | Path | None = None, profile: str | None = None,
     payments_profile: str | None = None, grace: int | None = None, filters: Filters = Filters(),
-    on_step: Callable[[str], None] = lambda text: None,
+    on_step: Callable[[str], None] = lambda text: None, sheet: str | None = None,
 ) -> Found:
-    """Read the export (and payments file) and find what is overdue, judged on the journal's balance."""
+    """Read the export (and payments file; of a workbook the sheet named) and find what is overdue, judged on the
+    journal's balance."""
     policy = settings.policy
     if grace is not None:
         if grace < 0:
@@ -73,7 +74,7 @@ def find_overdue(
     inputs = settings.section("input")
     file, payments = Path(file), Path(payments) if payments is not None else None
     on_step(f"reading {file.name}")
-    export = loader.read_orders(file, profiles.load(profile or inputs.get("profile", "generic")))
+    export = loader.read_orders(file, profiles.load(profile or inputs.get("profile", "generic")).on_sheet(sheet))
     filters = checked_filters(filters, export, policy)
     paid = None
     if payments is not None:

@@ -70,6 +70,17 @@ def _expand(plans: pd.DataFrame, until: date) -> pd.DataFrame:
     })
 
 
+def last_due(start: pd.Series, months: pd.Series, days: pd.Series, installments: pd.Series) -> pd.Series:
+    """The date the last installment of each plan with a number of them falls on (NaT for open-ended plans)."""
+    known = (start.notna() & months.notna() & installments.notna() & (installments > 0)).to_numpy()
+    out = np.full(len(start), np.datetime64("NaT"), dtype="datetime64[D]")
+    if known.any():
+        out[known] = _add_intervals(start.to_numpy(dtype="datetime64[D]")[known],
+                                    installments.to_numpy(dtype="int64", na_value=1)[known] - 1,
+                                    months.to_numpy(dtype="int64", na_value=0)[known], days.fillna(0).to_numpy(dtype="int64")[known])
+    return pd.Series(out, index=start.index)
+
+
 def _add_intervals(start: np.ndarray, n: np.ndarray, months: np.ndarray, days: np.ndarray) -> np.ndarray:
     """start + n x (months, days), day clipped to the target month's length, vectorised."""
     month_start = start.astype("datetime64[M]")

@@ -171,9 +171,9 @@ def test_a_reminder_into_a_swiss_account_can_carry_its_qr_bill(workspace):
     definition = workspace / "campaigns" / "final.toml"
     definition.write_text("attach_qr_bill = true\n" + definition.read_text())
     settings_file = workspace / "dunning.toml"
-    settings_file.write_text(settings_file.read_text().replace("[payment]\n", '[payment]\n[payment.accounts.EUR]\n'
+    settings_file.write_text(settings_file.read_text() + '\n[payment.accounts.EUR]\n'
                              'iban = "CH4431999123000889012"\nbeneficiary = "Beispiel GmbH"\nstreet = "Bahnhofstrasse"\n'
-                             'house_number = "1"\npostal_code = "8001"\ncity = "Zürich"\n'))
+                             'house_number = "1"\npostal_code = "8001"\ncity = "Zürich"\n')
     settings, campaign, store = setup(workspace)
     campaigns.prepare(campaign, settings, store, AS_OF, ["k"])
     from dunning.channels.select import channel_for

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,13 +10,13 @@ import typer
 
 from dunning import actions, config, files
 from dunning.journal import decisions
-from dunning.cli.common import DATE_FORMATS, ConfigOption, JsonOpt, as_of_date, handles_input_errors, out
+from dunning.cli.common import ConfigOption, JsonOpt, as_of_date, date_option, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
 from dunning.errors import InputError
 
 app = typer.Typer(help="What needs your decision: orders still open after the final notice, customers' requests.",
                   invoke_without_command=True)
-AsOf = Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="Date to judge by (default: today).")]
+AsOf = date_option("--as-of", "Date to judge by (default: today).")
 
 
 @app.callback()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,7 +14,7 @@ from rich.text import Text
 from dunning import campaigns, config, files, sending, tokens
 from dunning.channels import TemporaryFailure
 from dunning.channels.select import channels_for
-from dunning.cli.common import DATE_FORMATS, AsOfOpt, ConfigOption, JsonOpt, as_of_date, err, handles_input_errors, out, progress
+from dunning.cli.common import AsOfOpt, ConfigOption, JsonOpt, as_of_date, date_option, err, handles_input_errors, out, progress
 from dunning.errors import InputError
 
 app = typer.Typer(help="Prepare, preview and send reminder campaigns (campaigns/<name>.toml).", no_args_is_help=True)
@@ -76,7 +75,7 @@ def campaign_preview(name: CampaignArg,
 @app.command("send")
 @handles_input_errors
 def campaign_send(name: CampaignArg,
-                  as_of: Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="The date the reminders count as sent (default: today).")] = None,
+                  as_of: date_option("--as-of", "The date the reminders count as sent (default: today).") = None,
                   really: Annotated[bool, typer.Option("--send/--dry-run", help="Send for real (default: a dry run that sends nothing).")] = False,
                   as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
                   config_path: ConfigOption = None) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Optional
@@ -32,8 +32,7 @@ FileArg = Annotated[Path, typer.Argument(help="Order export: CSV, XLSX or Parque
 PaymentsOpt = Annotated[Optional[Path], typer.Option("--payments", help="Payments file (order_id, paid_at, amount).")]
 ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="Profile name or TOML path for the export.")]
 PaymentsProfileOpt = Annotated[Optional[str], typer.Option("--payments-profile", help="Profile for the payments file.")]
-DATE_FORMATS = ["%Y-%m-%d"]
-AsOfOpt = Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="Date to judge by (default: today).")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="Date to judge by (default: today).")]
 GraceOpt = Annotated[Optional[int], typer.Option("--grace", help="Grace days (default: policy.grace_days).")]
 KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="Only this kind: subscription, installment, one_time.")]
 MethodOpt = Annotated[Optional[list[str]], typer.Option("--method", help="Only this payment method.")]
@@ -42,6 +41,7 @@ CurrencyOpt = Annotated[Optional[list[str]], typer.Option("--currency", help="On
 StageOpt = Annotated[Optional[list[str]], typer.Option("--stage", help="Only this stage (e.g. friendly, second, final).")]
 MinDaysOpt = Annotated[int, typer.Option("--min-days", help="Only orders at least this many days overdue.")]
 MinAmountOpt = Annotated[Optional[str], typer.Option("--min-amount", help="Only open amounts of at least this much (major units).")]
+SheetOpt = Annotated[Optional[str], typer.Option("--sheet", help="The sheet to read of a workbook with several (XLSX).")]
 RejectsOpt = Annotated[Optional[Path], typer.Option("--rejects", help="Where to write rejected input rows.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="A look that records nothing in the ledger.")]
 
@@ -79,9 +79,19 @@ def handles_input_errors(command):
     return wrapper
 
 
-def as_of_date(value: Optional[datetime]) -> date:
-    """The date an --as-of option names (click has parsed it), or today."""
-    return date.today() if value is None else value.date()
+def as_of_date(value: Optional[str], option: str = "--as-of") -> date:
+    """The date an option names (YYYY-MM-DD), or today; anything else is one sentence (exit 2), not a usage screen."""
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-11-20") from None
+
+
+def date_option(flag: str, words: str) -> object:
+    """A date option (YYYY-MM-DD), read by `as_of_date`."""
+    return Annotated[Optional[str], typer.Option(flag, metavar="YYYY-MM-DD", help=words)]
 
 
 def filters(kind, method, product, currency, stage, min_days, min_amount) -> Filters:
@@ -106,8 +116,9 @@ def report_rejects(export, paid, rejects_out: Optional[Path], next_to: Optional[
     """Rows read, accepted and rejected per input file; rejected rows listed and written to a rejects CSV."""
     sources = [source for source in (export, paid) if source is not None]
     err.print("; ".join(f"{s.path.name}: {s.rows_in} rows, {s.rows_accepted} accepted, {s.rows_rejected} rejected" for s in sources))
-    for note in getattr(export, "notes", []):
-        err.print(f"note: {export.path.name}: {note}")
+    for source in sources:
+        for note in getattr(source, "notes", []):
+            err.print(f"note: {source.path.name}: {note}")
     frames = [s.rejects for s in sources if not s.rejects.empty]
     if not frames:
         return

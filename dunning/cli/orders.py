@@ -13,7 +13,7 @@ from dunning import config, exports, handover, pipeline, present, tokens
 from dunning.statements import booking
 from dunning.cli.common import (
     AsOfOpt, ConfigOption, CurrencyOpt, DryRunOpt, FileArg, GraceOpt, KindOpt, MethodOpt, MinAmountOpt, MinDaysOpt,
-    PaymentsOpt, PaymentsProfileOpt, ProductOpt, ProfileOpt, RejectsOpt, StageOpt, as_of_date, err, filters,
+    PaymentsOpt, PaymentsProfileOpt, ProductOpt, ProfileOpt, RejectsOpt, SheetOpt, StageOpt, as_of_date, err, filters,
     handles_input_errors, out, progress, report_rejects, say_recorded,
 )
 from dunning.cli.tables import Column, fitted
@@ -22,7 +22,7 @@ from dunning.overdue import OverdueResult
 
 
 def _find(settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method, product, currency,
-          stage, min_days, min_amount) -> pipeline.Found:
+          stage, min_days, min_amount, sheet) -> pipeline.Found:
     """`pipeline.find_overdue` with the options as given, showing progress on a terminal."""
     with progress() as bar:
         step = bar.add_task("reading", total=None)
@@ -30,7 +30,7 @@ def _find(settings, store, file, payments, profile, payments_profile, as_of, gra
             settings, store, file, as_of=as_of_date(as_of), payments=payments, profile=profile,
             payments_profile=payments_profile, grace=grace,
             filters=filters(kind, method, product, currency, stage, min_days, min_amount),
-            on_step=lambda text: bar.update(step, description=text),
+            on_step=lambda text: bar.update(step, description=text), sheet=sheet,
         )
 
 
@@ -39,7 +39,7 @@ def overdue(
     file: FileArg, payments: PaymentsOpt = None, profile: ProfileOpt = None, payments_profile: PaymentsProfileOpt = None,
     as_of: AsOfOpt = None, grace: GraceOpt = None, kind: KindOpt = None, method: MethodOpt = None,
     product: ProductOpt = None, currency: CurrencyOpt = None, stage: StageOpt = None, min_days: MinDaysOpt = 0,
-    min_amount: MinAmountOpt = None,
+    min_amount: MinAmountOpt = None, sheet: SheetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file (and the orders not dunned, with why, next to it).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --csv file.")] = False,
@@ -56,7 +56,7 @@ def overdue(
     settings = config.load(config_path)
     store = settings.store()
     found = _find(settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method, product,
-                  currency, stage, min_days, min_amount)
+                  currency, stage, min_days, min_amount, sheet)
     keys = tokens.keys_from_env()
     if keys:
         frame = tokens.add_links(found.result.orders, settings.signer(keys), settings.link_template)
@@ -99,7 +99,7 @@ def export_command(
     payments: PaymentsOpt = None, profile: ProfileOpt = None, payments_profile: PaymentsProfileOpt = None,
     as_of: AsOfOpt = None, grace: GraceOpt = None, kind: KindOpt = None, method: MethodOpt = None,
     product: ProductOpt = None, currency: CurrencyOpt = None, stage: StageOpt = None, min_days: MinDaysOpt = 0,
-    min_amount: MinAmountOpt = None, rejects_out: RejectsOpt = None,
+    min_amount: MinAmountOpt = None, rejects_out: RejectsOpt = None, sheet: SheetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be handed over; write and record nothing.")] = False,
     no_record: Annotated[bool, typer.Option("--no-record", help="Write the file but record no hand-over (a test import, not for sending).")] = False,
@@ -115,7 +115,7 @@ def export_command(
     tokens.require_keys(tokens.keys_from_env())
     store = settings.store()
     found = _find(settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method, product,
-                  currency, stage, min_days, min_amount)
+                  currency, stage, min_days, min_amount, sheet)
     report_rejects(found.export, found.payments, rejects_out, output, settings, found.as_of)
     if dry_run:
         due = found.result.orders[found.result.orders["stage"] != ""]

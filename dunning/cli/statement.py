@@ -3,21 +3,20 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from dunning import config, files
-from dunning.cli.common import DATE_FORMATS, ConfigOption, JsonOpt, as_of_date, err, handles_input_errors, out
+from dunning.cli.common import ConfigOption, JsonOpt, as_of_date, date_option, err, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
 from dunning.money import to_major_string
 from dunning.statements import booking
 from dunning.statements.entries import RETURN
 from dunning.statements.matching import CERTAIN, PROBABLE
 
-AsOf = Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="Today: later bookings are refused.")]
+AsOf = date_option("--as-of", "Today: later bookings are refused.")
 LISTED = ["entry_ref", "booked_on", "direction", "amount", "currency", "payer", "remittance", "reason_code", "order_id",
           "matched_by", "note"]
 

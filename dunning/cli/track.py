@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +11,7 @@ import typer
 
 from dunning import config, files, report, report_html, tracking
 from dunning.cli.common import (
-    DATE_FORMATS, AsOfOpt, ConfigOption, FileArg, JsonOpt, PaymentsProfileOpt, ProfileOpt, as_of_date, err, handles_input_errors, out,
+    AsOfOpt, ConfigOption, FileArg, JsonOpt, PaymentsProfileOpt, ProfileOpt, SheetOpt, as_of_date, date_option, err, handles_input_errors, out,
     progress, report_rejects,
 )
 from dunning.cli.tables import Column, fitted
@@ -24,7 +23,7 @@ app = typer.Typer(help="Bring in what was paid after the reminders, and list who
 
 @app.command("import")
 @handles_input_errors
-def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = None,
+def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = None, sheet: SheetOpt = None,
                  source: Annotated[Optional[list[str]], typer.Option("--source", help="Compare with the reminders recorded under this name (default: those that reminded the orders in the file).")] = None,
                  as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """A later export of the shop: the drop in each order's open amount is a payment, counted once.
@@ -32,7 +31,7 @@ def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = Non
     Library twin: dunning.tracking.import_export."""
     settings = config.load(config_path)
     when = as_of_date(as_of)
-    export = loader.read_orders(file, profiles.load(profile or settings.section("input").get("profile", "generic")))
+    export = loader.read_orders(file, profiles.load(profile or settings.section("input").get("profile", "generic")).on_sheet(sheet))
     report_rejects(export, None, None, None, settings, when)
     imported = tracking.import_export(settings.store(), export, when, list(source) if source else None,
                                       settings.match_window_days)
@@ -52,7 +51,7 @@ def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = Non
 @handles_input_errors
 def track_payments(file: Annotated[Path, typer.Argument(help="Payments file (order_id, paid_at, amount, optional currency, payment_id).")],
                    payments_profile: PaymentsProfileOpt = None,
-                   as_of: Annotated[Optional[datetime], typer.Option("--as-of", formats=DATE_FORMATS, help="Today: later payment dates are refused.")] = None,
+                   as_of: date_option("--as-of", "Today: later payment dates are refused.") = None,
                    as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """A payments file: stored once per payment id; unrelated and overpaying ones are flagged.
 
@@ -100,7 +99,7 @@ def track_open(as_of: AsOfOpt = None, as_json: JsonOpt = False, config_path: Con
 def report_command(
     as_of: AsOfOpt = None,
     campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only the reminders of this campaign (an export hand-over is export:<file name>).")] = None,
-    since: Annotated[Optional[datetime], typer.Option("--since", formats=DATE_FORMATS, help="Only reminders sent on or after this date (the period).")] = None,
+    since: date_option("--since", "Only reminders sent on or after this date (the period).") = None,
     html_out: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML report with charts.")] = None,
     language: Annotated[Optional[str], typer.Option("--lang", help="Language of the HTML report: nl, de, fr or en (default: the shop's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every table as JSON.")] = False,
@@ -114,7 +113,7 @@ def report_command(
     when = as_of_date(as_of)
     with progress() as bar:
         bar.add_task("computing recovery", total=None)
-        made = report.gather(settings.store(), when, campaign, since.date() if since else None)
+        made = report.gather(settings.store(), when, campaign, as_of_date(since, "--since") if since else None)
     if html_out is not None:
         page = report_html.render(made, language or settings.fallback_language, stage_labels=settings.stage_labels)
         files.write_private(html_out, page.encode("utf-8"), overwrite=True)

@@ -139,7 +139,7 @@ def book(db: sa.Connection, order_ids: list[str] | None = None) -> Book:
     charge_rows = _by_keys(db, sa.select(charges.c.order_key, charges.c.kind, charges.c.seq, sa.cast(charges.c.due_on, sa.String),
                                          charges.c.amount), charges.c.order_key, keys if order_ids is not None else None)
     charged = pd.DataFrame.from_records(charge_rows, columns=["order_key", "kind", "seq", "due_date", "amount"])
-    charged["due_date"] = pd.to_datetime(charged["due_date"], format="%Y-%m-%d")
+    charged["due_date"] = pd.to_datetime(charged["due_date"], format="%Y-%m-%d", errors="coerce")
     charged.insert(0, "code", position.reindex(charged["order_key"].to_numpy()).to_numpy())
     move_rows = _by_keys(db, sa.select(movements.c.order_key, movements.c.id, movements.c.amount,
                                        sa.cast(movements.c.occurred_on, sa.String), movements.c.kind, movements.c.source,
@@ -147,8 +147,8 @@ def book(db: sa.Connection, order_ids: list[str] | None = None) -> Book:
                          movements.c.order_key, keys if order_ids is not None else None)
     moved = pd.DataFrame.from_records(move_rows, columns=["order_key", "id", "amount", "occurred_on", "kind", "source", "origin",
                                                           "recorded_at"])
-    moved["occurred_on"] = pd.to_datetime(moved["occurred_on"], format="%Y-%m-%d")
-    moved["recorded_at"] = pd.to_datetime(moved["recorded_at"], utc=True, format="ISO8601")
+    moved["occurred_on"] = pd.to_datetime(moved["occurred_on"], format="%Y-%m-%d", errors="coerce")
+    moved["recorded_at"] = pd.to_datetime(moved["recorded_at"], utc=True, format="ISO8601", errors="coerce")
     moved.insert(0, "code", position.reindex(moved["order_key"].to_numpy()).to_numpy())
     return Book(held, charged.astype({"code": "int64", "seq": "int64", "amount": "int64"}),
                 moved.astype({"code": "int64", "id": "int64", "amount": "int64"}))
@@ -174,7 +174,7 @@ def _orders(db: sa.Connection, order_ids: list[str] | None) -> pd.DataFrame:
         rows = [r for chunk in range(0, len(order_ids), BATCH)
                 for r in fetch(db, query.where(orders.c.order_id.in_(order_ids[chunk:chunk + BATCH])))]
     frame = pd.DataFrame.from_records(rows, columns=ORDER_COLUMNS)
-    frame["seen_on"] = pd.to_datetime(frame["seen_on"], format="%Y-%m-%d")
+    frame["seen_on"] = pd.to_datetime(frame["seen_on"], format="%Y-%m-%d", errors="coerce")
     return frame.astype({"order_key": "int64"}).sort_values("order_key", kind="stable").reset_index(drop=True)
 
 

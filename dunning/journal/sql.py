@@ -96,9 +96,9 @@ def typed(rows: list[tuple], table: sa.Table, columns: list[str]) -> pd.DataFram
     for column in columns:
         kind = table.c[column].type
         if isinstance(kind, sa.DateTime):
-            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
-        elif isinstance(kind, sa.Date):
-            frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d")
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
+        elif isinstance(kind, sa.Date):  # whatever an older version stored never stops a later run
+            frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d", errors="coerce")
         elif isinstance(kind, sa.Boolean):
             frame[column] = frame[column].astype(bool)
         elif isinstance(kind, (sa.BigInteger, sa.Integer)):

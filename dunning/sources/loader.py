@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from dunning import languages
-from dunning.schedule import expand
+from dunning.schedule import expand, last_due
 from dunning.sources import parsing
 from dunning.sources.mapped import Counted, Mapped, bounded, normalise_words, raw_table
 from dunning.sources.payments import PaymentExport, read_payments
@@ -94,7 +94,7 @@ def read_orders(source: str | Path | pd.DataFrame, profile: Profile, name: str =
     frame["customer_id"] = m.text("customer_id")
     frame["created_at"] = m.dates("created_at")
     bounded(m, frame, TEXT_LIMITS)
-    notes = _language_notes(m, foreign)
+    notes = _language_notes(m, foreign) + m.notes()
 
     if is_plan:
         plans = _plans(m, frame, currency)
@@ -197,9 +197,14 @@ def _plans(m: Mapped, frame: pd.DataFrame, currency: pd.Series) -> pd.DataFrame:
     installments, count_reason = parsing.parse_counts(m.text("installments"))
     m.log.add(count_reason != "", "installments", count_reason, m.text("installments"))
     m.log.add(installments == 0, "installments", "a plan needs at least one installment", m.text("installments"))
+    m.log.add((installments > parsing.MAX_INSTALLMENTS).fillna(False), "installments",
+              f"more than {parsing.MAX_INSTALLMENTS} installments (fifty years of months): not a plan", m.text("installments"))
     amount = m.amounts("installment_amount", currency)
     m.missing(amount, "installment_amount", "missing installment amount")
     discount = m.amounts("first_payment_discount", currency).fillna(0)
+    last = last_due(start, months, days, installments.where(installments <= parsing.MAX_INSTALLMENTS))
+    m.log.add((last > parsing.LATEST).fillna(False), "installments", f"its last installment falls after {parsing.LATEST.year}",
+              m.text("installments"))
     return pd.DataFrame({
         "order_id": frame["order_id"], "currency": currency, "start_date": start,
         "months": months, "days": days, "installments": installments,

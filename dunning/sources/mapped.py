@@ -36,7 +36,8 @@ def raw_table(source: str | Path | pd.DataFrame, profile: Profile, name: str) ->
     if isinstance(source, pd.DataFrame):
         return as_text(source.reset_index(drop=True)), Path(name)
     path = Path(source)
-    return read_table(path, delimiter=str(profile.fmt("delimiter")), encoding=str(profile.fmt("encoding"))), path
+    return read_table(path, delimiter=str(profile.fmt("delimiter")), encoding=str(profile.fmt("encoding")),
+                      sheet=str(profile.fmt("sheet"))), path
 
 
 class Mapped:
@@ -48,7 +49,9 @@ class Mapped:
         self.rows = pd.Series(raw.index.to_numpy() + SPREADSHEET_ROW_OFFSET, index=raw.index)
         self.log = RejectLog(str(path), self.rows)
         self.log.add_rows(raw.attrs.get("bad_rows", []), "(row)")
-        self.rows_in = len(raw) + len(raw.attrs.get("bad_rows", []))
+        self.rows_in = len(raw) + len({row for row, _ in raw.attrs.get("bad_rows", [])})
+        self.blank_rows = int(raw.attrs.get("blank_rows", 0))
+        self.sheet = str(raw.attrs.get("sheet", ""))
         self.raw = raw
         empties = set(str(v) for v in profile.fmt("empty_values"))
         self.data = pd.DataFrame(index=raw.index)
@@ -113,12 +116,20 @@ class Mapped:
         self.log.add(reason != "", name, reason, self.text(name))
         return parsed
 
+    def notes(self) -> list[str]:
+        """What the reader did that the user should hear: blank rows skipped, the sheet read."""
+        said = [f"{self.blank_rows} blank rows skipped"] if self.blank_rows else []
+        return said + ([f"read the sheet {self.sheet!r}"] if self.sheet else [])
+
     def amounts(self, name: str, currency: pd.Series, *, allow_negative: bool = False, exps: pd.Series | None = None) -> pd.Series:
         minor, reason = parse_amounts(
             self.text(name), currency, exps=exps,
             decimal=str(self.profile.fmt("decimal")), thousands=str(self.profile.fmt("thousands")),
         )
         self.log.add(reason != "", name, reason, self.text(name))
+        huge = (minor.abs() >= MAX_MINOR).fillna(False).astype(bool)
+        self.log.add(huge, name, "larger than any order's amount (10^12 minor units)", self.text(name))
+        minor = minor.mask(huge)
         if not allow_negative:
             self.log.add(minor < 0, name, "negative amount", self.text(name))
         return minor
@@ -155,6 +166,7 @@ def per_value(values: pd.Series, transform) -> pd.Series:
     return pd.Series(pd.arrays.ArrowExtensionArray(changed.take(encoded.indices)), index=values.index, dtype="string")
 
 
+MAX_MINOR = 10**12  # ten billion in a currency of two decimals: no order is larger
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 

@@ -30,6 +30,9 @@ _UNIT_MONTHS_DAYS = {
 
 
 TYPED_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+EARLIEST, LATEST = pd.Timestamp("1990-01-01"), pd.Timestamp("2100-12-31")  # no order of this tool's is dated outside
+MAX_INSTALLMENTS = 600  # fifty years of months
+MAX_INTERVAL_MONTHS, MAX_INTERVAL_DAYS = 120, 3660  # ten years
 _TYPED_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 
 
@@ -50,6 +53,9 @@ def parse_dates(text: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series
         parsed[typed] = pd.to_datetime(text[typed], format=TYPED_DATE_FORMAT)
     reason = pd.Series("", index=text.index, dtype="string")
     reason[(text != "") & parsed.isna()] = f"not a date in the format {date_format}"
+    outside = parsed.notna() & ((parsed < EARLIEST) | (parsed > LATEST + pd.Timedelta(days=1)))
+    reason[outside] = f"outside the years {EARLIEST.year} to {LATEST.year}: no date of an order"
+    parsed[outside] = pd.NaT
     return parsed.dt.normalize(), reason
 
 
@@ -97,7 +103,7 @@ def parse_interval(text: str) -> tuple[int, int] | None:
         return None
     count = int(match.group(1) or 1)
     unit = _UNIT_MONTHS_DAYS.get(match.group(2).lower())
-    if unit is None or count <= 0:
+    if unit is None or count <= 0 or unit[0] * count > MAX_INTERVAL_MONTHS or unit[1] * count > MAX_INTERVAL_DAYS:
         return None
     return unit[0] * count, unit[1] * count
 
@@ -108,7 +114,8 @@ def parse_intervals(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     months = text.map({v: p[0] for v, p in parsed.items() if p}).astype("Int64")
     days = text.map({v: p[1] for v, p in parsed.items() if p}).astype("Int64")
     reason = pd.Series("", index=text.index, dtype="string")
-    reason[(text != "") & months.isna()] = "not an interval (write e.g. '1 month', '3 months', '2 weeks', '1 year')"
+    reason[(text != "") & months.isna()] = ("not an interval of up to ten years (write e.g. '1 month', '3 months', '2 weeks', "
+                                            "'1 year')")
     return months, days, reason
 
 

@@ -2,7 +2,7 @@
 and kind (payment, or money going back: refund, chargeback, return); every row accepted or rejected."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +31,7 @@ class PaymentExport(Counted):
     payments: pd.DataFrame
     rejects: pd.DataFrame
     rows_in: int
+    notes: list[str] = field(default_factory=list)
 
 
 def read_payments(source: str | Path | pd.DataFrame, profile: Profile, name: str = "payments") -> PaymentExport:
@@ -79,4 +80,4 @@ def read_payments(source: str | Path | pd.DataFrame, profile: Profile, name: str
     bounded(m, payments, {"order_id": 200, "payment_id": 250})
     keep &= ~payments.index.isin(m.log.rejected_index())
     result = payments[keep].reset_index(drop=True)
-    return PaymentExport(path, result, m.log.frame(), m.rows_in)
+    return PaymentExport(path, result, m.log.frame(), m.rows_in, m.notes())

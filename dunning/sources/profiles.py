@@ -1,8 +1,9 @@
 """Profiles: TOML files that map a platform's export columns and formats to the canonical ones."""
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -37,6 +38,7 @@ FORMAT_DEFAULTS: dict[str, object] = {
     "line_items": False,
     "order_id_template": "",
     "due_date_default": "",
+    "sheet": "",
 }
 
 
@@ -65,6 +67,55 @@ class Profile:
     def fmt(self, key: str):
         """A [format] setting, or its default."""
         return self.format.get(key, FORMAT_DEFAULTS[key])
+
+    def on_sheet(self, sheet: str | None) -> Profile:
+        """This profile reading a workbook's sheet of that name (`--sheet`); itself when none is given."""
+        return replace(self, format={**self.format, "sheet": sheet}) if sheet else self
+
+
+def _check_shapes(data: dict, origin: str) -> None:
+    """Each table of a profile is the shape it must be, or one sentence says which and how."""
+    shapes = (("name", str, "a text"), ("description", str, "a text"), ("columns", dict, "a table of canonical column = header"),
+              ("format", dict, "a table"), ("values", dict, "a table of tables ([values.status] and so on)"),
+              ("extract", dict, "a table of column = regular expression"), ("rules", list, "a list of tables ([[rules]])"))
+    for key, kind, words in shapes:
+        if key in data and not isinstance(data[key], kind):
+            raise InputError(f"{origin}: {key} must be {words}, not {data[key]!r}"[:300])
+    for column, mapping in data.get("values", {}).items():
+        if not isinstance(mapping, dict):
+            raise InputError(f"{origin}: [values.{column}] must be a table of your value = canonical value")
+    for column, pattern in data.get("extract", {}).items():
+        if not isinstance(pattern, str):
+            raise InputError(f"{origin}: [extract] {column} must be a regular expression in quotes")
+        try:
+            groups = re.compile(pattern).groups
+        except re.error as exc:
+            raise InputError(f"{origin}: [extract] {column} is not a regular expression ({exc})") from None
+        if groups < 1:
+            raise InputError(f"{origin}: [extract] {column} needs a group, (...), around the value to take")
+    for rule in data.get("rules", []):
+        if not isinstance(rule, dict):
+            raise InputError(f"{origin}: each [[rules]] entry must be a table (column, keep or drop, reason)")
+        for key in ("keep", "drop"):
+            if key in rule and not (isinstance(rule[key], list) and all(isinstance(v, str) for v in rule[key])):
+                raise InputError(f"{origin}: [[rules]] {key} must be a list of values in quotes")
+
+
+def _check_format(fmt: dict, origin: str) -> None:
+    """[format]: each setting of its kind, and a decimal mark that is not the thousands mark."""
+    for key, value in fmt.items():
+        default = FORMAT_DEFAULTS[key]
+        if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, type(default)):
+            kind = "true or false" if isinstance(default, bool) else "a list of texts" if isinstance(default, list) else "a text"
+            raise InputError(f"{origin}: [format] {key} must be {kind}, not {value!r}"[:300])
+    decimal, thousands = fmt.get("decimal", "."), fmt.get("thousands", "")
+    if len(decimal) != 1:
+        raise InputError(f"{origin}: [format] decimal must be one character, such as \".\" or \",\"")
+    if decimal == thousands:
+        raise InputError(f"{origin}: [format] decimal and thousands are both {decimal!r}: an amount could not be read; "
+                         "set the thousands mark to another character, or to \"\"")
+    if len(thousands) > 1:
+        raise InputError(f"{origin}: [format] thousands must be one character, or \"\" for none")
 
 
 def builtin_names() -> list[str]:
@@ -100,6 +151,7 @@ def parse(data: dict, *, origin: str, default_name: str) -> Profile:
     unknown_tables = set(data) - {"name", "description", "columns", "format", "values", "extract", "rules"}
     if unknown_tables:
         raise InputError(f"{origin}: unknown key(s) {', '.join(sorted(unknown_tables))}")
+    _check_shapes(data, origin)
     columns: dict[str, tuple[str, ...]] = {}
     for canonical, source in data.get("columns", {}).items():
         if canonical not in CANONICAL_COLUMNS:
@@ -115,6 +167,7 @@ def parse(data: dict, *, origin: str, default_name: str) -> Profile:
     unknown_fmt = set(fmt) - set(FORMAT_DEFAULTS)
     if unknown_fmt:
         raise InputError(f"{origin}: [format] has unknown key(s) {', '.join(sorted(unknown_fmt))}")
+    _check_format(fmt, origin)
     values = {k: {str(a): str(b) for a, b in v.items()} for k, v in data.get("values", {}).items()}
     for key in values:
         if key not in VALUE_MAPPED:

@@ -1,7 +1,12 @@
-"""Read CSV (UTF-8, UTF-8 with BOM, Windows-1252), XLSX and Parquet into frames of text."""
+"""Read CSV (UTF-8, UTF-8 with BOM, UTF-16 with BOM, Windows-1252), XLSX and Parquet into frames of text.
+
+Every line of a file is a row read, rejected, or (blank) skipped and counted: a quote that never closes is found and
+named, never a silent swallow of the rows after it. What cannot be read at all is one sentence."""
 from __future__ import annotations
 
 import csv
+import io
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,9 +17,11 @@ from dunning.sources.parsing import TYPED_DATE_FORMAT
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 SPREADSHEET_ROW_OFFSET = 2  # header is row 1, so data row 0 is row 2 as a spreadsheet shows it
+MAX_COLUMNS = 500  # far more than any export a profile maps: a wider header is not an export
+_UTF8_IN_1252 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")  # what UTF-8 letters look like among Windows-1252 bytes
 
 
-def read_table(path: Path, *, delimiter: str = "auto", encoding: str = "auto") -> pd.DataFrame:
+def read_table(path: Path, *, delimiter: str = "auto", encoding: str = "auto", sheet: str = "") -> pd.DataFrame:
     """All cells as text ("" for empty), headers stripped; raises InputError with one clear sentence."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -22,86 +29,162 @@ def read_table(path: Path, *, delimiter: str = "auto", encoding: str = "auto") -
         raise InputError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        frame = _read_xlsx(path)
+        frame = _read_xlsx(path, sheet)
     elif suffix == ".parquet":
         frame = _read_parquet(path)
     else:
         frame = _read_csv(path, delimiter=delimiter, encoding=encoding)
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
+    _unique_headers(path, list(frame.columns))
     frame.attrs.setdefault("bad_rows", [])
+    frame.attrs.setdefault("blank_rows", 0)
+    blank = (frame == "").all(axis=1) if len(frame.columns) else pd.Series(False, index=frame.index)
+    if blank.any():  # rows of nothing but empty cells (or delimiters) are skipped and counted
+        frame.attrs["blank_rows"] += int(blank.sum())
+        attrs = frame.attrs
+        frame = frame[~blank]
+        frame.attrs.update(attrs)
     if frame.empty and not frame.attrs["bad_rows"]:
         raise InputError(f"{path}: the file has a header but no rows")
     return frame
 
 
 def _read_csv(path: Path, *, delimiter: str, encoding: str) -> pd.DataFrame:
-    enc = _detect_encoding(path) if encoding == "auto" else encoding
-    with path.open(encoding=enc, newline="") as handle:
-        head = handle.read(64 * 1024)
-    sep = _sniff_delimiter(head) if delimiter == "auto" else delimiter
-    try:
-        frame = pd.read_csv(
-            path, sep=sep, encoding=enc, dtype="string", keep_default_na=False,
-            engine="pyarrow" if len(sep) == 1 else "python",
-        )
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: the file is not readable as {enc}; save it as UTF-8 or set [format] encoding") from None
-    except (pd.errors.ParserError, ValueError):
-        frame = _read_csv_row_by_row(path, sep=sep, encoding=enc)
+    data = path.read_bytes()
+    text = _decoded(data, path, encoding)
+    if not text.strip():
+        raise InputError(f"{path}: the file holds nothing but {'a byte-order mark' if data.strip() else 'blank lines'}")
+    header_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    sep = _sniff_delimiter(header_line) if delimiter == "auto" else delimiter
+    if header_line.count(sep) >= MAX_COLUMNS:
+        raise InputError(f"{path}: the header has {header_line.count(sep) + 1:,} columns; an export has far fewer "
+                         f"(at most {MAX_COLUMNS}): is this the right file?")
+    _unique_headers(path, [h.strip() for h in next(csv.reader([header_line.rstrip("\r")], delimiter=sep), [])])
+    text, trailing = _without_trailing_blanks(text, sep)
+    quoted_lines = "\n\"" in text or '"\n' in text or ("\n" in text and text.count('"') % 2 == 1)
+    blank_lines = re.search(rf"\n[ \t\r{re.escape(sep)}]*\n", text) is not None  # they would shift the row numbers
+    if not quoted_lines and not blank_lines and len(sep) == 1:
+        try:
+            frame = pd.read_csv(io.BytesIO(text.encode("utf-8")), sep=sep, dtype="string", keep_default_na=False, engine="pyarrow")
+        except (pd.errors.ParserError, ValueError):
+            frame = _read_csv_line_by_line(path, text, sep)
+    else:
+        frame = _read_csv_line_by_line(path, text, sep)
     if frame.shape[1] == 1:
-        other = _sniff_delimiter(head)
+        other = _sniff_delimiter(header_line)
         hint = f"; the header looks {other!r}-separated" if other != sep else ""
         raise InputError(f"{path}: only one column found with delimiter {sep!r}{hint}")
+    frame.attrs["blank_rows"] = frame.attrs.get("blank_rows", 0) + trailing
     return frame.fillna("")
 
 
-def _read_csv_row_by_row(path: Path, *, sep: str, encoding: str) -> pd.DataFrame:
-    """Slow path for files with ragged rows: keep the well-formed ones, list the others in attrs["bad_rows"]."""
-    with path.open(encoding=encoding, newline="") as handle:
-        records = list(csv.reader(handle, delimiter=sep))
-    header, body = records[0], records[1:]
+def _without_trailing_blanks(text: str, sep: str) -> tuple[str, int]:
+    """The text without the blank (or delimiter-only) lines a spreadsheet leaves at its end, and how many there were."""
+    tail = re.search(rf"(?:\n[ \t\r{re.escape(sep)}]*)+\Z", text)
+    if tail is None:
+        return text, 0
+    return text[:tail.start()] + "\n", max(tail.group(0).count("\n") - 1, 0)
+
+
+def _decoded(data: bytes, path: Path, encoding: str) -> str:
+    """The file's text: UTF-16 with a byte-order mark, UTF-8 (with or without one), else Windows-1252 as Excel writes it;
+    what is none of these, or mixes two, is one sentence that says what was found."""
+    if encoding != "auto":
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(f"{path}: the file is not readable as {encoding} ({exc}); set [format] encoding to its encoding") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: the file starts as UTF-16 but is not readable as such; save it as UTF-8") from None
+    if b"\x00" in data[:4096] and data[:4096].count(b"\x00") * 4 > min(len(data), 4096):
+        raise InputError(f"{path}: the file looks like UTF-16 without a byte-order mark; save it as UTF-8 (or UTF-16 with one)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if _UTF8_IN_1252.search(data):
+            line = data[:exc.start].count(b"\n") + 1
+            raise InputError(f"{path}: the file mixes encodings: UTF-8 letters, and on line {line} a byte UTF-8 does not "
+                             "allow (Windows-1252?); save the whole file as UTF-8") from None
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: unknown encoding (neither UTF-8, UTF-16 nor Windows-1252); save it as UTF-8") from None
+
+
+def _read_csv_line_by_line(path: Path, text: str, sep: str) -> pd.DataFrame:
+    """Files with ragged rows or line breaks inside quotes: every physical line is a row read, rejected (with why) or
+    blank; a quote that never closes is named with the row where it opened, and the rows it swallowed are rejected."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
+    header = next(reader)
+    width = len(header)
     good: dict[int, list[str]] = {}
     bad: list[tuple[int, str]] = []
-    for number, record in enumerate(body):
-        if len(record) == len(header):
-            good[number] = record
-        elif record:
-            bad.append((number + SPREADSHEET_ROW_OFFSET, f"row has {len(record)} fields, the header has {len(header)}"))
+    blank, last = 0, reader.line_num
+    for record in reader:
+        first, last_line = last + 1, reader.line_num
+        last = last_line
+        swallowed = [line for field in record if "\n" in field for line in field.split("\n")[1:] if line.count(sep) >= width - 1]
+        if swallowed or (len(record) != width and last_line > first and any("\n" in f for f in record)):
+            bad.append((first, f"a quote opened in this row never closes: it swallows the rows up to row {last_line}"))
+            bad += [(line, f"inside the quote opened in row {first}, which never closes") for line in range(first + 1, last_line + 1)]
+        elif not record or all(field == "" for field in record):
+            blank += 1
+        elif len(record) != width:
+            bad.append((first, f"row has {len(record)} fields, the header has {width}"))
+        else:
+            good[first - SPREADSHEET_ROW_OFFSET] = record
     frame = pd.DataFrame.from_dict(good, orient="index", columns=header, dtype="string") if good else pd.DataFrame(columns=header, dtype="string")
     if not good and bad:
-        raise InputError(f"{path}: no row has as many fields as the header ({len(header)}) with delimiter {sep!r}")
+        raise InputError(f"{path}: no row has as many fields as the header ({width}) with delimiter {sep!r}")
     frame.attrs["bad_rows"] = bad
+    frame.attrs["blank_rows"] = blank
     return frame
 
 
-def _detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the bytes decode as such, else Windows-1252 as Excel writes it."""
-    data = path.read_bytes()
-    for enc in ENCODINGS:
-        try:
-            data.decode(enc)
-            return enc
-        except UnicodeDecodeError:
-            continue
-    raise InputError(f"{path}: unknown encoding (neither UTF-8 nor Windows-1252)")
+def _unique_headers(path: Path, headers: list[str]) -> None:
+    """A header named twice would be read as one or the other by chance: name it."""
+    seen: set[str] = set()
+    twice = [h for h in headers if h and (h in seen or seen.add(h))]
+    if twice:
+        raise InputError(f"{path}: the header names the column {twice[0]!r} twice; rename one so that it is clear which is meant")
 
 
-def _sniff_delimiter(head: str) -> str:
+def _sniff_delimiter(first_line: str) -> str:
     """The delimiter of the header line: the most frequent of , ; tab |."""
-    first_line = head.splitlines()[0] if head else ""
     try:
-        return csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(first_line[:65536], delimiters=",;\t|").delimiter
     except csv.Error:
         counts = {d: first_line.count(d) for d in ",;\t|"}
         return max(counts, key=counts.get)
 
 
-def _read_xlsx(path: Path) -> pd.DataFrame:
+def _read_xlsx(path: Path, sheet: str) -> pd.DataFrame:
+    """The workbook's one sheet, or the sheet named (by the profile's `sheet` or `--sheet`); several without a name is
+    one sentence that lists them."""
     try:
-        frame = pd.read_excel(path, dtype=object, keep_default_na=False, engine="openpyxl")
+        import openpyxl
+
+        names = openpyxl.load_workbook(path, read_only=True).sheetnames
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
-    return as_text(frame)
+    if sheet and sheet not in names:
+        raise InputError(f"{path}: there is no sheet {sheet!r}; the sheets are {', '.join(repr(n) for n in names)}")
+    if not sheet and len(names) > 1:
+        raise InputError(f"{path}: the workbook has {len(names)} sheets ({', '.join(repr(n) for n in names)}); choose one "
+                         "with --sheet or the profile's [format] sheet")
+    chosen = sheet or names[0]
+    header = next(openpyxl.load_workbook(path, read_only=True)[chosen].iter_rows(max_row=1, values_only=True), ())
+    _unique_headers(path, [str(h).strip() for h in header if h is not None])
+    try:
+        frame = pd.read_excel(path, sheet_name=chosen, dtype=object, keep_default_na=False, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise InputError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+    frame = as_text(frame)
+    frame.attrs["sheet"] = chosen
+    return frame
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
