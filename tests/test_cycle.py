@@ -3,7 +3,7 @@ confirmation, the final notice, and the merchant's decision; through the outbox 
 import email
 import email.policy
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -152,7 +152,7 @@ def test_a_change_of_method_request_waits_until_it_is_done(shop):
     send("f", "2026-11-05")
     store = config.load().store()
     store.add_method_request("L-1", "sepa_debit", "")
-    store.record_visit("L-1")
+    store.record_visits([{"order_id": "L-1", "visited_at": datetime.now(timezone.utc)}])
     [item] = json.loads(cli("actions", "--as-of", "2026-11-06", "--json").stdout)
     assert item["action"] == "answer request" and item["requests"].startswith("#1 sepa_debit")
     assert item["visits"] == 1 and item["last_visit"] and item["reminders"] == "friendly 2026-11-05"

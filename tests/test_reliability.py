@@ -10,39 +10,19 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 from werkzeug.security import generate_password_hash
 
 from dunning import config
-from dunning.cli import app
 from dunning.errors import InputError
 from dunning.journal import pages, recording
 from dunning.journal.store import Store
 from dunning.web import create_app
 from dunning.web.merchant import FLOOD_LIMIT, LOGIN_LIMIT
 from tests.conftest import observed
-from tests.test_journal import orders_file, row, statement
+from tests.test_journal import KEY, cli, orders_file, row, shop, statement  # noqa: F401  (the shop fixture)
 from tests.test_web import SECRET, post_payment
 
-runner = CliRunner()
-KEY = "reliable-key-0123456789abcdef-012345"
 PASSWORD = "correct horse battery staple"
-
-
-def cli(*args, code=0):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-@pytest.fixture
-def shop(tmp_path, monkeypatch, database_url):
-    monkeypatch.setenv("DUNNING_SECRET_KEYS", KEY)
-    monkeypatch.setenv("DUNNING_DATABASE_URL", database_url)
-    monkeypatch.setenv("DUNNING_WEBHOOK_SECRET", SECRET)
-    cli("init", tmp_path)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_every_command_reads_after_every_kind_of_record(shop):
@@ -57,7 +37,7 @@ def test_every_command_reads_after_every_kind_of_record(shop):
     statement(shop / "bank.xml", ("S1", "50.00", "credit", "2026-11-02", "Zahlung", ""), ("S2", "8.00", "credit", "2026-11-02", "Spende", ""))
     cli("track", "statement", "bank.xml", "--as-of", "2026-11-03")  # a probable match and an unmatched entry
     settings.store().add_method_request("A-2", "sepa_debit", "please")
-    settings.store().record_visit("A-2")
+    settings.store().record_visits([{"order_id": "A-2", "visited_at": pages.now()}])
     cli("actions", "decide", "A-4", "--as", "cancelled", "--as-of", "2026-11-03")
     waiting = json.loads(cli("payments", "list", "--json").stdout)
     assert {w["status"] for w in waiting} == {"review", "unmatched"}

@@ -11,6 +11,7 @@ import pytest
 
 from dunning import bank, campaigns, config, manage
 from dunning.errors import InputError
+from dunning.journal import decisions
 from dunning.journal.store import Store
 from dunning.tokens import TokenSigner
 from dunning.web import create_app, webhook
@@ -132,12 +133,12 @@ def test_visits_are_recorded_without_the_address_in_batches_after_the_page_is_se
     client = app_for(shop)
     for _ in range(2):
         client.get(f"/m/{token()}").close()  # the server closes the response once it is sent
-    assert store.visits_of("P-2001") == 0  # waiting for the next batch (every visit_flush_seconds)
+    assert len(store.visits_frame("P-2001")) == 0  # waiting for the next batch (every visit_flush_seconds)
     client.application.extensions["dunning.visits"].flush()  # as the timer, or gunicorn's worker_exit, does
-    assert store.visits_of("P-2001") == 2
+    assert len(store.visits_frame("P-2001")) == 2
     settings.data["web"]["visit_flush_seconds"] = 0
     app_for(shop).get(f"/m/{token()}").close()
-    assert store.visits_of("P-2001") == 3  # 0: each visit written at once
+    assert len(store.visits_frame("P-2001")) == 3  # 0: each visit written at once
     settings.data["web"]["visit_flush_seconds"] = "soon"
     with pytest.raises(InputError, match="visit_flush_seconds must be a number of seconds"):
         app_for(shop)
@@ -146,7 +147,7 @@ def test_visits_are_recorded_without_the_address_in_batches_after_the_page_is_se
     from dunning.journal.tables import visits
 
     assert [c.name for c in visits.columns] == ["id", "order_id", "visited_at"]
-    assert store.visits_of("P-2002") == 0 and sa is not None
+    assert len(store.visits_frame("P-2002")) == 0 and sa is not None
 
 
 def test_a_request_to_change_the_payment_method_is_recorded(shop):
@@ -154,7 +155,7 @@ def test_a_request_to_change_the_payment_method_is_recorded(shop):
     client = app_for(shop)
     response = client.post(f"/m/{token()}/method", data={"wanted": "sepa_debit", "message": "Bitte abbuchen", "lang": "de"})
     assert response.status_code == 303 and response.headers["Location"].endswith("?lang=de&requested=1")
-    assert [(r.wanted, r.message) for r in store.method_requests_of("P-2001")] == [("sepa_debit", "Bitte abbuchen")]
+    assert [(r.wanted, r.message) for r in decisions.requests(store, open_only=False).itertuples() if r.order_id == "P-2001"] == [("sepa_debit", "Bitte abbuchen")]
     assert "Wir haben Ihre Anfrage erhalten" in client.get(f"/m/{token()}?lang=de&requested=1").get_data(as_text=True)
     assert client.post(f"/m/{token()}/method", data={"wanted": "cash"}).status_code == 400
     assert client.post("/m/bad/method", data={"wanted": "card"}).status_code == 404

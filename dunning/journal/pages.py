@@ -23,9 +23,6 @@ class PageRecords:
 
     engine: sa.Engine
 
-    def record_visit(self, order_id: str) -> None:
-        self.record_visits([{"order_id": order_id, "visited_at": now()}])
-
     def record_visits(self, rows: list[dict]) -> None:
         """Visits of manage pages (order_id, visited_at), in one statement."""
         with self.engine.begin() as db:
@@ -36,17 +33,9 @@ class PageRecords:
         with self.engine.connect() as db:
             return read_frame(db, visits, ["order_id", "visited_at"], None if order_id is None else visits.c.order_id == order_id)
 
-    def visits_of(self, order_id: str) -> int:
-        with self.engine.connect() as db:
-            return db.execute(sa.select(sa.func.count()).where(visits.c.order_id == order_id)).scalar_one()
-
     def add_method_request(self, order_id: str, wanted: str, message: str) -> None:
         with self.engine.begin() as db:
             db.execute(method_requests.insert().values(order_id=order_id, wanted=wanted, message=message, requested_at=now()))
-
-    def method_requests_of(self, order_id: str) -> list[sa.Row]:
-        with self.engine.connect() as db:
-            return list(db.execute(sa.select(method_requests).where(method_requests.c.order_id == order_id)).all())
 
 
 def first_sighting(db: sa.Connection, signature: str) -> bool:

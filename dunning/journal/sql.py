@@ -16,10 +16,6 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def chunks(values: list) -> list[list]:
-    return [values[i:i + BATCH] for i in range(0, len(values), BATCH)]
-
-
 def next_id(db: sa.Connection, column: sa.Column) -> int:
     """One above the highest value of an id column (the caller holds the ledger's write lock)."""
     return int(db.execute(sa.select(sa.func.coalesce(sa.func.max(column), 0))).scalar_one()) + 1

@@ -15,7 +15,6 @@ import pandas as pd
 from dunning.errors import InputError
 from dunning.sources.parsing import TYPED_DATE_FORMAT
 
-ENCODINGS = ("utf-8-sig", "cp1252")
 SPREADSHEET_ROW_OFFSET = 2  # header is row 1, so data row 0 is row 2 as a spreadsheet shows it
 MAX_COLUMNS = 500  # far more than any export a profile maps: a wider header is not an export
 _UTF8_IN_1252 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")  # what UTF-8 letters look like among Windows-1252 bytes
