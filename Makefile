@@ -1,15 +1,19 @@
-# `make demo`, `make test` and `make bench` build .venv when it is missing (or pyproject.toml changed).
+# `make demo`, `make test` and `make bench` build .venv when it is missing and install dunning into it as a user does:
+# `pip install .`, not editable, with the tested dependency versions (constraints.txt). They install it again when a
+# source file changes, so the tests always run against the installed package (the src/ layout keeps the tree's copy
+# out of their way).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SOURCES := pyproject.toml constraints.txt $(shell find src -type f -not -path '*/__pycache__/*')
 
 .PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(STAMP): $(SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet --constraint constraints.txt '.[test,bench,postgres]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,4 +31,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/summary.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis build

@@ -191,3 +191,16 @@ def test_excel_gets_a_byte_order_mark_and_the_languages_list_separator(examples,
     assert exported.startswith(b"\xef\xbb\xbf") and exported.splitlines()[0].count(b";") > 5
     plain = run("export", examples / "plans.csv", "--as-of", AS_OF, "--to", "generic", "-o", tmp_path / "p.csv", "--no-record")
     assert plain.exit_code == 0 and not (tmp_path / "p.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_help_shows_no_value_for_a_flag_and_plain_names_for_lists():
+    text = run("overdue", "--help").output + run("export", "--help").output + run("campaign", "send", "--help").output
+    assert "<bool>" not in text and "<list[str]>" not in text and "%Y-%m-%d" not in text
+    assert "KIND" in text and "YYYY-MM-DD" in text
+
+
+def test_campaign_list_names_the_workspaces_campaigns(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run("init", ".", "--examples")
+    listed = {c["campaign"]: c for c in json.loads(run("campaign", "list", "--json").stdout)}
+    assert listed["second-reminder"]["stage"] == "second" and listed["example"]["channel"] == "outbox"

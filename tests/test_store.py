@@ -96,3 +96,13 @@ def test_two_processes_writing_at_once_lose_and_double_nothing(database_url, tmp
     assert store.counts(store.campaign("left").id) == {SENT: 200}
     paid = observed(store)
     assert len(paid) == paid["source_key"].nunique() == 240
+
+
+def test_a_postgresql_store_without_its_driver_names_the_extra(monkeypatch):
+    import pytest
+
+    from dunning.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as where `pip install .` left out the postgres extra
+    with pytest.raises(InputError, match=r"needs dunning's postgres extra: pip install 'dunning\[postgres\]'"):
+        Store("postgresql+psycopg://nobody@127.0.0.1:1/none")

@@ -28,7 +28,7 @@ def _version(shown: bool) -> None:
 
 
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+def main(version: Annotated[bool, typer.Option("--version", metavar=" ", callback=_version, is_eager=True,
                                                 help="Print the version and exit.")] = False) -> None:
     """Find overdue subscription and installment payments and remind the customers."""
 

@@ -40,11 +40,11 @@ def overdue(
     as_of: AsOfOpt = None, grace: GraceOpt = None, kind: KindOpt = None, method: MethodOpt = None,
     product: ProductOpt = None, currency: CurrencyOpt = None, stage: StageOpt = None, min_days: MinDaysOpt = 0,
     min_amount: MinAmountOpt = None, sheet: SheetOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar=" ", help="Print a JSON array instead of a table.")] = False,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file (and the orders not dunned, with why, next to it).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --csv file.")] = False,
-    not_dunned: Annotated[bool, typer.Option("--not-dunned", help="List the overdue orders that are not dunned, with why, instead.")] = False,
-    excel: Annotated[bool, typer.Option("--excel", help="Write --csv as Excel opens it in the shop's language (byte-order mark, list separator).")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar=" ", help="Replace an existing --csv file.")] = False,
+    not_dunned: Annotated[bool, typer.Option("--not-dunned", metavar=" ", help="List the overdue orders that are not dunned, with why, instead.")] = False,
+    excel: Annotated[bool, typer.Option("--excel", metavar=" ", help="Write --csv as Excel opens it in the shop's language (byte-order mark, list separator).")] = False,
     rejects_out: RejectsOpt = None,
     show: Annotated[int, typer.Option(help="Rows shown in the terminal table (totals always cover all).")] = 50,
     dry_run: DryRunOpt = False,
@@ -92,18 +92,19 @@ def overdue(
 def export_command(
     file: FileArg,
     to: Annotated[str, typer.Option("--to", metavar=f"<{'|'.join(exports.DIALECTS)}>",
+                                    autocompletion=lambda incomplete: [d for d in exports.DIALECTS if d.startswith(incomplete)],
                                     help="Newsletter tool (or one a plugin registers).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="CSV path (default: exports/<tool>-<date>-<filters>.csv).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing file given with -o.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar=" ", help="Replace an existing file given with -o.")] = False,
     encoding: Annotated[Optional[str], typer.Option("--encoding", help="Override the tool's encoding (e.g. utf-8).")] = None,
     payments: PaymentsOpt = None, profile: ProfileOpt = None, payments_profile: PaymentsProfileOpt = None,
     as_of: AsOfOpt = None, grace: GraceOpt = None, kind: KindOpt = None, method: MethodOpt = None,
     product: ProductOpt = None, currency: CurrencyOpt = None, stage: StageOpt = None, min_days: MinDaysOpt = 0,
     min_amount: MinAmountOpt = None, rejects_out: RejectsOpt = None, sheet: SheetOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be handed over; write and record nothing.")] = False,
-    no_record: Annotated[bool, typer.Option("--no-record", help="Write the file but record no hand-over (a test import, not for sending).")] = False,
-    excel: Annotated[bool, typer.Option("--excel", help="Write the file as Excel opens it in the shop's language (byte-order mark, list separator).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar=" ", help="Print what was written as JSON.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", metavar=" ", help="Say what would be handed over; write and record nothing.")] = False,
+    no_record: Annotated[bool, typer.Option("--no-record", metavar=" ", help="Write the file but record no hand-over (a test import, not for sending).")] = False,
+    excel: Annotated[bool, typer.Option("--excel", metavar=" ", help="Write the file as Excel opens it in the shop's language (byte-order mark, list separator).")] = False,
     config_path: ConfigOption = None,
 ) -> None:
     """Write the orders due for a reminder as a CSV for a newsletter tool, with the reminder template in its
@@ -174,7 +175,7 @@ def _print_overdue(frame: pd.DataFrame, result: OverdueResult, locale: str, show
                   + (f", fees {format_amount(total.fees, total.currency, locale)}" if total.fees else ""))
     if not result.excluded.empty:
         counts = result.excluded["why"].value_counts()
-        out.print("not dunned: " + "; ".join(f"{n} {why}" for why, n in counts.items()) + " (--not-dunned lists them)")
+        out.print("not dunned: " + "; ".join(f"{why} ({n})" for why, n in counts.items()) + " (--not-dunned lists them)")
     for stage, n in result.notices["stage"].value_counts(sort=False).items():
         out.print(f"due soon: {n} order{'' if n == 1 else 's'} with an installment falling due, for the notice {stage} "
                   f"(a campaign of stage {stage}, or export --stage {stage})")

@@ -19,9 +19,12 @@ token_app = typer.Typer(help="Sign and verify per-order manage tokens.", no_args
 
 
 @handles_input_errors
-def init(folder: Annotated[Path, typer.Argument(help="Workspace folder.")] = Path("."), as_json: JsonOpt = False) -> None:
+def init(folder: Annotated[Path, typer.Argument(help="Workspace folder.")] = Path("."),
+         examples: Annotated[bool, typer.Option("--examples", metavar=" ", help="Also write example data to try it on: orders.csv, "
+                                                "plans.csv, payments.csv and the campaign second-reminder.")] = False,
+         as_json: JsonOpt = False) -> None:
     """Write a commented dunning.toml with every setting and its default, plus the workspace folders."""
-    created = config.init(folder)
+    created = config.init(folder, examples)
     if as_json:
         sys.stdout.write(json.dumps({"created": [str(p) for p in created]}) + "\n")
         return
@@ -29,6 +32,10 @@ def init(folder: Annotated[Path, typer.Argument(help="Workspace folder.")] = Pat
         out.print(f"created {path}")
     if not created:
         out.print(f"{folder} is already a dunning workspace; nothing changed")
+        return
+    data = "orders.csv --profile elopage" if (folder / "orders.csv").exists() else "<your export> --profile <profile>"
+    out.print(f"\nnext:\n  cd {folder}\n  export DUNNING_SECRET_KEYS=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+              f"\n  dunning overdue {data}\n(dunning profiles lists the exports dunning reads; edit dunning.toml for your policy)")
 
 
 @handles_input_errors
@@ -96,8 +103,8 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="gunicorn worker processes.")] = 2,
-    dev: Annotated[bool, typer.Option("--dev", help="Flask's development server with the reloader, instead of gunicorn.")] = False,
-    debugger: Annotated[bool, typer.Option("--debugger", help="Also Werkzeug's interactive debugger on errors: "
+    dev: Annotated[bool, typer.Option("--dev", metavar=" ", help="Flask's development server with the reloader, instead of gunicorn.")] = False,
+    debugger: Annotated[bool, typer.Option("--debugger", metavar=" ", help="Also Werkzeug's interactive debugger on errors: "
                                            "for your own machine only, never where anyone else can reach it.")] = False,
     config_path: ConfigOption = None,
 ) -> None:

@@ -40,7 +40,11 @@ class Store(SendQueue, PageRecords):
         try:
             # A networked database may drop idle connections; an embedded SQLite file cannot.
             self.engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-        except (ArgumentError, ImportError) as exc:
+        except ImportError as exc:
+            if "psycopg" in str(exc):
+                raise InputError("a PostgreSQL store needs dunning's postgres extra: pip install 'dunning[postgres]'") from None
+            raise InputError(f"store URL {redacted(url)} cannot be used: {exc}") from None
+        except ArgumentError as exc:
             raise InputError(f"store URL {redacted(url)} cannot be used: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             _owner_only(self.engine.url.database)

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 from jinja2 import TemplateError
 
 from dunning import confirmations, mailmerge, pipeline, reminders, tokens
@@ -23,6 +24,7 @@ from dunning.exports.fields import values as field_values
 from dunning.exclusions import Filters
 from dunning.policy import CONFIRMATION
 from dunning.journal.store import Store
+from dunning.journal.tables import campaigns as campaigns_table, reminders
 
 DEFAULT_CONNECTIONS, MAX_CONNECTIONS = 4, 20  # most mail servers take a few connections from one client
 _FILTER_KEYS = {"kinds", "payment_methods", "products", "currencies", "min_days", "min_amount"}
@@ -95,6 +97,35 @@ def load(name: str, settings: Settings) -> Campaign:
         channel_settings=dict(data.get(channel, {})), source=text, attach_qr_bill=_flag(data, "attach_qr_bill", where),
         confirm_within_days=within, connections=connections,
     )
+
+
+def listed(settings: Settings, store: Store) -> list[dict]:
+    """Every campaign of the workspace (campaigns/*.toml) and every one the store holds: its stage and channel, and how
+    many of its reminders are prepared, sending, sent and failed."""
+    defined = {p.stem: p for p in sorted((settings.root / "campaigns").glob("*.toml"))}
+    with store.engine.connect() as db:
+        held = {r.name: r for r in db.execute(sa.select(campaigns_table.c.id, campaigns_table.c.name, campaigns_table.c.stage,
+                                                        campaigns_table.c.channel, campaigns_table.c.as_of)).all()}
+        counts = db.execute(sa.select(reminders.c.campaign_id, reminders.c.status, sa.func.count())
+                            .group_by(reminders.c.campaign_id, reminders.c.status)).all()
+    by_id: dict[int, dict[str, int]] = {}
+    for campaign_id, status, n in counts:
+        by_id.setdefault(campaign_id, {})[status] = n
+    rows = []
+    for name in sorted(set(defined) | set(held)):
+        row = held.get(name)
+        stage, channel = (row.stage, row.channel) if row else _stage_and_channel(defined[name])
+        rows.append({"campaign": name, "stage": stage, "channel": channel, "file": str(defined[name]) if name in defined else "",
+                     "prepared_on": row.as_of.isoformat() if row else "", **(by_id.get(row.id, {}) if row else {})})
+    return rows
+
+
+def _stage_and_channel(path: Path) -> tuple[str, str]:
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return "?", "?"
+    return str(data.get("stage", "?")), str(data.get("channel", "outbox"))
 
 
 def _flag(data: dict, key: str, where: str) -> bool:

@@ -1,4 +1,4 @@
-"""`dunning campaign prepare | preview | send`: reminders the merchant sends through a channel."""
+"""`dunning campaign list | prepare | preview | send`: reminders the merchant sends through a channel."""
 from __future__ import annotations
 
 import json
@@ -15,10 +15,26 @@ from dunning import campaigns, config, files, sending, tokens
 from dunning.channels import TemporaryFailure
 from dunning.channels.select import channels_for
 from dunning.cli.common import AsOfOpt, ConfigOption, JsonOpt, as_of_date, date_option, err, handles_input_errors, out, progress
+from dunning.cli.tables import Column, fitted
 from dunning.errors import InputError
 
 app = typer.Typer(help="Prepare, preview and send reminder campaigns (campaigns/<name>.toml).", no_args_is_help=True)
 CampaignArg = Annotated[str, typer.Argument(help="Campaign name (campaigns/<name>.toml) or a path to its TOML file.")]
+
+
+@app.command("list")
+@handles_input_errors
+def campaign_list(as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
+    """The campaigns of this workspace (campaigns/*.toml) and those prepared before, with how their reminders stand."""
+    settings = config.load(config_path)
+    rows = campaigns.listed(settings, settings.store())
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    columns = [Column("campaign", keep=True), Column("stage", keep=True), Column("channel"), Column("prepared on"),
+               Column("prepared", right=True), Column("sent", right=True), Column("failed", right=True)]
+    out.print(fitted("Campaigns", columns, [[r["campaign"], r["stage"], r["channel"], r["prepared_on"] or "-", str(r.get("prepared", 0)),
+                                            str(r.get("sent", 0)), str(r.get("failed", 0))] for r in rows], out.width))
 
 
 @app.command("prepare")
@@ -50,7 +66,7 @@ def campaign_prepare(name: CampaignArg, as_of: AsOfOpt = None, as_json: JsonOpt 
 def campaign_preview(name: CampaignArg,
                      count: Annotated[int, typer.Option(help="Messages shown in the terminal.")] = 3,
                      html_out: Annotated[Optional[Path], typer.Option("--html", help="Preview file (default: exports/<campaign>-preview.html).")] = None,
-                     as_json: Annotated[bool, typer.Option("--json", help="Print the messages as JSON instead.")] = False,
+                     as_json: Annotated[bool, typer.Option("--json", metavar=" ", help="Print the messages as JSON instead.")] = False,
                      config_path: ConfigOption = None) -> None:
     """Show a few rendered messages and write an HTML preview of the whole batch."""
     settings = config.load(config_path)
@@ -76,8 +92,8 @@ def campaign_preview(name: CampaignArg,
 @handles_input_errors
 def campaign_send(name: CampaignArg,
                   as_of: date_option("--as-of", "The date the reminders count as sent (default: today).") = None,
-                  really: Annotated[bool, typer.Option("--send/--dry-run", help="Send for real (default: a dry run that sends nothing).")] = False,
-                  as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+                  really: Annotated[bool, typer.Option("--send/--dry-run", metavar=" ", help="Send for real (default: a dry run that sends nothing).")] = False,
+                  as_json: Annotated[bool, typer.Option("--json", metavar=" ", help="Print the summary as JSON.")] = False,
                   config_path: ConfigOption = None) -> None:
     """Send the prepared batch; a rerun after a crash resumes where it stopped.
 

@@ -27,23 +27,23 @@ err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 DEBUG_VARIABLE = "DUNNING_DEBUG"
 
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Settings file (default: ./dunning.toml).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", metavar=" ", help="Print JSON.")]
 FileArg = Annotated[Path, typer.Argument(help="Order export: CSV, XLSX or Parquet.")]
 PaymentsOpt = Annotated[Optional[Path], typer.Option("--payments", help="Payments file (order_id, paid_at, amount).")]
 ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="Profile name or TOML path for the export.")]
 PaymentsProfileOpt = Annotated[Optional[str], typer.Option("--payments-profile", help="Profile for the payments file.")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="Date to judge by (default: today).")]
 GraceOpt = Annotated[Optional[int], typer.Option("--grace", help="Grace days (default: policy.grace_days).")]
-KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="Only this kind: subscription, installment, one_time.")]
-MethodOpt = Annotated[Optional[list[str]], typer.Option("--method", help="Only this payment method.")]
-ProductOpt = Annotated[Optional[list[str]], typer.Option("--product", help="Only products whose name contains this.")]
-CurrencyOpt = Annotated[Optional[list[str]], typer.Option("--currency", help="Only this currency.")]
-StageOpt = Annotated[Optional[list[str]], typer.Option("--stage", help="Only this stage (e.g. friendly, second, final).")]
+KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", metavar="KIND", help="Only this kind: subscription, installment, one_time.")]
+MethodOpt = Annotated[Optional[list[str]], typer.Option("--method", metavar="METHOD", help="Only this payment method.")]
+ProductOpt = Annotated[Optional[list[str]], typer.Option("--product", metavar="TEXT", help="Only products whose name contains this.")]
+CurrencyOpt = Annotated[Optional[list[str]], typer.Option("--currency", metavar="CODE", help="Only this currency.")]
+StageOpt = Annotated[Optional[list[str]], typer.Option("--stage", metavar="STAGE", help="Only this stage (e.g. friendly, second, final).")]
 MinDaysOpt = Annotated[int, typer.Option("--min-days", help="Only orders at least this many days overdue.")]
 MinAmountOpt = Annotated[Optional[str], typer.Option("--min-amount", help="Only open amounts of at least this much (major units).")]
 SheetOpt = Annotated[Optional[str], typer.Option("--sheet", help="The sheet to read of a workbook with several (XLSX).")]
 RejectsOpt = Annotated[Optional[Path], typer.Option("--rejects", help="Where to write rejected input rows.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="A look that records nothing in the ledger.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", metavar=" ", help="A look that records nothing in the ledger.")]
 
 
 def handles_input_errors(command):

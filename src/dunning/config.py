@@ -196,8 +196,13 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def init(folder: Path) -> list[Path]:
-    """Write dunning.toml (if absent) and the workspace folders; returns what was created."""
+EXAMPLES = {"orders.csv": "orders.csv", "plans.csv": "plans.csv", "payments.csv": "payments.csv",
+            "second-reminder.toml": "campaigns/second-reminder.toml"}
+
+
+def init(folder: Path, examples: bool = False) -> list[Path]:
+    """Write dunning.toml (if absent) and the workspace folders, and with `examples` example data to try it on (an
+    export, plans, payments and a campaign); returns what was created (nothing is overwritten)."""
     created: list[Path] = []
     folder.mkdir(parents=True, exist_ok=True)
     settings_file = folder / FILE_NAME
@@ -213,4 +218,9 @@ def init(folder: Path) -> list[Path]:
     if not example.exists():
         example.write_text(default_text("campaign.toml"), "utf-8")
         created.append(example)
+    for shipped, target in EXAMPLES.items() if examples else ():
+        path = folder / target
+        if not path.exists():
+            path.write_bytes((resources.files("dunning") / "defaults" / "examples" / shipped).read_bytes())
+            created.append(path)
     return created

@@ -24,7 +24,7 @@ app = typer.Typer(help="Bring in what was paid after the reminders, and list who
 @app.command("import")
 @handles_input_errors
 def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = None, sheet: SheetOpt = None,
-                 source: Annotated[Optional[list[str]], typer.Option("--source", help="Compare with the reminders recorded under this name (default: those that reminded the orders in the file).")] = None,
+                 source: Annotated[Optional[list[str]], typer.Option("--source", metavar="NAME", help="Compare with the reminders recorded under this name (default: those that reminded the orders in the file).")] = None,
                  as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """A later export of the shop: the drop in each order's open amount is a payment, counted once.
 
@@ -102,7 +102,7 @@ def report_command(
     since: date_option("--since", "Only reminders sent on or after this date (the period).") = None,
     html_out: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML report with charts.")] = None,
     language: Annotated[Optional[str], typer.Option("--lang", help="Language of the HTML report: nl, de, fr or en (default: the shop's).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print every table as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", metavar=" ", help="Print every table as JSON.")] = False,
     config_path: ConfigOption = None,
 ) -> None:
     """How much of what was reminded has been paid: the headline per currency, then by campaign, stage, reason,
