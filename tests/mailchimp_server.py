@@ -11,9 +11,11 @@ application/problem+json errors, and the behaviour that matters for payment remi
   when each recipient's message is rendered from the member's merge fields *as they are then*
   (so a channel that changes them too early is caught) and the campaign becomes "sent";
 - content without `*|UNSUB|*` gets Mailchimp's own footer, as the real one adds it;
-- a campaign is sent once: a second send or schedule is refused.
+- a campaign is sent once: a second send or schedule is refused;
+- a tag (static segment) can be deleted; a sent campaign keeps its recipients.
 
-Failures can be queued per method and path (a 429 burst, a 500) to test retries.
+Failures can be queued per method and path (a 429 burst, a 500) to test retries, before the request
+is carried out or after it (the answer lost on the way back).
 """
 from __future__ import annotations
 
@@ -60,6 +62,8 @@ def subscriber_hash(address: str) -> str:
 
 @dataclass
 class Audience:
+    name: str = "Payment reminders"
+    date_created: str = "2025-01-01T00:00:00+00:00"
     merge_fields: list[dict] = field(default_factory=lambda: [
         {"merge_id": n, "tag": tag, "name": name, "type": kind} for n, (tag, name, kind) in enumerate(
             [("FNAME", "First Name", "text"), ("LNAME", "Last Name", "text"), ("ADDRESS", "Address", "address"),
@@ -77,12 +81,13 @@ class FakeMailchimp:
 
     def __init__(self, api_key: str, list_ids: tuple[str, ...] = ("list1",), polls_to_finish: int = 1):
         self.api_key = api_key
-        self.audiences = {list_id: Audience() for list_id in list_ids}
+        self.audiences = {list_id: Audience(date_created=f"2025-01-{n:02d}T00:00:00+00:00")
+                          for n, list_id in enumerate(list_ids, start=1)}
         self.campaigns: dict[str, dict] = {}
         self.deliveries: list[dict] = []  # every message as a recipient received it
         self.tests_sent: list[tuple[str, list[str]]] = []
         self.requests: list[tuple[str, str]] = []
-        self.failures: list[list] = []  # [method, path regex, status, remaining]
+        self.failures: list[list] = []  # [method, path regex, status, remaining, after the request was carried out]
         self.polls_to_finish = polls_to_finish
         self.ids = itertools.count(100)
         self.lock = threading.Lock()
@@ -94,8 +99,9 @@ class FakeMailchimp:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/3.0"
 
-    def fail(self, method: str, path_pattern: str, status: int, times: int = 1) -> None:
-        self.failures.append([method, re.compile(path_pattern), status, times])
+    def fail(self, method: str, path_pattern: str, status: int, times: int = 1, after: bool = False) -> None:
+        """The next `times` matching requests answer `status`; with `after`, once they were carried out."""
+        self.failures.append([method, re.compile(path_pattern), status, times, after])
 
     def add_member(self, list_id: str, address: str, status: str, **merge_fields: str) -> None:
         """A contact the merchant's audience already holds."""
@@ -125,13 +131,16 @@ class FakeMailchimp:
         with self.lock:
             self.requests.append((method, path))
             self._check_auth(auth)
-            for failure in self.failures:
-                if failure[0] == method and failure[1].search(path) and failure[3] > 0:
-                    failure[3] -= 1
-                    if failure[2] == 429:
-                        raise Problem(429, "Too Many Requests", "You have exceeded the limit of 10 simultaneous connections.")
-                    raise Problem(failure[2], "Internal Server Error", "An unexpected internal error has occurred.")
-            return self._route(method, path, query, body or {})
+            failure = next((f for f in self.failures if f[0] == method and f[1].search(path) and f[3] > 0), None)
+            if failure is None:
+                return self._route(method, path, query, body or {})
+            failure[3] -= 1
+            if failure[4]:
+                self._route(method, path, query, body or {})
+            if failure[2] == 429:
+                raise Problem(429, "Too Many Requests", "You have exceeded the limit of 10 simultaneous connections.")
+            raise Problem(failure[2], "Service Unavailable" if failure[2] == 503 else "Internal Server Error",
+                          "An unexpected internal error has occurred.")
 
     def _check_auth(self, auth: str | None) -> None:
         if not auth or not auth.startswith("Basic "):
@@ -142,12 +151,15 @@ class FakeMailchimp:
 
     def _route(self, method, path, query, body):
         routes = [
+            ("GET", r"^/3\.0/lists$", self._lists),
+            ("GET", r"^/3\.0/lists/([^/]+)$", self._list),
             ("GET", r"^/3\.0/lists/([^/]+)/merge-fields$", self._merge_fields),
             ("POST", r"^/3\.0/lists/([^/]+)/merge-fields$", self._add_merge_field),
             ("PUT", r"^/3\.0/lists/([^/]+)/members/([^/]+)$", self._set_member),
             ("GET", r"^/3\.0/lists/([^/]+)/segments$", self._segments),
             ("POST", r"^/3\.0/lists/([^/]+)/segments$", self._create_segment),
             ("POST", r"^/3\.0/lists/([^/]+)/segments/([^/]+)$", self._segment_add),
+            ("DELETE", r"^/3\.0/lists/([^/]+)/segments/([^/]+)$", self._delete_segment),
             ("GET", r"^/3\.0/lists/([^/]+)/segments/([^/]+)/members$", self._segment_members),
             ("GET", r"^/3\.0/campaigns$", self._list_campaigns),
             ("POST", r"^/3\.0/campaigns$", self._create_campaign),
@@ -169,6 +181,20 @@ class FakeMailchimp:
         if list_id not in self.audiences:
             raise not_found()
         return self.audiences[list_id]
+
+    def _about(self, list_id: str) -> dict:
+        audience = self._audience(list_id)
+        campaigns = sum(1 for c in self.campaigns.values() if c["recipients"]["list_id"] == list_id)
+        return {"id": list_id, "name": audience.name, "date_created": audience.date_created,
+                "stats": {"member_count": sum(1 for m in audience.members.values() if m["status"] == "subscribed"),
+                          "campaign_count": campaigns, "merge_field_count": len(audience.merge_fields)}}
+
+    def _lists(self, query, body):
+        lists = [self._about(list_id) for list_id in self.audiences]
+        return 200, {"lists": page(lists, query), "total_items": len(lists)}
+
+    def _list(self, list_id, query, body):
+        return 200, self._about(list_id)
 
     def _merge_fields(self, list_id, query, body):
         fields = self._audience(list_id).merge_fields
@@ -193,7 +219,7 @@ class FakeMailchimp:
     def _set_member(self, list_id, member_hash, query, body):
         audience = self._audience(list_id)
         address = str(body.get("email_address", ""))
-        if not EMAIL.match(address):
+        if not EMAIL.match(address) or not address.rpartition("@")[0].isascii():  # no UTF-8 before the @
             raise Problem(400, "Invalid Resource", f"{address} looks fake or invalid, please enter a real email address.")
         if member_hash != subscriber_hash(address):
             raise Problem(400, "Invalid Resource", "The email address does not match the subscriber hash.")
@@ -263,6 +289,11 @@ class FakeMailchimp:
         errors = [{"email_addresses": missing, "error": "Email addresses not found on this list"}] if missing else []
         return 200, {"members_added": added, "members_removed": [], "errors": errors, "total_added": len(added),
                      "total_removed": 0, "error_count": len(missing)}
+
+    def _delete_segment(self, list_id, segment_id, query, body):
+        audience = self._audience(list_id)
+        audience.segments.remove(self._segment(audience, segment_id))
+        return 204, None
 
     def _segment_members(self, list_id, segment_id, query, body):
         audience = self._audience(list_id)

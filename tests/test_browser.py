@@ -64,20 +64,64 @@ def test_open_the_link_see_the_amounts_and_save_screenshots(server, browser):
         page.close()
 
 
-def test_the_qr_code_scans_to_the_epc_transfer(server, browser):
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_qr_code_scans_to_the_epc_transfer_from_a_screenshot_of_the_whole_page(server, browser, width):
     zxingcpp = pytest.importorskip("zxingcpp")
     from PIL import Image
 
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=2)
+    page = browser.new_page(viewport={"width": width, "height": 900}, device_scale_factor=2, is_mobile=width < 500)
     page.goto(f"{server}/m/{token()}")
-    image = Image.open(io.BytesIO(page.locator(".qr svg").screenshot()))
-    results = zxingcpp.read_barcodes(image)
+    shot = page.screenshot(full_page=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"epc-qr-{width}.png").write_bytes(shot)
+    size = page.locator(".qr svg").bounding_box()
+    assert size["width"] >= 180 and size["width"] == size["height"]  # whole and square, never cropped
+    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
     assert len(results) == 1
     fields = results[0].text.split("\n")
     assert fields[0:2] == ["BCD", "002"] and fields[3] == "SCT"
     assert fields[4:7] == ["COBADEFFXXX", "Beispiel GmbH", "DE89370400440532013000"]
     assert fields[7].startswith("EUR") and Decimal(fields[7][3:]) == Decimal("247.00")
     assert fields[9] == "RF85P2001ISO5" == page.locator("#reference").inner_text()
+
+
+@pytest.fixture
+def franc_server(shop, monkeypatch):  # noqa: F811
+    """The page of a Swiss order in francs (the elopage export's E-10430), paid into a Swiss QR-IBAN."""
+    from typer.testing import CliRunner
+
+    from dunning import config
+    from dunning.cli import app
+    from dunning.web import create_app
+    from tests.test_web import TODAY
+
+    settings, store = shop
+    monkeypatch.chdir(settings.root)
+    recorded = CliRunner().invoke(app, ["overdue", "examples/orders_elopage.csv", "--profile", "elopage", "--as-of", "2026-11-20"])
+    assert recorded.exit_code == 0, recorded.output
+    swiss = config.Settings({**settings.data, "payment": {"accounts": {"CHF": SWISS_ACCOUNT}}}, settings.root, settings.source)
+    with served(create_app(swiss, store=store, environ={"DUNNING_SECRET_KEYS": KEY}, today=lambda: TODAY)) as url:
+        yield url
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_franc_order_fits_the_screen_and_keeps_iban_and_reference_groups_whole(franc_server, browser, width):
+    page = browser.new_page(viewport={"width": width, "height": 900}, device_scale_factor=2, is_mobile=width < 500)
+    page.goto(f"{franc_server}/m/{token('E-10430')}?lang=de")
+    assert page.locator("h1").inner_text() == "Ihre Bestellung E-10430"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"franc-order-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing scrolls sideways
+    card = page.locator("main section").first.bounding_box()
+    for cell in page.locator("table.installments td").all():
+        box = cell.bounding_box()
+        assert card["x"] <= box["x"] and box["x"] + box["width"] <= card["x"] + card["width"], cell.inner_text()
+    assert "159,00\xa0CHF" in page.locator("table.installments").inner_text()
+    groups = page.locator("#iban .group, #reference .group")
+    assert groups.count() == 6 + 6  # CH44 3199 9123 0008 8901 2 and a QR reference in six blocks
+    for group in groups.all():
+        assert group.evaluate("g => g.getClientRects().length") == 1, group.inner_text()  # never broken inside
+    assert page.locator("#iban").inner_text().replace(" ", "") == "CH4431999123000889012"
 
 
 def test_switch_language(server, browser):
@@ -208,3 +252,38 @@ def test_the_report_file_fits_a_laptop_and_a_phone(shop, browser, tmp_path):  # 
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(ARTIFACTS / f"report-{width}.png"), full_page=True)
         page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_campaign_preview_is_in_the_merchants_language_and_shows_each_message_whole(
+        tmp_path, signing_key, monkeypatch, browser, width):
+    from typer.testing import CliRunner
+
+    from dunning.cli import app
+    from tests.conftest import campaign_workspace
+
+    workspace = campaign_workspace(tmp_path, "final", 'stage = "final"\n[input]\nfile = "../examples/plans.csv"\n'
+                                   '[sender]\nfrom = "Beispiel GmbH <billing@shop.example>"\n')
+    settings_file = workspace / "dunning.toml"
+    settings_file.write_text(settings_file.read_text("utf-8").replace('fallback_language = "en"', 'fallback_language = "de"', 1),
+                             "utf-8")
+    monkeypatch.chdir(workspace)
+    runner = CliRunner()
+    prepared = runner.invoke(app, ["campaign", "prepare", "final", "--as-of", "2026-11-20"])
+    assert prepared.exit_code == 0, prepared.output
+    assert runner.invoke(app, ["campaign", "preview", "final"]).exit_code == 0
+    page = browser.new_page(viewport={"width": width, "height": 900}, is_mobile=width < 500)
+    page.goto((workspace / "exports" / "final-preview.html").as_uri())
+    assert page.locator("html").get_attribute("lang") == "de"
+    assert page.locator("h1").inner_text().startswith("final: 7 Nachrichten, Stufe Letzte Mahnung")
+    assert page.locator("dt").first.inner_text() == "An" and "Subject" not in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    frames = page.locator("iframe")
+    assert frames.count() == 7
+    for index, frame in enumerate(page.frames[1:]):
+        frame.wait_for_load_state()
+        shown = frames.nth(index).bounding_box()["height"]
+        assert frame.evaluate("document.documentElement.scrollHeight") <= shown, index  # the footer is not cut
+        assert frame.locator("body").inner_text().rstrip().endswith("Example Shop · billing@shop.example")  # its footer
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"campaign-preview-{width}.png"), full_page=True)

@@ -172,12 +172,74 @@ def test_every_variable_the_shipped_templates_use_is_known():
 @pytest.mark.parametrize("tool", TOOLS)
 @pytest.mark.parametrize("start", FORMULA_STARTS)
 def test_cells_that_would_start_a_formula_are_neutralised(tool, start, tmp_path):
-    frame = overdue_frame(product_name=f"{start}HYPERLINK(\"http://evil.example\")", last_name=f"{start}1+1")
+    frame = overdue_frame(product_name=f"{start}HYPERLINK(\"http://evil.example\")")
     rows = read_back(tool, write(tool, tmp_path, frame).csv_path)
     h = DIALECTS[tool].headers
+    assert len(rows) == 3
     for row in rows:
         assert row[h["product_name"]].startswith("'")
         assert not row[h["product_name"]][0] in FORMULA_STARTS
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_an_address_or_name_is_never_changed_a_row_that_needs_it_is_left_out(tool, tmp_path):
+    """A guard would make '-info@example.com' into "'-info@example.com" and greet "Hallo '=Plus": such rows stay out
+    of the file (and so out of the hand-over), each with why; the address the file carries is the customer's own."""
+    frame = overdue_frame(email=["-info@example.com", "ok@example.fr", "plus@example.jp"],
+                          first_name=["Jürgen", "Sophie", "=Plus"])
+    result = write(tool, tmp_path, frame)
+    rows = read_back(tool, result.csv_path)
+    h = DIALECTS[tool].headers
+    assert [r[h["email"]] for r in rows] == ["ok@example.fr"] and result.rows == 1
+    assert list(result.values["email"]) == ["ok@example.fr"]
+    reasons = dict(zip(result.rejects["row"], zip(result.rejects["column"], result.rejects["reason"])))
+    assert reasons["E-1"][0] == "email" and reasons["E-1"][1].startswith("begins with '-', which a spreadsheet runs as a formula")
+    assert reasons["Y-3"][0] == "first_name" and "begins with '='" in reasons["Y-3"][1]
+    assert f"it would reach {DIALECTS[tool].title} changed: remind this customer another way" in reasons["Y-3"][1]
+
+
+def test_mailchimp_takes_no_characters_beyond_ascii_before_the_at(tmp_path):
+    frame = overdue_frame(email=["jürgen.müller@example.de", "sophie@exämple.fr", "yuki@example.jp"])
+    result = write("mailchimp", tmp_path, frame)
+    assert [r["Email Address"] for r in read_back("mailchimp", result.csv_path)] == ["sophie@exämple.fr", "yuki@example.jp"]
+    assert list(result.rejects["reason"]) == ["Mailchimp does not take characters beyond ASCII before the @ of an address: "
+                                              "remind this customer another way"]
+    assert write("brevo", tmp_path / "b", frame).rows == 3  # another tool takes it
+
+
+def test_getresponse_refuses_long_or_special_addresses_and_clips_text_at_255_characters(tmp_path):
+    long_address = "a" * 64 + "@" + "b" * 59 + ".com"  # 128 characters: taken
+    frame = overdue_frame(email=[long_address, "x" + long_address, "o'brien!@example.jp"], product_name="Ü" * 300)
+    result = write("getresponse", tmp_path, frame)
+    rows = read_back("getresponse", result.csv_path)
+    assert [r["email"] for r in rows] == [long_address] and rows[0]["product"] == "Ü" * 255
+    assert list(result.rejects["reason"]) == [
+        "GetResponse takes addresses of at most 128 characters: remind this customer another way",
+        "GetResponse refuses addresses with any of !#$%^&()|\\, or a space: remind this customer another way"]
+    assert result.clipped_cells == 1
+
+
+def test_brevo_in_german_fills_the_attributes_a_german_account_has(tmp_path):
+    result = write("brevo", tmp_path, attributes={"first_name": "VORNAME", "last_name": "nachname"})
+    header = result.csv_path.read_text("utf-8").splitlines()[0].split(";")
+    assert header[:3] == ["EMAIL", "VORNAME", "NACHNAME"]
+    template = (tmp_path / "brevo.template.second.de.txt").read_text("utf-8")
+    assert "Guten Tag {{ contact.VORNAME }} {{ contact.NACHNAME }}" in template and "FIRSTNAME" not in template
+    with pytest.raises(InputError, match="brevo_attributes\\] names unknown fields: vorname"):
+        write("brevo", tmp_path / "x", attributes={"vorname": "VORNAME"})
+    with pytest.raises(InputError, match="'VOR NAME' is not a Brevo attribute name"):
+        write("brevo", tmp_path / "y", attributes={"first_name": "Vor Name"})
+
+
+def test_excel_in_german_reads_amounts_as_numbers(tmp_path):
+    result = write("generic", tmp_path, excel_language="de")
+    raw = result.csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
+    assert [r["open_amount"] for r in rows] == ["149,70", "89,00", "18000"]
+    assert ";149,70;" in raw.decode("utf-8-sig")  # unquoted: German Excel reads a number
+    english = write("generic", tmp_path / "en", excel_language="en")
+    assert ",149.70," in english.csv_path.read_text("utf-8-sig")
 
 
 def test_line_breaks_never_reach_the_file(tmp_path):
@@ -320,7 +382,7 @@ def test_the_order_date_is_exported(examples, tmp_path, signing_key):
     plans = loader.read_orders(examples / "plans.csv", profiles.load("generic"))
     planned = find(plans.orders, plans.receivables_until(AS_OF), AS_OF, POLICY).orders
     signer = TokenSigner([signing_key])
-    for frame, order_id, day, text in ((found, "E-10421", "2026-08-02", "02.08.2026"), (planned, "P-2002", "2025-12-15", "15.12.2025")):
+    for frame, order_id, day, text in ((found, "E-10422", "2025-12-28", "28.12.2025"), (planned, "P-2002", "2025-12-15", "15.12.2025")):
         result = exports.write(add_links(frame, signer, "https://shop.example/m/{token}"), "mailchimp", tmp_path / f"{order_id}.csv",
                                as_of=AS_OF, policy=POLICY)
         row = next(r for r in read_back("mailchimp", result.csv_path) if r["ORDERID"] == order_id)

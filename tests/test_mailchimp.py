@@ -35,7 +35,7 @@ def workspace(tmp_path, examples, signing_key, mailchimp):
     return campaign_workspace(tmp_path, "mc",
         'stage = "final"\nchannel = "mailchimp"\n[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
         '[sender]\nfrom = "Beispiel GmbH <billing@shop.example>"\nreply_to = "help@shop.example"\n'
-        f'[mailchimp]\nlist_id = "list1"\napi_url = "{mailchimp.url}"\ntest_emails = ["owner@shop.example"]\nbackoff_seconds = 0.01\n')
+        f'[mailchimp]\nlist_id = "list1"\naudience_name = "Payment reminders"\napi_url = "{mailchimp.url}"\ntest_emails = ["owner@shop.example"]\nbackoff_seconds = 0.01\n')
 
 
 def prepare_and_send(workspace):
@@ -131,8 +131,8 @@ Reminder = namedtuple("Reminder", "id order_id email language subject merge_fiel
 
 
 def channel(mailchimp, **settings):
-    options = dict(list_id="list1", api_url=mailchimp.url, backoff_seconds=0.001) | settings
-    return MailchimpChannel(MailchimpSettings(**options), Templates(), Shop("Shop", "help@shop.example", Stage("friendly", "Friendly", 3), False),
+    options = dict(list_id="list1", audience_name="Payment reminders", api_url=mailchimp.url, backoff_seconds=0.001) | settings
+    return MailchimpChannel(MailchimpSettings(**options), Templates(), Shop("Shop", "help@shop.example", Stage("friendly", "Friendly", 3)),
                             environ={"DUNNING_MAILCHIMP_API_KEY": KEY}, sleep=lambda seconds: None)
 
 
@@ -213,9 +213,11 @@ def test_members_are_added_one_by_one_and_long_text_is_clipped(mailchimp):
     reminders = [reminder(n, f"c{n}@example.com", product_name="Ü" * 300) for n in range(1, 601)]
     results = deliver(channel(mailchimp), "big", reminders)
     assert all(ok for ok, _ in results.values()) and len(results) == 600
-    segment = next(s for s in mailchimp.audiences["list1"].segments if s["name"].startswith("dunning big"))
-    assert segment["member_count"] == 600
-    assert sum(1 for m, p in mailchimp.requests if m == "POST" and p == f"/3.0/lists/list1/segments/{segment['id']}") == 2
+    [campaign] = mailchimp.campaigns.values()
+    segment_id = campaign["recipients"]["segment_opts"]["saved_segment_id"]
+    assert campaign["emails_sent"] == 600 and len(mailchimp.deliveries) == 600
+    assert sum(1 for m, p in mailchimp.requests if m == "POST" and p == f"/3.0/lists/list1/segments/{segment_id}") == 2
+    assert mailchimp.audiences["list1"].segments == []  # the tag went with the campaign
     product = mailchimp.audiences["list1"].members[subscriber_hash("c7@example.com")]["merge_fields"]["PRODUCT"]
     assert len(product.encode()) <= 255
 
@@ -223,15 +225,16 @@ def test_members_are_added_one_by_one_and_long_text_is_clipped(mailchimp):
 def test_schedule_on_the_quarter_hour(mailchimp):
     deliver(channel(mailchimp, schedule_time="2026-11-25T09:15:00+00:00"), "s", [reminder(1, "a@example.com")])
     assert [c["status"] for c in mailchimp.campaigns.values()] == ["schedule"]
-    with pytest.raises(PermanentFailure, match="quarter-hour"):
-        deliver(channel(mailchimp, schedule_time="2026-11-25T09:10:00+00:00"), "t", [reminder(2, "b@example.com")])
+    refused = deliver(channel(mailchimp, schedule_time="2026-11-25T09:10:00+00:00"), "t", [reminder(2, "b@example.com")])
+    assert refused[2][0] is False and "Mailchimp refused the campaign 'dunning t en #2-" in refused[2][1]
+    assert "Schedule time must be on the quarter-hour" in refused[2][1]
 
 
 def test_keys_are_one_clear_sentence(mailchimp):
     with pytest.raises(InputError, match="no Mailchimp API key"):
-        MailchimpChannel(MailchimpSettings(list_id="list1"), Templates(), Shop("", "", Stage("friendly", "", 3), False), environ={})
+        MailchimpChannel(MailchimpSettings(list_id="list1"), Templates(), Shop("", "", Stage("friendly", "", 3)), environ={})
     wrong = MailchimpChannel(MailchimpSettings(list_id="list1", api_url=mailchimp.url), Templates(),
-                             Shop("", "", Stage("friendly", "", 3), False), environ={"DUNNING_MAILCHIMP_API_KEY": "wrong-us21"})
+                             Shop("", "", Stage("friendly", "", 3)), environ={"DUNNING_MAILCHIMP_API_KEY": "wrong-us21"})
     with pytest.raises(InputError, match="Mailchimp refused the API key: API Key Invalid"):
         deliver(wrong, "x", [reminder(1, "a@example.com")])
 
@@ -248,8 +251,8 @@ def test_campaign_send_command_with_mailchimp(workspace, mailchimp, monkeypatch)
 
 
 def test_confirmations_say_per_contact_whether_something_is_still_open(mailchimp):
-    thanks = MailchimpChannel(MailchimpSettings(list_id="list1", api_url=mailchimp.url, backoff_seconds=0.001), Templates(),
-                              Shop("Shop", "help@shop.example", Stage("confirmation", "Payment received", 0), False),
+    thanks = MailchimpChannel(MailchimpSettings(list_id="list1", audience_name="Payment reminders", api_url=mailchimp.url, backoff_seconds=0.001), Templates(),
+                              Shop("Shop", "help@shop.example", Stage("confirmation", "Payment received", 0)),
                               environ={"DUNNING_MAILCHIMP_API_KEY": KEY}, sleep=lambda seconds: None)
     partial = reminder(1, "part@example.com", paid_amount_text="€40.00", open_amount_text="€160.00", open_amount="160.00")
     settled = reminder(2, "all@example.com", paid_amount_text="€100.00", open_amount_text="€0.00", open_amount="0.00")
@@ -262,9 +265,113 @@ def test_confirmations_say_per_contact_whether_something_is_still_open(mailchimp
 
 
 def test_a_notice_before_the_due_date_goes_through_mailchimp(mailchimp):
-    notice = MailchimpChannel(MailchimpSettings(list_id="list1", api_url=mailchimp.url, backoff_seconds=0.001), Templates(),
-                              Shop("Shop", "help@shop.example", Stage("upcoming", "Upcoming payment", -7), False),
+    notice = MailchimpChannel(MailchimpSettings(list_id="list1", audience_name="Payment reminders", api_url=mailchimp.url, backoff_seconds=0.001), Templates(),
+                              Shop("Shop", "help@shop.example", Stage("upcoming", "Upcoming payment", -7)),
                               environ={"DUNNING_MAILCHIMP_API_KEY": KEY}, sleep=lambda seconds: None)
     deliver(notice, "soon", [reminder(1, "uta@example.com", open_amount_text="€50.00", due_date_text="Dec 5, 2026")])
     [message] = mailchimp.received("uta@example.com")
     assert "your next payment of €50.00 falls due on Dec 5, 2026" in message["text"]
+
+
+def final_notice(mailchimp, **settings):
+    options = dict(list_id="list1", audience_name="Payment reminders", api_url=mailchimp.url, backoff_seconds=0.001) | settings
+    return MailchimpChannel(MailchimpSettings(**options), Templates(),
+                            Shop("Shop", "help@shop.example", Stage("final", "Final notice", 28)),
+                            environ={"DUNNING_MAILCHIMP_API_KEY": KEY}, sleep=lambda seconds: None)
+
+
+def customer(number: int) -> Reminder:
+    """A reminder whose every value is this customer's own: order, name, product, amount, link, due date, fee."""
+    language = ("en", "de", "fr")[number % 3]
+    values = {"first_name": f"Name{number:03d}", "last_name": f"Last{number:03d}", "order_id": f"O-{number:03d}",
+              "product_name": f"Product{number:03d}", "open_amount_text": f"{number}0,{number:02d} €",
+              "due_date_text": f"{number % 28 + 1}. Day{number:03d}", "manage_url": f"https://pay.example/m/tok{number:03d}",
+              "fee_text": f"{number},50 €" if number % 2 else "", "reminders_sent": number % 4 // 2,
+              "open_amount": f"{number}0.{number:02d}"}
+    return Reminder(number, values["order_id"], f"c{number:03d}@example.com", language, "", json.dumps(values))
+
+
+def test_every_recipient_receives_only_their_own_data(mailchimp):
+    """29 customers in three languages, with and without fees, reminded before or not: each message, subject
+    included, holds that customer's values and nothing of anyone else's."""
+    everyone = [customer(n) for n in range(1, 30)]
+    results = deliver(final_notice(mailchimp), "final", everyone)
+    assert all(ok for ok, _ in results.values()) and len(mailchimp.deliveries) == 29
+    for reminder in everyone:
+        own = json.loads(reminder.merge_fields)
+        [message] = mailchimp.received(reminder.email)
+        received = " ".join((message["subject"], message["text"], message["html"]))
+        assert own["order_id"] in message["subject"]
+        for key in ("first_name", "order_id", "product_name", "open_amount_text", "manage_url"):
+            assert own[key] in message["text"], (reminder.email, key)
+        if own["fee_text"]:
+            assert own["fee_text"] in message["text"]
+        else:
+            assert not any(word in message["text"] for word in ("fee", "Mahngebühr", "frais")), message["text"]
+        assert ("Despite our reminders" in message["text"]) == (reminder.language == "en" and own["reminders_sent"] > 0)
+        for other in everyone:
+            if other is not reminder:
+                theirs = json.loads(other.merge_fields)
+                leaked = [theirs[k] for k in ("first_name", "last_name", "order_id", "product_name", "manage_url",
+                                              "due_date_text") if theirs[k] in received]
+                assert leaked == [], (reminder.email, other.email, leaked)
+                assert other.email not in received
+
+
+def test_a_lost_answer_to_the_send_is_judged_by_the_campaign_state(workspace, mailchimp):
+    """Mailchimp accepts the send, the answer is lost (503), the retry is refused as already sent: the campaign's
+    status says it went out, every reminder is sent once, and a rerun sends nothing."""
+    mailchimp.fail("POST", r"/actions/send$", 503, times=1, after=True)
+    store, prepared, report = prepare_and_send(workspace)
+    assert (report.sent, report.failed) == (7, 0) and len(mailchimp.deliveries) == 7
+    assert {c["status"] for c in mailchimp.campaigns.values()} == {"sent"}
+    again = send_again(workspace, store)
+    assert (again.sent, again.failed) == (0, 0) and len(mailchimp.deliveries) == 7
+
+
+def test_a_campaign_mailchimp_refuses_fails_alone(mailchimp):
+    mailchimp.fail("POST", r"/actions/send$", 400, times=1)  # the first campaign (de) is refused, the next (en) goes
+    results = deliver(final_notice(mailchimp), "final", [customer(3), customer(4)])
+    assert results[4][0] is False and "Mailchimp refused the campaign 'dunning final de #4-" in results[4][1]
+    assert results[3][0] is True and [m["email"] for m in mailchimp.deliveries] == ["c003@example.com"]
+    assert [c["status"] for c in mailchimp.campaigns.values()] == ["sent"]  # the refused draft is not left behind
+
+
+def test_only_the_audience_kept_for_reminders_is_used(mailchimp):
+    with pytest.raises(InputError, match=r"audience_name is not set: .* \(list list1 is 'Payment reminders'\)"):
+        deliver(final_notice(mailchimp, audience_name=""), "x", [customer(1)])
+    with pytest.raises(InputError, match="list_id 'list1' is the audience 'Payment reminders', not 'Reminders'"):
+        deliver(final_notice(mailchimp, audience_name="Reminders"), "x", [customer(1)])
+    with pytest.raises(InputError, match=r"list_id 'nope': Mailchimp answered 404"):
+        deliver(final_notice(mailchimp, list_id="nope"), "x", [customer(1)])
+    mailchimp.campaigns["news"] = {"id": "news", "type": "regular", "status": "sent", "settings": {"title": "November news"},
+                                   "recipients": {"list_id": "list1", "segment_opts": {}}, "sent_to": [], "polls": 0}
+    with pytest.raises(InputError, match="holds the campaign 'November news', which dunning did not make"):
+        deliver(final_notice(mailchimp), "x", [customer(1)])
+    assert mailchimp.audiences["list1"].members == {}  # nobody was added
+
+
+def test_the_accounts_first_audience_is_refused():
+    with FakeMailchimp(KEY, list_ids=("newsletter", "reminders")) as fake:
+        fake.audiences["newsletter"].name = "Shop newsletter"
+        with pytest.raises(InputError, match="'Shop newsletter' is the account's first audience"):
+            deliver(final_notice(fake, list_id="newsletter", audience_name="Shop newsletter"), "x", [customer(1)])
+        results = deliver(final_notice(fake, list_id="reminders"), "x", [customer(1)])
+        assert results[1][0] is True and fake.audiences["newsletter"].members == {}
+
+
+def test_no_tag_is_left_behind(mailchimp):
+    scheduled = final_notice(mailchimp, schedule_time="2026-11-25T09:15:00+00:00")
+    deliver(scheduled, "s", [customer(1)])
+    [tag] = mailchimp.audiences["list1"].segments  # a scheduled campaign still needs its tag
+    [campaign] = mailchimp.campaigns.values()
+    campaign["status"], campaign["sent_to"] = "sent", [subscriber_hash("c001@example.com")]  # Mailchimp sent it later
+    deliver(final_notice(mailchimp), "t", [customer(2)])
+    assert mailchimp.audiences["list1"].segments == []
+
+
+def test_an_address_mailchimp_cannot_take_fails_with_its_reason(mailchimp):
+    results = deliver(final_notice(mailchimp), "final", [customer(3)._replace(email="jürgen@example.de"), customer(6)])
+    assert results[3] == (False, "Mailchimp refused jürgen@example.de: Mailchimp answered 400: Invalid Resource: "
+                                 "jürgen@example.de looks fake or invalid, please enter a real email address.")
+    assert results[6][0] is True and len(mailchimp.deliveries) == 1

@@ -1,6 +1,7 @@
 """The merchant's dashboard through Flask's test client: the login (wrong password, CSRF, rate limit, cookie), the
 report, the work list, requests and decisions recorded from the page, an order's timeline."""
 import functools
+import json
 import re
 from datetime import date
 
@@ -122,3 +123,28 @@ def test_the_password_hash_command_prints_only_the_hash():
     assert "Password" in result.stderr
     short = CliRunner().invoke(app, ["merchant-password", "--password", "short"])
     assert short.exit_code == 2 and "at least 12 characters" in short.stderr
+
+
+def test_the_german_dashboard_and_timeline_speak_german_throughout(reminded, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dunning.cli import app
+
+    settings, store = reminded
+    monkeypatch.chdir(settings.root)
+    exported = CliRunner().invoke(app, ["export", "examples/orders_elopage.csv", "--profile", "elopage", "--as-of",
+                                        "2026-11-20", "--to", "brevo", "-o", "exports/mc.csv", "--json"])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(exported.stdout)["reminders_recorded"] > 0, exported.stdout
+    client = client_for(*reminded)
+    signed_in(client)
+    html = client.get("/merchant/?lang=de").get_data(as_text=True)
+    text = re.sub(r"<[^>]+>", " ", html[html.index("<main>"):])
+    assert "Letzte Mahnung" in text and "übergeben in mc.csv" in text and "20.11.2026" in text
+    for english in ("Friendly reminder", "Second reminder", "Final notice", "export:mc.csv"):
+        assert english not in text and english not in html, english
+    orders = html[html.index('<table class="orders">'):]
+    assert "<td>Letzte Mahnung</td>" in orders and "<td>final</td>" not in orders  # the stage in words, not its name
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text)  # no ISO dates for people
+    timeline = client.get("/merchant/orders/P-2001?lang=de").get_data(as_text=True)
+    assert "Erinnerung versandt: Letzte Mahnung" in timeline and '<time datetime="2026-11-20">20.11.2026</time>' in timeline

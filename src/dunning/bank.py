@@ -118,7 +118,8 @@ def epc_qr_svg(name: str, iban: str, amount: Decimal, reference: str, bic: str =
     Drawing one takes about 10 ms (segno tries every mask); a customer's next visit reuses it.
     """
     qr = qr_helpers.make_epc_qr(name=name[:70], iban=iban, amount=amount, reference=reference, bic=bic or None)
-    return qr.svg_inline(scale=4, title="EPC QR code for the bank transfer")
+    # a viewBox and no fixed size: the page sets the size, and the code scales whole (a phone never crops it)
+    return qr.svg_inline(scale=1, omitsize=True, title="EPC QR code for the bank transfer")
 
 
 @lru_cache(maxsize=4096)

@@ -1,7 +1,6 @@
 """Reminder campaigns: a definition in campaigns/<name>.toml, prepared into the store, then sent."""
 from __future__ import annotations
 
-import html
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from jinja2 import TemplateError
+from jinja2 import Environment, PackageLoader, TemplateError, select_autoescape
 
 from dunning import confirmations, mailmerge, pipeline, reminders, tokens
 from dunning.journal import queue
@@ -23,10 +22,12 @@ from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
 from dunning.exclusions import Filters
 from dunning.policy import CONFIRMATION
+from dunning.report_texts import TEXTS
 from dunning.journal.store import Store
-from dunning.journal.tables import campaigns as campaigns_table, reminders
+from dunning.journal.tables import campaigns as campaigns_table, reminders as reminders_table
 
 DEFAULT_CONNECTIONS, MAX_CONNECTIONS = 4, 20  # most mail servers take a few connections from one client
+_PREVIEW = Environment(loader=PackageLoader("dunning", "templates/preview"), autoescape=select_autoescape(("j2",)))
 _FILTER_KEYS = {"kinds", "payment_methods", "products", "currencies", "min_days", "min_amount"}
 
 
@@ -106,8 +107,8 @@ def listed(settings: Settings, store: Store) -> list[dict]:
     with store.engine.connect() as db:
         held = {r.name: r for r in db.execute(sa.select(campaigns_table.c.id, campaigns_table.c.name, campaigns_table.c.stage,
                                                         campaigns_table.c.channel, campaigns_table.c.as_of)).all()}
-        counts = db.execute(sa.select(reminders.c.campaign_id, reminders.c.status, sa.func.count())
-                            .group_by(reminders.c.campaign_id, reminders.c.status)).all()
+        counts = db.execute(sa.select(reminders_table.c.campaign_id, reminders_table.c.status, sa.func.count())
+                            .group_by(reminders_table.c.campaign_id, reminders_table.c.status)).all()
     by_id: dict[int, dict[str, int]] = {}
     for campaign_id, status, n in counts:
         by_id.setdefault(campaign_id, {})[status] = n
@@ -259,17 +260,17 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
     return rows
 
 
-def preview_html(campaign: Campaign, rows: list) -> str:
-    """One self-contained page showing each message's envelope, text and HTML."""
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Preview: {html.escape(campaign.name)}</title>"
-             "<style>body{font-family:sans-serif;margin:2em;background:#eee}section{background:#fff;padding:1em;margin:0 0 2em}"
-             "iframe{width:100%;height:620px;border:1px solid #ccc}pre{white-space:pre-wrap}</style></head><body>"
-             f"<h1>{html.escape(campaign.name)}: {len(rows)} message(s), stage {html.escape(campaign.stage)}</h1>"]
-    for row in rows:
-        parts.append(
-            f"<section><p><b>To:</b> {html.escape(row.email)} &middot; <b>Order:</b> {html.escape(row.order_id)}"
-            f" &middot; <b>Language:</b> {html.escape(row.language)}</p><p><b>Subject:</b> {html.escape(row.subject)}</p>"
-            f"<iframe sandbox srcdoc=\"{html.escape(row.body_html, quote=True)}\"></iframe>"
-            f"<pre>{html.escape(row.body_text)}</pre></section>")
-    parts.append("</body></html>")
-    return "".join(parts)
+def preview_html(campaign: Campaign, rows: list, language: str, stage_label: str) -> str:
+    """One self-contained page in the merchant's language showing each message's envelope, HTML (in a sandboxed frame
+    tall enough for the whole message) and text."""
+    texts = TEXTS.get(language, TEXTS["en"])
+    return _PREVIEW.get_template("page.html.j2").render(
+        t=texts, language=language if language in TEXTS else "en", campaign=campaign, rows=rows, stage=stage_label,
+        height=_frame_height)
+
+
+def _frame_height(text: str) -> int:
+    """Pixels for a frame that shows the whole HTML message (a sandboxed frame cannot size itself): the text's lines,
+    wrapped as a phone wraps them, plus the button, margins and footer."""
+    lines = sum(1 + len(line) // 40 for line in text.splitlines())
+    return 260 + 26 * lines

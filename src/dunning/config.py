@@ -33,7 +33,7 @@ SCHEMA: dict[str, dict[str, str]] = {
     "policy.after_final": {"action": TEXT, "days": DAYS},
     "policy.stages": {"name": TEXT, "label": TEXT, "days": WHOLE, "fee": AMOUNTS, "consequence": TEXT, "pay_within_days": DAYS},
     "policy.holds": {"order_id": TEXT, "email": TEXT, "reason": TEXT, "until": DATE},
-    "exports": {"klicktipp_field_ids": TEXTS},
+    "exports": {"klicktipp_field_ids": TEXTS, "brevo_attributes": TEXTS},
     "store": {"url": TEXT},
     "ledger": {"match_window_days": DAYS},
     "payment": {"link": TEXT, "beneficiary": TEXT, "iban": TEXT, "bic": TEXT, "currency": TEXT, "accounts": TABLE,
@@ -67,6 +67,16 @@ class Settings:
     def store(self) -> Store:
         """The ledger: DUNNING_DATABASE_URL, else [store] url, else dunning.sqlite3 in the workspace."""
         return Store(url_for(self.root, self.section("store").get("url")))
+
+    def ledger_elsewhere(self, cwd: Path) -> str:
+        """A sentence naming the ledger when a settings file from another folder puts it beside itself, not in `cwd`
+        ("" otherwise): the ledger never moves with --config unsaid."""
+        url = url_for(self.root, self.section("store").get("url"))
+        default = url_for(cwd.resolve())
+        if self.source is None or self.root == cwd.resolve() or url != url_for(self.root) or url == default:
+            return ""
+        return (f"ledger: {self.root / 'dunning.sqlite3'} (beside {self.source}; set [store] url there to use "
+                f"{cwd.resolve() / 'dunning.sqlite3'})")
 
     def signer(self, keys: list[str] | None = None) -> TokenSigner:
         """The manage-link signer over `keys` (default: DUNNING_SECRET_KEYS); refuses without a key."""

@@ -19,17 +19,23 @@ from dunning.errors import Failure, InputError
 PRIVATE, PRIVATE_FOLDER = 0o600, 0o700
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_PATTERN = r"^[=+\-@\t\r]"
-_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+_PLAIN_NUMBER = r"^-?[0-9]+([.,][0-9]+)?$"
+
+
+def starts_formula(values: pd.Series) -> pd.Series:
+    """Text cells a spreadsheet would run as a formula; a plain number ('-5.00', '-5,00') is none."""
+    text = values.astype("string").fillna("")
+    starts = text.str.contains(_FORMULA_PATTERN, regex=True).fillna(False).astype(bool)
+    if not starts.any():
+        return starts
+    return starts & ~text.where(starts, "").str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool)
 
 
 def neutralise(values: pd.Series) -> pd.Series:
     """Text cells that would start a formula get a leading single quote; a plain number ('-5.00') stays a number."""
     text = values.astype("string").fillna("")
-    starts = text.str.contains(_FORMULA_PATTERN, regex=True).fillna(False).astype(bool)
-    if not starts.any():
-        return text
-    risky = starts & ~text.where(starts, "").str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool)
-    return text.mask(risky, "'" + text)
+    risky = starts_formula(text)
+    return text.mask(risky, "'" + text) if risky.any() else text
 
 
 def single_line(values: pd.Series) -> pd.Series:

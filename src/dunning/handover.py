@@ -46,6 +46,7 @@ def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, p
         templates=settings.templates(), fallback_language=settings.fallback_language, filters=described,
         sources=sources, encoding=encoding, overwrite=overwrite,
         field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
+        attributes=settings.section("exports").get("brevo_attributes", {}) if dialect.name == "brevo" else None,
         excel_language=settings.fallback_language if excel else None, pending=True,
     )
     try:

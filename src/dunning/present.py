@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from dunning import files
-from dunning.exports.dialects import excel_delimiter
+from dunning.exports.dialects import decimal_symbol, excel_delimiter
 from dunning.money import major_strings
 
 MONEY_COLUMNS = ("open_amount", "paid_amount", "fee", "ledger_paid")
@@ -57,10 +57,15 @@ def json_ready(value: object) -> object:
 def write_csv(frame: pd.DataFrame, path: Path, *, overwrite: bool = False, excel_language: str | None = None) -> Path:
     """The overdue records as UTF-8 CSV, owner-only, cells guarded (written by Arrow: fast for hundreds of
     thousands of rows); an existing file is replaced only with `overwrite`. For Excel in a language: a
-    byte-order mark and that language's list separator."""
-    table = pa.Table.from_pandas(files.guarded(records(frame)), preserve_index=False)
-    buffer = io.BytesIO(b"\xef\xbb\xbf" if excel_language else b"")
-    buffer.seek(0, io.SEEK_END)
-    delimiter = excel_delimiter(excel_language) if excel_language else ","
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(quoting_style="needed", delimiter=delimiter))
+    byte-order mark, that language's list separator, and amounts as numbers in its decimal mark, unquoted."""
+    rows = records(frame)
+    if excel_language:
+        decimal = decimal_symbol(excel_language)
+        for column in MONEY_COLUMNS:
+            rows[column] = rows[column].astype("string").str.replace(".", decimal, regex=False)
+        data = files.csv_bytes(rows, delimiter=excel_delimiter(excel_language))
+        return files.write_private(path, b"\xef\xbb\xbf" + data, overwrite=overwrite)
+    buffer = io.BytesIO()
+    table = pa.Table.from_pandas(files.guarded(rows), preserve_index=False)
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(quoting_style="needed"))
     return files.write_private(path, buffer.getvalue(), overwrite=overwrite)

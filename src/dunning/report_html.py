@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from dunning.money import format_amount, to_decimal
 from dunning.report import Report
-from dunning.report_texts import LANGUAGES, TEXTS
+from dunning.report_texts import LANGUAGES, TEXTS, campaign_words, stage_words
 
 # The figures tables (by campaign, stage, ...) show these columns; JSON carries every one. A column of zeros only is
 # left out of every table.
@@ -27,7 +27,7 @@ _ENV = Environment(loader=PackageLoader("dunning", "templates/report"), autoesca
 def render(report: Report, language: str, *, standalone: bool = True, stage_labels: dict[str, str] | None = None) -> str:
     """The report page (standalone: a self-contained file with its style) or its body for the dashboard."""
     language = language if language in LANGUAGES else "en"
-    context = view(report, language, stage_labels or {})
+    context = view(report, language, stage_words(language, stage_labels or {}))
     template = _ENV.get_template("page.html.j2" if standalone else "body.html.j2")
     return template.render(**context)
 
@@ -96,6 +96,8 @@ def _cell(column: str, row: dict, language: str, t: dict, stage_labels: dict[str
         return format_decimal(value, locale=language)
     if column == "stage":
         return stage_labels.get(value, value) or "–"
+    if column == "source":
+        return campaign_words(language, str(value))
     if column in WORDS:
         return t.get(value, value)
     if column == "week":

@@ -37,6 +37,8 @@ _EN = {
     "answer request": "Answer the request", "reminder_sent": "Reminder sent: {stage}", "visited": "Opened the page",
     "payment_in": "Payment: {amount} ({source})", "request_in": "Asked for {wanted}", "decided": "Closed: {decision}",
     "not_configured": "The merchant view is not configured: set DUNNING_MERCHANT_PASSWORD_HASH (see dunning merchant-password).",
+    "preview_title": "Preview: {campaign}", "preview_head": "{campaign}: {count} messages, stage {stage}", "to": "To",
+    "language": "Language", "subject": "Subject",
 }
 TEXTS: dict[str, dict[str, str]] = {
     "en": _EN,
@@ -72,6 +74,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "when": "Datum", "what": "Was", "review": "Prüfen", "cancel": "Stornieren", "answer request": "Anfrage beantworten",
         "reminder_sent": "Erinnerung versandt: {stage}", "visited": "Seite geöffnet", "payment_in": "Zahlung: {amount} ({source})",
         "request_in": "Wunsch: {wanted}", "decided": "Abgeschlossen: {decision}",
+        "preview_title": "Vorschau: {campaign}", "preview_head": "{campaign}: {count} Nachrichten, Stufe {stage}", "to": "An",
+        "language": "Sprache", "subject": "Betreff",
     },
     "fr": _EN | {
         "title": "Rapport de recouvrement", "as_of": "Au {date}", "period": "Relances du {start} au {end}",
@@ -105,6 +109,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "when": "Date", "what": "Quoi", "review": "Examiner", "cancel": "Annuler", "answer request": "Répondre à la demande",
         "reminder_sent": "Relance envoyée : {stage}", "visited": "Page ouverte", "payment_in": "Paiement : {amount} ({source})",
         "request_in": "Souhaite : {wanted}", "decided": "Clôturé : {decision}",
+        "preview_title": "Aperçu : {campaign}", "preview_head": "{campaign} : {count} messages, étape {stage}", "to": "À",
+        "language": "Langue", "subject": "Objet",
     },
     "nl": _EN | {
         "title": "Rapport: ontvangen betalingen", "as_of": "Stand {date}", "period": "Herinneringen van {start} tot {end}",
@@ -138,5 +144,37 @@ TEXTS: dict[str, dict[str, str]] = {
         "what": "Wat", "review": "Nakijken", "cancel": "Annuleren", "answer request": "Verzoek beantwoorden",
         "reminder_sent": "Herinnering verstuurd: {stage}", "visited": "Pagina geopend", "payment_in": "Betaling: {amount} ({source})",
         "request_in": "Wil: {wanted}", "decided": "Afgesloten: {decision}",
+        "preview_title": "Voorbeeld: {campaign}", "preview_head": "{campaign}: {count} berichten, fase {stage}", "to": "Aan",
+        "language": "Taal", "subject": "Onderwerp",
     },
 }
+
+
+# The shipped stages by name, in each language; a stage the merchant labelled otherwise keeps its own label.
+STAGE_WORDS: dict[str, dict[str, str]] = {
+    "en": {"upcoming": "Upcoming payment", "friendly": "Friendly reminder", "second": "Second reminder",
+           "final": "Final notice", "confirmation": "Payment confirmation"},
+    "de": {"upcoming": "Zahlungshinweis", "friendly": "Freundliche Erinnerung", "second": "Zweite Erinnerung",
+           "final": "Letzte Mahnung", "confirmation": "Zahlungsbestätigung"},
+    "fr": {"upcoming": "Échéance à venir", "friendly": "Rappel amical", "second": "Deuxième rappel",
+           "final": "Dernier rappel", "confirmation": "Confirmation de paiement"},
+    "nl": {"upcoming": "Komende betaling", "friendly": "Vriendelijke herinnering", "second": "Tweede herinnering",
+           "final": "Laatste aanmaning", "confirmation": "Betalingsbevestiging"},
+}
+HANDED_OVER = {"en": "handed over in {file}", "de": "übergeben in {file}", "fr": "remis dans {file}",
+               "nl": "overgedragen in {file}"}
+
+
+def stage_words(language: str, labels: dict[str, str]) -> dict[str, str]:
+    """Each stage's name on a page in `language`: the merchant's own label, or the language's word where the label
+    is the shipped English one (or none)."""
+    words = STAGE_WORDS.get(language, STAGE_WORDS["en"])
+    shipped = STAGE_WORDS["en"]
+    named = {name: words.get(name, label) if label in ("", name, shipped.get(name)) else label for name, label in labels.items()}
+    return {name: word for name, word in words.items() if name not in named} | named
+
+
+def campaign_words(language: str, name: str) -> str:
+    """A campaign's name on a page: an export's hand-over ("export:<file>") in words."""
+    kind, _, file = name.partition(":")
+    return HANDED_OVER.get(language, HANDED_OVER["en"]).format(file=file) if kind == "export" and file else name

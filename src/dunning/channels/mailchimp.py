@@ -10,7 +10,11 @@ the campaign's recipients (Mailchimp's sent-to report, or the tag of a scheduled
 address. Before a campaign is sent, its id is written to the reminders (`handed`): a run after a
 crash finds it and proves the earlier send instead of sending again. An address that is in a
 scheduled or sending campaign of ours waits for the next run, so its merge fields are not changed
-under a campaign that has not gone out yet.
+under a campaign that has not gone out yet. A send whose answer is lost is judged by the campaign's
+status, not by the error. The tag of a campaign that went out is deleted.
+
+The audience must be the one kept for payment reminders: named as `audience_name` says, holding no
+campaign but ours, and not the account's first audience (where sign-up forms add contacts).
 
 Mailchimp's limits respected here: text merge fields hold at most 255 bytes; an audience has at
 most 30 merge fields; a tag takes at most 500 members per call. The API itself (key, retries,
@@ -18,6 +22,7 @@ paging, errors) is `mailchimp_api.MailchimpApi`.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -27,10 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
+from jinja2 import TemplateError
 from markupsafe import Markup
 
-from dunning.channels import PermanentFailure
+from dunning.channels import PermanentFailure, TemporaryFailure
 from dunning.channels.mailchimp_api import MailchimpApi
 from dunning.errors import InputError
 from dunning.exports.dialects import MAILCHIMP
@@ -50,6 +57,7 @@ GONE_OUT = ("sent", "sending", "schedule")
 @dataclass(frozen=True)
 class MailchimpSettings:
     list_id: str
+    audience_name: str = ""
     server: str = ""
     test_emails: list[str] = field(default_factory=list)
     schedule_time: str = ""
@@ -67,8 +75,8 @@ class Shop:
     name: str
     contact: str
     stage: Stage
-    has_fee: bool
     address: str = ""
+    subjects: dict[str, str] = field(default_factory=dict)  # a campaign's own subject per language
 
 
 class MailchimpChannel:
@@ -90,7 +98,9 @@ class MailchimpChannel:
         """Send the batch. Per reminder id: (True, Mailchimp campaign id) once a campaign that went out holds its
         address, (False, why) when it cannot be sent, or (None, why) when it waits for the next run."""
         list_id = self.settings.list_id
+        self._check_audience(list_id)
         self._ensure_merge_fields(list_id)
+        self._sweep_tags(list_id)
         results: dict[int, tuple[bool | None, str]] = {}
         todo = self._not_proven(list_id, reminders, results)
         todo = self._not_busy(list_id, todo, results)
@@ -116,26 +126,34 @@ class MailchimpChannel:
     # rounds -------------------------------------------------------------------------------
 
     def _send_round(self, list_id: str, batch: list, envelope: tuple, handed, results: dict) -> None:
-        """Upsert the round's contacts, send one campaign per language, and wait until they have gone out."""
+        """Upsert the round's contacts, send one campaign per variant of the message, and wait until they have gone
+        out. A variant Mailchimp refuses fails alone; the others still go."""
         campaign_name, sender_name, reply_to, as_of = envelope
         accepted = [r for r in batch if self._upsert(list_id, r, results)]
-        groups: dict[tuple[str, bool], list] = defaultdict(list)  # a confirmation says whether something is still open
+        groups: dict[Variant, list] = defaultdict(list)
         for reminder in accepted:
-            groups[(reminder.language, _still_open(reminder))].append(reminder)
+            groups[_variant(reminder)].append(reminder)
         started = []
-        for (language, still_open), group in sorted(groups.items()):
+        for variant, group in sorted(groups.items()):
             ids = sorted(r.id for r in group)
             key = f"#{ids[0]}-{hashlib.sha1(','.join(map(str, ids)).encode()).hexdigest()[:6]}"
-            title = f"{TITLE_PREFIX}{campaign_name} {language} {key}"
-            segment = self._segment(list_id, title)
-            for start in range(0, len(group), SEGMENT_BATCH):
-                self._call(self.client.lists.batch_segment_members,
-                           {"members_to_add": [r.email for r in group[start:start + SEGMENT_BATCH]]}, list_id, segment["id"])
-            sent_before = min(json.loads(r.merge_fields).get("reminders_sent", 0) for r in group)
-            campaign_id = self._campaign(list_id, segment["id"], title, (language, sent_before, still_open), sender_name,
-                                         reply_to, group[0].subject, as_of)
-            handed(ids, campaign_id)
-            self._go(campaign_id)
+            title = f"{TITLE_PREFIX}{campaign_name} {variant.language} {key}"
+            campaign_id = ""
+            try:
+                segment = self._segment(list_id, title)
+                for start in range(0, len(group), SEGMENT_BATCH):
+                    self._call(self.client.lists.batch_segment_members,
+                               {"members_to_add": [r.email for r in group[start:start + SEGMENT_BATCH]]}, list_id,
+                               segment["id"])
+                campaign_id = self._campaign(list_id, segment["id"], title, variant, sender_name, reply_to, as_of)
+                handed(ids, campaign_id)
+                self._go(campaign_id)
+            except PermanentFailure as exc:
+                if campaign_id:
+                    self._discard(campaign_id)
+                for reminder in group:
+                    results[reminder.id] = (False, f"Mailchimp refused the campaign {title!r}: {exc}")
+                continue
             started.append((campaign_id, segment["id"], group))
         for campaign_id, segment_id, group in started:
             self._confirm(list_id, campaign_id, segment_id, group, results)
@@ -156,10 +174,16 @@ class MailchimpChannel:
         return True
 
     def _go(self, campaign_id: str) -> None:
-        if self.settings.schedule_time:
-            self._call(self.client.campaigns.schedule, campaign_id, {"schedule_time": self.settings.schedule_time})
-        else:
-            self._call(self.client.campaigns.send, campaign_id)
+        """Send or schedule the campaign. When the call fails (its answer lost, a retry refused as already sent), the
+        campaign's status decides: gone out is gone out; otherwise the error stands."""
+        try:
+            if self.settings.schedule_time:
+                self._call(self.client.campaigns.schedule, campaign_id, {"schedule_time": self.settings.schedule_time})
+            else:
+                self._call(self.client.campaigns.send, campaign_id)
+        except (PermanentFailure, TemporaryFailure):
+            if self._call(self.client.campaigns.get, campaign_id, fields=["status"])["status"] not in GONE_OUT:
+                raise
 
     def _confirm(self, list_id: str, campaign_id: str, segment_id: int, group: list, results: dict) -> None:
         """Wait for the campaign to go out, then mark each reminder sent when its address is among the recipients.
@@ -173,6 +197,8 @@ class MailchimpChannel:
                 results[reminder.id] = (True, campaign_id)
             else:
                 results[reminder.id] = (False, f"Mailchimp's campaign {campaign_id} went out without {reminder.email}")
+        if status == "sent":
+            self._drop_segment(list_id, segment_id)
 
     def _status(self, campaign_id: str, wait: bool) -> str:
         """The campaign's status; while it is sending (and `wait`), asked again with doubling pauses up to wait_seconds."""
@@ -236,6 +262,54 @@ class MailchimpChannel:
 
     # audience and campaign ----------------------------------------------------------------------
 
+    def _check_audience(self, list_id: str) -> None:
+        """Refuse an audience that is not the one kept for payment reminders: another name than `audience_name`, a
+        campaign in it that is not ours, or the account's first audience."""
+        try:
+            audience = self._call(self.client.lists.get_list, list_id, fields=["id", "name", "date_created"])
+        except PermanentFailure as exc:
+            raise InputError(f"[mailchimp] list_id {list_id!r}: {exc}") from None
+        name = audience.get("name", "")
+        if not self.settings.audience_name:
+            raise InputError(f"[mailchimp] audience_name is not set: set it to the name of the audience kept for payment "
+                             f"reminders (list {list_id} is {name!r})")
+        if name != self.settings.audience_name:
+            raise InputError(f"[mailchimp] list_id {list_id!r} is the audience {name!r}, not {self.settings.audience_name!r} "
+                             "as audience_name says: check list_id")
+        foreign = next((c["settings"].get("title", "") for c in self._pages(self.client.campaigns.list, "campaigns",
+                                                                             list_id=list_id)
+                        if not c["settings"].get("title", "").startswith(TITLE_PREFIX)), None)
+        if foreign is not None:
+            raise InputError(f"the Mailchimp audience {name!r} holds the campaign {foreign!r}, which dunning did not make: "
+                             "payment reminders need an audience of their own (debtors would get the newsletter)")
+        audiences = sorted(self._pages(self.client.lists.get_all_lists, "lists", fields=["lists.id", "lists.date_created",
+                                                                                     "total_items"]),
+                           key=lambda a: (a.get("date_created", ""), a["id"]))
+        if len(audiences) > 1 and audiences[0]["id"] == list_id:
+            raise InputError(f"the Mailchimp audience {name!r} is the account's first audience, where sign-up forms and "
+                             "integrations add contacts: payment reminders need an audience of their own")
+
+    def _discard(self, campaign_id: str) -> None:
+        """Delete a draft Mailchimp refused to send."""
+        if self._call(self.client.campaigns.get, campaign_id, fields=["status"])["status"] == "save":
+            self._call(self.client.campaigns.remove, campaign_id)
+
+    def _sweep_tags(self, list_id: str) -> None:
+        """Delete the tags of our campaigns that went out since an earlier run (a scheduled one, say)."""
+        done = {str(c["recipients"]["segment_opts"]["saved_segment_id"])
+                for c in self._pages(self.client.campaigns.list, "campaigns", list_id=list_id, status="sent")
+                if c["settings"].get("title", "").startswith(TITLE_PREFIX)}
+        for segment in list(self._pages(self.client.lists.list_segments, "segments", list_id, type="static")):
+            if segment["name"].startswith(TITLE_PREFIX) and str(segment["id"]) in done:
+                self._drop_segment(list_id, segment["id"])
+
+    def _drop_segment(self, list_id: str, segment_id: int) -> None:
+        """Delete a campaign's tag once the campaign went out (its recipients stay in the sent-to report)."""
+        try:
+            self._call(self.client.lists.delete_segment, list_id, str(segment_id))
+        except PermanentFailure:
+            pass  # already gone
+
     def _ensure_merge_fields(self, list_id: str) -> None:
         existing = list(self._pages(self.client.lists.get_list_merge_fields, "merge_fields", list_id))
         have = {f["tag"] for f in existing}
@@ -255,18 +329,18 @@ class MailchimpChannel:
                 return segment
         return self._call(self.client.lists.create_segment, list_id, {"name": name, "static_segment": []})
 
-    def _campaign(self, list_id: str, segment_id: int, title: str, variant: tuple[str, int, bool], from_name: str,
-                  reply_to: str, subject: str, as_of: date) -> str:
-        """A draft campaign of this title for the segment, with its content set for the variant (language, reminders
-        sent before, something still open) and a test sent to the merchant."""
+    def _campaign(self, list_id: str, segment_id: int, title: str, variant: Variant, from_name: str, reply_to: str,
+                  as_of: date) -> str:
+        """A draft campaign of this title for the segment, with its subject and content set for the variant and a test
+        sent to the merchant."""
+        content = self._content(variant, as_of)
         drafts = [c for c in self._pages(self.client.campaigns.list, "campaigns", list_id=list_id, status="save")
                   if c["settings"]["title"] == title]
         draft = drafts[0] if drafts else self._call(self.client.campaigns.create, {
             "type": "regular",
             "recipients": {"list_id": list_id, "segment_opts": {"saved_segment_id": segment_id}},
-            "settings": {"subject_line": subject, "title": title, "from_name": from_name, "reply_to": reply_to},
+            "settings": {"subject_line": content.subject, "title": title, "from_name": from_name, "reply_to": reply_to},
         })
-        content = self._content(*variant, as_of)
         body = {"html": content.html, "plain_text": content.text} if content.html else {"plain_text": content.text}
         self._call(self.client.campaigns.set_content, draft["id"], body)
         if self.settings.test_emails:
@@ -274,15 +348,40 @@ class MailchimpChannel:
                        {"test_emails": list(self.settings.test_emails), "send_type": "html"})
         return draft["id"]
 
-    def _content(self, language: str, reminders_sent: int, still_open: bool, as_of: date):
+    def _content(self, variant: Variant, as_of: date) -> mailmerge.Message:
+        """The stage's message for the variant with every customer's value a merge tag, the subject included."""
         tags = {key: Markup(MAILCHIMP.tag(key)) for key in TEMPLATE_VARIABLES}
         stage = self.shop.stage
-        context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage.name, shop_name=self.shop.name,
-                                    shop_contact=self.shop.contact, shop_address=self.shop.address,
-                                    has_fee=self.shop.has_fee, reminders_sent=reminders_sent,
-                                    pay_by_text=mailmerge.pay_by_text(stage, as_of, language),
-                                    unsubscribe_url=Markup(MAILCHIMP.unsubscribe), still_open=still_open)
-        return self.templates.render(stage.name, language, context)
+        context = mailmerge.context(tags, language=variant.language, stage=stage, stage_name=stage.name,
+                                    shop_name=self.shop.name, shop_contact=self.shop.contact,
+                                    shop_address=self.shop.address, has_fee=variant.has_fee,
+                                    reminders_sent=variant.reminders_sent,
+                                    pay_by_text=mailmerge.pay_by_text(stage, as_of, variant.language),
+                                    unsubscribe_url=Markup(MAILCHIMP.unsubscribe), still_open=variant.still_open)
+        message = self.templates.render(stage.name, variant.language, context)
+        own = self.shop.subjects.get(variant.language)
+        if own is None:
+            return message
+        try:
+            subject = self.templates.env.from_string(own).render(context)
+        except TemplateError as exc:
+            raise InputError(f"[subject] {variant.language}: {exc}") from None
+        return dataclasses.replace(message, subject=" ".join(subject.split()))
+
+
+class Variant(NamedTuple):
+    """What makes two reminders' messages differ beyond merge tags: one campaign per variant."""
+
+    language: str
+    has_fee: bool
+    reminders_sent: int
+    still_open: bool
+
+
+def _variant(reminder) -> Variant:
+    fields = json.loads(reminder.merge_fields)
+    return Variant(reminder.language, bool(fields.get("fee_text")), int(fields.get("reminders_sent") or 0),
+                   Decimal(fields.get("open_amount") or "0") > 0)
 
 
 def _rounds(reminders: list) -> list[list]:
@@ -296,11 +395,6 @@ def _rounds(reminders: list) -> list[list]:
             rounds.append([])
         rounds[number].append(reminder)
     return rounds
-
-
-def _still_open(reminder) -> bool:
-    """Whether the order still has something open (what a payment confirmation tells)."""
-    return Decimal(json.loads(reminder.merge_fields).get("open_amount") or "0") > 0
 
 
 def _wait(results: dict, reminders: list, why: str) -> None:

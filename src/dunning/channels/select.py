@@ -62,8 +62,8 @@ def _mailchimp(campaign, settings: Settings):
         raise InputError(f"{campaign.path}: [mailchimp] needs list_id (the audience id)")
     stage = settings.policy.stage_named(campaign.stage)
     return MailchimpChannel(MailchimpSettings(**options), settings.templates(),
-                            Shop(str(settings.shop.get("name", "")), str(settings.shop.get("contact", "")), stage, bool(stage.fees),
-                                 str(settings.shop.get("address", ""))))
+                            Shop(str(settings.shop.get("name", "")), str(settings.shop.get("contact", "")), stage,
+                                 str(settings.shop.get("address", "")), dict(campaign.subjects)))
 
 
 def check_keys(campaign, options: dict, settings_class) -> None:

@@ -9,13 +9,14 @@ import typer
 
 from dunning import __version__
 from dunning.cli import actions, campaign, journal, orders, setup, statement, track
+from dunning.cli.common import Command, Group
 
 # The database library's own logging (a connection that failed to reset as the store went away) stays out of the
 # terminal: the command says what happened in one sentence.
 logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
 logging.getLogger("sqlalchemy").propagate = False
 
-app = typer.Typer(
+app = typer.Typer(cls=Group,
     help="Find overdue subscription and installment payments and remind the customers.",
     no_args_is_help=True, pretty_exceptions_enable=False,
 )
@@ -33,18 +34,18 @@ def main(version: Annotated[bool, typer.Option("--version", metavar=" ", callbac
     """Find overdue subscription and installment payments and remind the customers."""
 
 
-app.command("init")(setup.init)
-app.command("profiles")(setup.list_profiles)
-app.command("overdue")(orders.overdue)
-app.command("export")(orders.export_command)
+app.command("init", cls=Command)(setup.init)
+app.command("profiles", cls=Command)(setup.list_profiles)
+app.command("overdue", cls=Command)(orders.overdue)
+app.command("export", cls=Command)(orders.export_command)
 app.add_typer(campaign.app, name="campaign")
-track.app.command("statement")(statement.track_statement)
-track.app.command("confirm")(statement.track_confirm)
+track.app.command("statement", cls=Command)(statement.track_statement)
+track.app.command("confirm", cls=Command)(statement.track_confirm)
 app.add_typer(track.app, name="track")
-app.command("report")(track.report_command)
+app.command("report", cls=Command)(track.report_command)
 app.add_typer(actions.app, name="actions")
-app.command("order")(journal.order_command)
+app.command("order", cls=Command)(journal.order_command)
 app.add_typer(journal.app, name="payments")
 app.add_typer(setup.token_app, name="token")
-app.command("serve")(setup.serve_command)
-app.command("merchant-password")(setup.merchant_password)
+app.command("serve", cls=Command)(setup.serve_command)
+app.command("merchant-password", cls=Command)(setup.merchant_password)

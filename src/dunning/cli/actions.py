@@ -8,13 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from dunning import actions, config, files
+from dunning import actions, files
 from dunning.journal import decisions
-from dunning.cli.common import ConfigOption, JsonOpt, as_of_date, date_option, handles_input_errors, out
+from dunning.cli.common import load_settings, Command, Group, ConfigOption, JsonOpt, as_of_date, date_option, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
 from dunning.errors import InputError
 
-app = typer.Typer(help="What needs your decision: orders still open after the final notice, customers' requests.",
+app = typer.Typer(cls=Group, help="What needs your decision: orders still open after the final notice, customers' requests.",
                   invoke_without_command=True)
 AsOf = date_option("--as-of", "Date to judge by (default: today).")
 
@@ -32,7 +32,7 @@ def actions_list(
     Library twin: dunning.actions.work_list."""
     if context.invoked_subcommand is not None:
         return
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     items = actions.work_list(settings.store(), settings.policy, as_of_date(as_of))
     if csv_out is not None:
         files.write_private(csv_out, files.csv_bytes(items), overwrite=True)
@@ -49,7 +49,7 @@ def actions_list(
          r.reminders, r.requests] for r in items.itertuples()], out.width))
 
 
-@app.command("decide")
+@app.command("decide", cls=Command)
 @handles_input_errors
 def actions_decide(
     order_id: Annotated[str, typer.Argument(help="The order.")],
@@ -60,7 +60,7 @@ def actions_decide(
     """Record that an order was cancelled, written off or handed to collection: it gets no further reminders,
     and the report counts its open amount apart."""
     decisions.checked(decision)
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     store, when = settings.store(), as_of_date(as_of)
     amount, currency = actions.open_amount(store, order_id, when)
     if not currency:
@@ -70,12 +70,12 @@ def actions_decide(
     out.print(f"order {order_id}: {decision.replace('_', ' ')} on {when.isoformat()}")
 
 
-@app.command("done")
+@app.command("done", cls=Command)
 @handles_input_errors
 def actions_done(request_id: Annotated[int, typer.Argument(help="The request's number (#3 in the list).")],
                  config_path: ConfigOption = None) -> None:
     """Mark a customer's change-of-method request as dealt with."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     if not decisions.request_done(settings.store(), request_id):
         raise InputError(f"request {request_id} was marked done before")
     out.print(f"request {request_id} done")

@@ -11,22 +11,23 @@ from rich.panel import Panel
 from rich.progress import Progress
 from rich.text import Text
 
-from dunning import campaigns, config, files, sending, tokens
+from dunning import campaigns, files, sending, tokens
 from dunning.channels import TemporaryFailure
 from dunning.channels.select import channels_for
-from dunning.cli.common import AsOfOpt, ConfigOption, JsonOpt, as_of_date, date_option, err, handles_input_errors, out, progress
+from dunning.cli.common import load_settings, Command, Group, AsOfOpt, ConfigOption, JsonOpt, as_of_date, date_option, err, handles_input_errors, out, progress
 from dunning.cli.tables import Column, fitted
+from dunning.report_texts import stage_words
 from dunning.errors import InputError
 
-app = typer.Typer(help="Prepare, preview and send reminder campaigns (campaigns/<name>.toml).", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="Prepare, preview and send reminder campaigns (campaigns/<name>.toml).", no_args_is_help=True)
 CampaignArg = Annotated[str, typer.Argument(help="Campaign name (campaigns/<name>.toml) or a path to its TOML file.")]
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 @handles_input_errors
 def campaign_list(as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """The campaigns of this workspace (campaigns/*.toml) and those prepared before, with how their reminders stand."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     rows = campaigns.listed(settings, settings.store())
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
@@ -37,13 +38,13 @@ def campaign_list(as_json: JsonOpt = False, config_path: ConfigOption = None) ->
                                             str(r.get("sent", 0)), str(r.get("failed", 0))] for r in rows], out.width))
 
 
-@app.command("prepare")
+@app.command("prepare", cls=Command)
 @handles_input_errors
 def campaign_prepare(name: CampaignArg, as_of: AsOfOpt = None, as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """Select the orders due for the campaign's stage, render every message, record the batch.
 
     Library twin: dunning.prepare."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     campaign = campaigns.load(name, settings)
     with progress() as bar:
         step = bar.add_task("preparing", total=None)
@@ -61,7 +62,7 @@ def campaign_prepare(name: CampaignArg, as_of: AsOfOpt = None, as_json: JsonOpt 
     out.print(f"next: dunning campaign preview {campaign.name}, then dunning campaign send {campaign.name} --send")
 
 
-@app.command("preview")
+@app.command("preview", cls=Command)
 @handles_input_errors
 def campaign_preview(name: CampaignArg,
                      count: Annotated[int, typer.Option(help="Messages shown in the terminal.")] = 3,
@@ -69,7 +70,7 @@ def campaign_preview(name: CampaignArg,
                      as_json: Annotated[bool, typer.Option("--json", metavar=" ", help="Print the messages as JSON instead.")] = False,
                      config_path: ConfigOption = None) -> None:
     """Show a few rendered messages and write an HTML preview of the whole batch."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     campaign = campaigns.load(name, settings)
     store = settings.store()
     row = store.campaign(campaign.name)
@@ -77,7 +78,9 @@ def campaign_preview(name: CampaignArg,
         raise InputError(f"campaign {campaign.name} is not prepared yet: run `dunning campaign prepare {campaign.name}`")
     rows = store.reminders_of(row.id)
     target = html_out or settings.exports_dir / f"{campaign.name}-preview.html"
-    files.write_private(target, campaigns.preview_html(campaign, rows).encode("utf-8"), overwrite=True)
+    language = settings.fallback_language
+    label = stage_words(language, settings.stage_labels).get(campaign.stage, campaign.stage)
+    files.write_private(target, campaigns.preview_html(campaign, rows, language, label).encode("utf-8"), overwrite=True)
     if as_json:
         sys.stdout.write(json.dumps([{"order_id": r.order_id, "email": r.email, "language": r.language, "subject": r.subject,
                                       "text": r.body_text, "status": r.status} for r in rows], ensure_ascii=False) + "\n")
@@ -88,7 +91,7 @@ def campaign_preview(name: CampaignArg,
     out.print(f"{len(rows)} messages; preview written to {target}")
 
 
-@app.command("send")
+@app.command("send", cls=Command)
 @handles_input_errors
 def campaign_send(name: CampaignArg,
                   as_of: date_option("--as-of", "The date the reminders count as sent (default: today).") = None,
@@ -98,7 +101,7 @@ def campaign_send(name: CampaignArg,
     """Send the prepared batch; a rerun after a crash resumes where it stopped.
 
     Library twin: dunning.send."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     campaign = campaigns.load(name, settings)
     channel = channels_for(campaign, settings) if really else None
     with Progress(*Progress.get_default_columns(), console=err, disable=not err.is_terminal or not really) as bar:

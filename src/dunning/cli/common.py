@@ -11,11 +11,13 @@ from typing import Annotated, Optional
 import click
 import pandas as pd
 import typer
+from typer.core import TyperCommand, TyperGroup
 from sqlalchemy.exc import DBAPIError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from dunning import config
 from dunning.config import Settings
 from dunning.errors import Failure, InputError
 from dunning.exclusions import Filters
@@ -25,6 +27,36 @@ from dunning.sources import rejects
 out = Console(soft_wrap=True, markup=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 DEBUG_VARIABLE = "DUNNING_DEBUG"
+
+
+
+class _FlagHelp:
+    """A flag (--help, --show-completion) takes no value, so its help shows none (typer would show <bool>)."""
+
+    def get_params(self, ctx: click.Context) -> list:
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = " "
+        return params
+
+
+class Command(_FlagHelp, TyperCommand):
+    """A command of dunning."""
+
+
+class Group(_FlagHelp, TyperGroup):
+    """A group of dunning's commands."""
+
+
+def load_settings(path: Path | None) -> Settings:
+    """The settings of --config (or ./dunning.toml); says which ledger is used when --config puts it elsewhere."""
+    settings = config.load(path)
+    note = settings.ledger_elsewhere(Path.cwd())
+    if note:
+        err.print(note)
+    return settings
+
 
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Settings file (default: ./dunning.toml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", metavar=" ", help="Print JSON.")]

@@ -9,14 +9,13 @@ from typing import Annotated, Optional
 import pandas as pd
 import typer
 
-from dunning import config
-from dunning.cli.common import AsOfOpt, ConfigOption, JsonOpt, as_of_date, handles_input_errors, out
+from dunning.cli.common import load_settings, Command, Group, AsOfOpt, ConfigOption, JsonOpt, as_of_date, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
 from dunning.errors import InputError
 from dunning.journal import history, payments
 from dunning.money import from_decimal, to_major_string
 
-app = typer.Typer(help="Payments that wait for you (to review, or for an order), and your corrections.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="Payments that wait for you (to review, or for an order), and your corrections.", no_args_is_help=True)
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the ledger with the change).")]
 
 
@@ -27,7 +26,7 @@ def order_command(order_id: Annotated[str, typer.Argument(help="The shop's order
     reminders, visits, requests, decisions; then what it owes.
 
     Library twin: dunning.journal.history.of_order."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     told = history.of_order(settings.store(), order_id, as_of_date(as_of))
     if told is None:
         raise InputError(f"the ledger holds no order {order_id!r}")
@@ -49,14 +48,14 @@ def order_command(order_id: Annotated[str, typer.Argument(help="The shop's order
               + (f"; credit {money(owed['credit'])}" if owed["credit"] else ""))
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 @handles_input_errors
 def list_waiting(as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """Payments in review (several movements could be the same money, or a probable match from a statement) and
     payments for orders the ledger does not know yet.
 
     Library twin: dunning.journal.payments.waiting."""
-    store = config.load(config_path).store()
+    store = load_settings(config_path).store()
     with store.engine.connect() as db:
         rows = payments.waiting(db)
     records = [{"id": int(r.id), "status": r.status, "source": r.origin, "order_id": r.order_id, "kind": r.kind,
@@ -75,25 +74,25 @@ def list_waiting(as_json: JsonOpt = False, config_path: ConfigOption = None) -> 
         for r in records], out.width))
 
 
-@app.command("assign")
+@app.command("assign", cls=Command)
 @handles_input_errors
 def assign(observation: Annotated[int, typer.Argument(help="The id `dunning payments list` shows.")],
            to: Annotated[str, typer.Option("--to", help="The order it pays.")], reason: Reason, config_path: ConfigOption = None) -> None:
     """Count a waiting payment as money of its own for an order."""
-    store = config.load(config_path).store()
+    store = load_settings(config_path).store()
     with store.writing() as db:
         movement = payments.assign(db, observation, to, reason)
     out.print(f"payment {observation} recorded for order {to} (movement {movement})")
 
 
-@app.command("move")
+@app.command("move", cls=Command)
 @handles_input_errors
 def move(movement: Annotated[int, typer.Argument(help="The movement's id (`dunning order ID` lists them).")],
          to: Annotated[str, typer.Option("--to", help="The order it belongs to.")], reason: Reason,
          amount: Annotated[Optional[str], typer.Option("--amount", help="Move only this much (major units): a split.")] = None,
          config_path: ConfigOption = None) -> None:
     """Move a movement, or part of it, to another order (it is taken off its order and put on the other)."""
-    store = config.load(config_path).store()
+    store = load_settings(config_path).store()
     with store.writing() as db:
         currency = db.execute(payments.currency_of(movement)).scalar()
         if currency is None:

@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 import pandas as pd
 import typer
 
-from dunning import config, exports, handover, pipeline, present, tokens
+from dunning import exports, handover, pipeline, present, tokens
 from dunning.statements import booking
 from dunning.cli.common import (
-    AsOfOpt, ConfigOption, CurrencyOpt, DryRunOpt, FileArg, GraceOpt, KindOpt, MethodOpt, MinAmountOpt, MinDaysOpt,
+    load_settings, AsOfOpt, ConfigOption, CurrencyOpt, DryRunOpt, FileArg, GraceOpt, KindOpt, MethodOpt, MinAmountOpt, MinDaysOpt,
     PaymentsOpt, PaymentsProfileOpt, ProductOpt, ProfileOpt, RejectsOpt, SheetOpt, StageOpt, as_of_date, err, filters,
     handles_input_errors, out, progress, report_rejects, say_recorded,
 )
@@ -53,7 +53,7 @@ def overdue(
     """Who owes what, since when, and which reminder stage is due next (judged with the ledger).
 
     Library twin: dunning.find_overdue, then dunning.add_links and dunning.record."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     store = settings.store()
     found = _find(settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method, product,
                   currency, stage, min_days, min_amount, sheet)
@@ -112,7 +112,7 @@ def export_command(
 
     Library twin: dunning.export."""
     dialect = exports.get(to)
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     tokens.require_keys(tokens.keys_from_env())
     store = settings.store()
     found = _find(settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method, product,
@@ -151,12 +151,13 @@ def _print_export(written: exports.ExportResult, dialect) -> None:
     out.print(f"templates: {', '.join(p.name for p in written.template_paths)}")
     out.print(f"manifest: {written.manifest_path}")
     if len(written.rejects):
-        out.print(f"left out: {len(written.rejects)} rows without a usable e-mail address or with characters "
-                  f"the file cannot hold (see {written.rejects_path})")
+        out.print(f"left out: {len(written.rejects)} rows {dialect.title} cannot take as they are (not recorded as "
+                  f"reminded; {written.rejects_path} says why, row by row)")
     if written.without_stage:
         out.print(f"left out: {written.without_stage} overdue orders not yet at the first reminder stage")
     if written.clipped_cells:
-        out.print(f"note: {written.clipped_cells} cells were shortened to {dialect.title}'s limit of {dialect.max_text_bytes} bytes")
+        limit = f"{dialect.max_text_bytes} bytes" if dialect.max_text_bytes else f"{dialect.max_text_chars} characters"
+        out.print(f"note: {written.clipped_cells} cells were shortened to {dialect.title}'s limit of {limit}")
 
 
 def _print_overdue(frame: pd.DataFrame, result: OverdueResult, locale: str, show: int) -> None:

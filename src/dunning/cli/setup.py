@@ -10,12 +10,12 @@ from typing import Annotated, Optional
 import typer
 
 from dunning import config, tokens
-from dunning.cli.common import ConfigOption, JsonOpt, err, handles_input_errors, out
+from dunning.cli.common import load_settings, Command, Group, ConfigOption, JsonOpt, err, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
 from dunning.errors import InputError
 from dunning.sources import profiles
 
-token_app = typer.Typer(help="Sign and verify per-order manage tokens.", no_args_is_help=True)
+token_app = typer.Typer(cls=Group, help="Sign and verify per-order manage tokens.", no_args_is_help=True)
 
 
 @handles_input_errors
@@ -48,12 +48,12 @@ def list_profiles(as_json: JsonOpt = False) -> None:
     out.print(fitted("Profiles", [Column("profile", keep=True), Column("reads")], [list(r) for r in rows], out.width))
 
 
-@token_app.command("sign")
+@token_app.command("sign", cls=Command)
 @handles_input_errors
 def token_sign(order_id: Annotated[str, typer.Argument(help="The order to sign a token for.")], as_json: JsonOpt = False,
                config_path: ConfigOption = None) -> None:
     """Print a manage token and link for one order the ledger holds (so the link opens its page)."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     signer = settings.signer()
     if not settings.store().holds(order_id):
         raise InputError(f"order {order_id} is not in the ledger, so its link would open nothing: "
@@ -68,13 +68,13 @@ def token_sign(order_id: Annotated[str, typer.Argument(help="The order to sign a
         out.print(f"token      {token}\nmanage_url {url}\nexpires    {result['expires_at']}")
 
 
-@token_app.command("verify")
+@token_app.command("verify", cls=Command)
 @handles_input_errors
 def token_verify(token: Annotated[str, typer.Argument(help="The token to check.")],
                  order_id: Annotated[Optional[str], typer.Option("--order", help="Also check it belongs to this order.")] = None,
                  as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """Tell which order a token opens, or why it opens nothing (exit code 1)."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     signer = settings.signer()
     try:
         found = signer.verify(token, order_id)
@@ -112,7 +112,7 @@ def serve_command(
     from dunning.web import create_app
     from dunning.web.server import serve
 
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     app = create_app(settings)
     if debugger:
         err.print("warning: the interactive debugger runs code for anyone who reaches a failing page; "

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from dunning import config, files
-from dunning.cli.common import ConfigOption, JsonOpt, as_of_date, date_option, err, handles_input_errors, out
+from dunning import files
+from dunning.cli.common import load_settings, ConfigOption, JsonOpt, as_of_date, date_option, err, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
 from dunning.money import to_major_string
 from dunning.statements import booking
@@ -34,7 +34,7 @@ def track_statement(
     and name only: probable, listed for `dunning track confirm`. Returns count against their order.
 
     Library twin: dunning.statements.booking.import_statement."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     booked = booking.import_statement(settings.store(), file, as_of_date(as_of))
     entries = booked.entries.assign(amount=[to_major_string(int(a), c) for a, c in zip(booked.entries["amount"],
                                                                                      booked.entries["currency"])],
@@ -63,7 +63,7 @@ def track_statement(
 def track_confirm(entry: Annotated[str, typer.Argument(help="The bank reference of a probable match (see track statement).")],
                   as_of: AsOf = None, config_path: ConfigOption = None) -> None:
     """Count a probable match from a statement as paid, after checking it."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     order_id = booking.confirm(settings.store(), entry, as_of_date(as_of))
     out.print(f"entry {entry} recorded as a payment for order {order_id}")
 

@@ -9,19 +9,19 @@ from typing import Annotated, Optional
 import pandas as pd
 import typer
 
-from dunning import config, files, report, report_html, tracking
+from dunning import files, report, report_html, tracking
 from dunning.cli.common import (
-    AsOfOpt, ConfigOption, FileArg, JsonOpt, PaymentsProfileOpt, ProfileOpt, SheetOpt, as_of_date, date_option, err, handles_input_errors, out,
+    load_settings, AsOfOpt, Command, Group, ConfigOption, FileArg, JsonOpt, PaymentsProfileOpt, ProfileOpt, SheetOpt, as_of_date, date_option, err, handles_input_errors, out,
     progress, report_rejects,
 )
 from dunning.cli.tables import Column, fitted
 from dunning.money import to_major_string
 from dunning.sources import loader, profiles
 
-app = typer.Typer(help="Bring in what was paid after the reminders, and list who is still open.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="Bring in what was paid after the reminders, and list who is still open.", no_args_is_help=True)
 
 
-@app.command("import")
+@app.command("import", cls=Command)
 @handles_input_errors
 def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = None, sheet: SheetOpt = None,
                  source: Annotated[Optional[list[str]], typer.Option("--source", metavar="NAME", help="Compare with the reminders recorded under this name (default: those that reminded the orders in the file).")] = None,
@@ -29,7 +29,7 @@ def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = Non
     """A later export of the shop: the drop in each order's open amount is a payment, counted once.
 
     Library twin: dunning.tracking.import_export."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     when = as_of_date(as_of)
     export = loader.read_orders(file, profiles.load(profile or settings.section("input").get("profile", "generic")).on_sheet(sheet))
     report_rejects(export, None, None, None, settings, when)
@@ -47,7 +47,7 @@ def track_import(file: FileArg, profile: ProfileOpt = None, as_of: AsOfOpt = Non
                   f"({', '.join(imported.left_list[:10])}{' ...' if len(imported.left_list) > 10 else ''})")
 
 
-@app.command("payments")
+@app.command("payments", cls=Command)
 @handles_input_errors
 def track_payments(file: Annotated[Path, typer.Argument(help="Payments file (order_id, paid_at, amount, optional currency, payment_id).")],
                    payments_profile: PaymentsProfileOpt = None,
@@ -56,7 +56,7 @@ def track_payments(file: Annotated[Path, typer.Argument(help="Payments file (ord
     """A payments file: stored once per payment id; unrelated and overpaying ones are flagged.
 
     Library twin: dunning.tracking.import_payments."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     when = as_of_date(as_of)
     paid = loader.read_payments(file, profiles.load(payments_profile or settings.section("input").get("payments_profile", "generic")))
     imported = tracking.import_payments(settings.store(), paid, when, window=settings.match_window_days)
@@ -75,11 +75,11 @@ def track_payments(file: Annotated[Path, typer.Argument(help="Payments file (ord
     report_rejects(None, paid, None, None, settings, when)
 
 
-@app.command("open")
+@app.command("open", cls=Command)
 @handles_input_errors
 def track_open(as_of: AsOfOpt = None, as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
     """Orders that were reminded and still owe something (the ledger's balance): ready for the next stage."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     store, when = settings.store(), as_of_date(as_of)
     rows = tracking.still_open(store, tracking.recovery(store, when), when)
     records = [{"order_id": r.order_id, "stage": r.stage, "reminded_on": r.as_of.date().isoformat(), "currency": r.currency,
@@ -109,7 +109,7 @@ def report_command(
     method and currency; notices before the due date and what you closed, apart.
 
     Library twin: dunning.gather_report, then dunning.html_report."""
-    settings = config.load(config_path)
+    settings = load_settings(config_path)
     when = as_of_date(as_of)
     with progress() as bar:
         bar.add_task("computing recovery", total=None)

@@ -7,9 +7,11 @@ per dialect; where a tool's documentation is silent, the choice is said to be ou
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pandas as pd
 from babel import Locale
 
 from dunning.errors import InputError
@@ -30,6 +32,9 @@ class Dialect:
     encoding: str = "utf-8"
     date_format: str = "%Y-%m-%d"
     max_text_bytes: int | None = None
+    max_text_chars: int | None = None
+    address_rules: tuple[AddressRule, ...] = ()
+    decimal: str = "."
     tags_header: str | None = None
     full_name_header: str | None = None
     unsubscribe: str = ""
@@ -41,6 +46,22 @@ class Dialect:
     def tag(self, key: str) -> str:
         """The placeholder for one export field, as pasted into this tool's editor."""
         return self.placeholder(self.merge_names[key])
+
+    def refused_addresses(self, emails: pd.Series) -> pd.Series:
+        """Why the tool would refuse each address ("" where it takes it), by its documented rules."""
+        why = pd.Series("", index=emails.index, dtype="string")
+        for rule in self.address_rules:
+            why = why.mask((why == "") & emails.str.contains(rule.pattern, regex=True).fillna(False).astype(bool),
+                           rule.reason)
+        return why
+
+
+@dataclass(frozen=True)
+class AddressRule:
+    """An address the tool refuses: those matching `pattern` (a regular expression), and why."""
+
+    pattern: str
+    reason: str
 
 
 def _custom(names: dict[str, str], **builtins: str) -> dict[str, str]:
@@ -63,9 +84,12 @@ MAILCHIMP = Dialect(
     merge_names=_custom(_MAILCHIMP_TAGS, email="EMAIL", first_name="FNAME", last_name="LNAME"),
     placeholder=lambda name: f"*|{name}|*",
     max_text_bytes=255, tags_header="Tags", unsubscribe="*|UNSUB|*",
+    address_rules=(AddressRule(r"^[^@]*[^\x00-\x7f][^@]*@",
+                               "Mailchimp does not take characters beyond ASCII before the @ of an address"),),
     sources=(
         "https://mailchimp.com/help/format-guidelines-for-your-import-file/",
         "https://mailchimp.com/developer/marketing/docs/merge-fields/",
+        "https://mailchimp.com/help/international-characters-in-mailchimp/",
     ),
     notes=("Create the audience fields with the merge tags named in the header (text fields; "
            "OPENAMT, PAIDAMT and DAYSOVER may be number fields, DUEDATE a date field in YYYY-MM-DD).",),
@@ -96,7 +120,8 @@ ACTIVECAMPAIGN = Dialect(
 # GetResponse: UTF-8; comma, semicolon or tab; the "email" column is assigned automatically and a
 # "name" column maps to the Name field ([[firstname]] and [[lastname]] are taken from it); other
 # headers that match custom field names are assigned too; custom text values are clipped at 255
-# characters; date custom fields in YYYY-MM-DD.
+# characters; date custom fields in YYYY-MM-DD; addresses longer than 128 characters or with one of
+# !#$%^&()|\, (or a space) are a syntax error.
 _GR_NAMES = {
     "order_id": "order_id", "product_name": "product", "open_amount": "open_amount", "open_amount_text": "open_amount_text",
     "paid_amount": "paid_amount", "paid_amount_text": "paid_amount_text", "fee_text": "fee_text", "currency": "currency",
@@ -109,9 +134,12 @@ GETRESPONSE = Dialect(
     headers=_custom(_GR_NAMES, email="email"),
     merge_names=_custom(_GR_NAMES, email="email", first_name="firstname", last_name="lastname"),
     placeholder=lambda name: f"[[{name}]]",
-    max_text_bytes=255, full_name_header="name",
+    max_text_chars=255, full_name_header="name",
+    address_rules=(AddressRule(r"^.{129,}$", "GetResponse takes addresses of at most 128 characters"),
+                   AddressRule(r"[!#$%^&()|\\, ]", "GetResponse refuses addresses with any of !#$%^&()|\\, or a space")),
     sources=(
         "https://www.getresponse.com/help/how-do-i-prepare-a-file-for-import.html",
+        "https://support.getresponse.com/faq/what-types-of-lists-can-i-import",
         "GetResponse FAQ 'What types of lists can I import?' (UTF-8, date custom fields as YYYY-MM-DD)",
     ),
     notes=("Create custom fields named like the headers (lower case) before importing so they are assigned.",),
@@ -130,8 +158,8 @@ BREVO = Dialect(
         "https://help.brevo.com/hc/en-us/articles/208729849-Create-a-file-to-import-your-contacts",
         "https://developers.brevo.com/reference/importcontacts-1",
     ),
-    notes=("Accounts set up in another language may name the default name attributes differently "
-           "(e.g. VORNAME/NACHNAME); map them on import.",
+    notes=("An account set up in German names the default name attributes VORNAME and NACHNAME: set "
+           "[exports.brevo_attributes] in dunning.toml (first_name = \"VORNAME\", last_name = \"NACHNAME\").",
            "Import DUE_DATE as a text attribute or as a date in YYYY-MM-DD.",),
 )
 
@@ -196,18 +224,42 @@ def excel_delimiter(language: str) -> str:
     return ";" if Locale.parse(language or "en").number_symbols["latn"]["decimal"] == "," else ","
 
 
+def decimal_symbol(language: str) -> str:
+    """The decimal mark numbers are written with in a language ('.' or ',')."""
+    return Locale.parse(language or "en").number_symbols["latn"]["decimal"]
+
+
 def for_excel(dialect: Dialect, language: str) -> Dialect:
     """The dialect as Excel opens it in that language: UTF-8 with a byte-order mark (else Excel garbles € and
-    umlauts) and the language's list separator (else German Excel puts every column into one)."""
-    return Dialect(**{**vars(dialect), "encoding": "utf-8-sig", "delimiter": excel_delimiter(language)})
+    umlauts), the language's list separator (else German Excel puts every column into one) and its decimal mark
+    (else German Excel reads 1234.50 as text)."""
+    return Dialect(**{**vars(dialect), "encoding": "utf-8-sig", "delimiter": excel_delimiter(language),
+                      "decimal": decimal_symbol(language)})
 
 
 def with_field_ids(dialect: Dialect, ids: dict[str, str]) -> Dialect:
     """KlickTipp with the merchant's numeric custom field ids in its placeholders."""
     if not ids:
         return dialect
-    unknown = set(ids) - set(dialect.merge_names)
-    if unknown:
-        raise InputError(f"[exports.klicktipp_field_ids] names unknown fields: {', '.join(sorted(unknown))}")
-    names = dict(dialect.merge_names) | {k: str(v) for k, v in ids.items()}
+    names = dict(dialect.merge_names) | _known(ids, dialect, "klicktipp_field_ids")
     return Dialect(**{**vars(dialect), "merge_names": names})
+
+
+def with_attributes(dialect: Dialect, attributes: dict[str, str]) -> Dialect:
+    """Brevo with the account's own attribute names (a German account's VORNAME, NACHNAME) as headers and in its
+    placeholders."""
+    if not attributes:
+        return dialect
+    named = {key: value.upper() for key, value in _known(attributes, dialect, "brevo_attributes").items()}
+    bad = [value for value in named.values() if not re.fullmatch(r"[A-Z0-9_]{1,50}", value)]
+    if bad:
+        raise InputError(f"[exports.brevo_attributes]: {bad[0]!r} is not a Brevo attribute name (letters, digits and _)")
+    return Dialect(**{**vars(dialect), "headers": dict(dialect.headers) | named,
+                      "merge_names": dict(dialect.merge_names) | named})
+
+
+def _known(names: dict[str, str], dialect: Dialect, setting: str) -> dict[str, str]:
+    unknown = set(names) - set(dialect.merge_names)
+    if unknown:
+        raise InputError(f"[exports.{setting}] names unknown fields: {', '.join(sorted(unknown))}")
+    return {key: str(value) for key, value in names.items()}

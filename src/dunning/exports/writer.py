@@ -25,6 +25,7 @@ from dunning.policy import Policy
 from dunning.sources.parsing import email_reasons
 from dunning.sources.rejects import REJECT_COLUMNS
 
+IDENTITY = ("email", "first_name", "last_name")  # written exactly as they are, or the row is left out
 
 
 @dataclass
@@ -105,11 +106,21 @@ def write(
     why = email_reasons(values["email"]).where(values["email"] != "", "no e-mail address")
     bad_email = why != ""
     problems.append(_rejects(values, bad_email, "email", "no usable e-mail address: " + why[bad_email]))
-    table, clipped = _table(values, dialect)
+    refused = dialect.refused_addresses(values["email"]).where(~bad_email, "")
+    bad_email |= refused != ""
+    problems.append(_rejects(values, refused != "", "email", refused[refused != ""] + ": remind this customer another way"))
+    for key in IDENTITY:
+        formula = files.starts_formula(values[key]) & ~bad_email
+        bad_email |= formula
+        problems.append(_rejects(values, formula, key, "begins with " + values[key][formula].str[0].map(repr).astype("string")
+                                 + f", which a spreadsheet runs as a formula; guarded, it would reach {dialect.title} "
+                                   "changed: remind this customer another way"))
+    table, clipped_per_row = _table(values, dialect)
     unencodable = _unencodable(table, encoding) & ~bad_email
     problems.append(_rejects(values, unencodable, "(row)", f"has characters {encoding} cannot hold (try --encoding utf-8)"))
     keep = ~(bad_email | unencodable)
     table, values = table[keep.to_numpy()], values[keep]
+    clipped = int(clipped_per_row[keep.to_numpy()].sum())
 
     sent_before = staged["reminders_sent"][keep.to_numpy()] if "reminders_sent" in staged else pd.Series(0, index=values.index)
     rendered = _render_templates(values.assign(reminders_sent=sent_before.to_numpy()), dialect, path, policy, shop or Shop(),
@@ -145,16 +156,18 @@ def write(
     return result
 
 
-def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
-    """The CSV's columns under the dialect's headers, formatted, clipped and guarded."""
+def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, pd.Series]:
+    """The CSV's columns under the dialect's headers, formatted and clipped to the tool's limit; and how many cells
+    of each row were clipped."""
     columns: dict[str, pd.Series] = {}
-    clipped = 0
     for f in fields.FIELDS:
         if dialect.full_name_header and f.key in ("first_name", "last_name"):
             continue
         column = values[f.key]
         if f.kind == fields.DATE:
             column = column.dt.strftime(dialect.date_format).astype("string").fillna("")
+        elif f.kind == fields.NUMBER and dialect.decimal != ".":
+            column = column.str.replace(".", dialect.decimal, regex=False)
         columns[dialect.headers[f.key]] = column
         if f.key == "email" and dialect.full_name_header:
             columns[dialect.full_name_header] = (values["first_name"] + " " + values["last_name"]).str.strip()
@@ -162,18 +175,23 @@ def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, int]:
         columns[dialect.tags_header] = ("dunning-" + values["stage"] + ",lang-" + values["language"]
                                         + (values["fee_text"] != "").map({True: ",fee", False: ""}).astype("string"))
     table = pd.DataFrame(columns)
-    if dialect.max_text_bytes:
-        for name in table.columns:
-            too_long = pd.Series(pc.binary_length(arrow_strings(table[name])).to_numpy(zero_copy_only=False) > dialect.max_text_bytes, index=table.index)
-            if too_long.any():
-                clipped += int(too_long.sum())
-                table.loc[too_long, name] = table.loc[too_long, name].map(lambda v: _clip(v, dialect.max_text_bytes))
+    clipped = pd.Series(0, index=table.index)
+    for name in table.columns:
+        if name == dialect.headers["email"]:
+            continue  # an address is never cut: the tool's rules refuse it instead
+        if dialect.max_text_bytes:
+            too_long = pc.binary_length(arrow_strings(table[name])).to_numpy(zero_copy_only=False) > dialect.max_text_bytes
+            clip = lambda v: v.encode("utf-8")[:dialect.max_text_bytes].decode("utf-8", errors="ignore")  # noqa: E731
+        elif dialect.max_text_chars:
+            too_long = pc.utf8_length(arrow_strings(table[name])).to_numpy(zero_copy_only=False) > dialect.max_text_chars
+            clip = lambda v: v[:dialect.max_text_chars]  # noqa: E731
+        else:
+            break
+        too_long = pd.Series(too_long, index=table.index)
+        if too_long.any():
+            clipped += too_long
+            table.loc[too_long, name] = table.loc[too_long, name].map(clip)
     return table, clipped
-
-
-def _clip(text: str, limit: int) -> str:
-    """At most `limit` UTF-8 bytes, never cutting a character in half."""
-    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
 def _unencodable(table: pd.DataFrame, encoding: str) -> pd.Series:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 
 import pandas as pd
+from babel.dates import format_date
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
@@ -35,8 +36,8 @@ from dunning.errors import InputError
 from dunning.journal import decisions, history
 from dunning.journal.pages import end_session, open_session, session_alive
 from dunning.journal.store import Store
-from dunning.money import format_amount
-from dunning.report_texts import LANGUAGES, TEXTS
+from dunning.money import format_amount, from_decimal
+from dunning.report_texts import LANGUAGES, TEXTS, stage_words
 from dunning.web.security import Limiter
 
 PASSWORD_VARIABLE = "DUNNING_MERCHANT_PASSWORD_HASH"
@@ -133,14 +134,14 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
         as_of = today()
         made = report.gather(store, as_of)
         body = Markup(report_html.render(made, lang, standalone=False, stage_labels=settings.stage_labels))
-        return page("dashboard.html", report_body=body, work=actions.work_list(store, settings.policy, as_of).to_dict("records"),
-                    asks=decisions.requests(store).to_dict("records"), orders=_orders(made.rows, lang),
+        return page("dashboard.html", report_body=body, work=_work(store, settings, as_of, lang),
+                    asks=_asks(store, lang), orders=_orders(made.rows, lang, stage_words(lang, settings.stage_labels)),
                     choices=decisions.DECISIONS)
 
     @merchant.get("/orders/<path:order_id>")
     def order(order_id: str):
         lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
-        events = _timeline(store, order_id, TEXTS[lang], lang, settings.stage_labels, today())
+        events = _timeline(store, order_id, TEXTS[lang], lang, stage_words(lang, settings.stage_labels), today())
         if events is None:
             abort(404)
         return page("order.html", order_id=order_id, events=events, choices=decisions.DECISIONS)
@@ -209,13 +210,36 @@ def _csrf() -> str:
     return session["csrf"]
 
 
-def _orders(rows: pd.DataFrame, lang: str) -> list[dict]:
+def _day(value, lang: str) -> str:
+    """A date as people in the language write it (5 Dec 2026, 05.12.2026); "" for none."""
+    return "" if value is None or pd.isna(value) else format_date(pd.Timestamp(value).date(), format="medium", locale=lang)
+
+
+def _work(store: Store, settings: config.Settings, as_of: date, lang: str) -> list[dict]:
+    """The work list in the language: amounts, dates and stages as people there write them."""
+    stages = stage_words(lang, settings.stage_labels)
+
+    def reminded(text: str) -> str:  # "friendly 2026-11-01, final 2026-11-20" as the work list writes it
+        pairs = [part.rpartition(" ") for part in text.split(", ") if part]
+        return ", ".join(f"{stages.get(stage, stage)} {_day(day, lang)}" for stage, _, day in pairs)
+
+    return [item | {"final_sent_on": _day(item["final_sent_on"] or None, lang), "reminders": reminded(item["reminders"]),
+                    "open_amount": format_amount(from_decimal(item["open_amount"], item["currency"]), item["currency"], lang)}
+            for item in actions.work_list(store, settings.policy, as_of).to_dict("records")]
+
+
+def _asks(store: Store, lang: str) -> list[dict]:
+    """The customers' open requests with their dates in the language."""
+    return [ask | {"requested_on": _day(ask["requested_at"], lang)} for ask in decisions.requests(store).to_dict("records")]
+
+
+def _orders(rows: pd.DataFrame, lang: str, stages: dict[str, str]) -> list[dict]:
     """The reminded orders, newest reminder first: what is still open, the last stage and date."""
     if rows.empty:
         return []
     latest = rows.sort_values("as_of", kind="stable").drop_duplicates("order_id", keep="last")
     latest = latest.sort_values(["as_of", "order_id"], ascending=[False, True]).head(500)
-    return [{"order_id": r.order_id, "stage": r.stage, "reminded_on": r.as_of.date().isoformat(),
+    return [{"order_id": r.order_id, "stage": stages.get(r.stage, r.stage), "reminded_on": _day(r.as_of, lang),
              "open": format_amount(int(r.still_open), r.currency, lang), "closed_as": r.closed_as} for r in latest.itertuples()]
 
 
@@ -238,4 +262,4 @@ def _timeline(store: Store, order_id: str, t: dict, lang: str, stage_labels: dic
             events.append((e.when, t["request_in"].format(wanted=t.get(e.what, e.what)) + (f": {e.note}" if e.note else "")))
         elif e.event == "decision":
             events.append((e.when, t["decided"].format(decision=t.get(e.what, e.what))))
-    return [{"when": when.isoformat(), "what": what} for when, what in events]
+    return [{"when": when.isoformat(), "day": _day(when, lang), "what": what} for when, what in events]
