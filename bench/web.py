@@ -3,7 +3,8 @@ as `dunning serve` serves it (gunicorn, 2 workers, access log written), next to 
 the same app on the same server (the ceiling).
 
 The workspace has a bank account (IBAN) configured, so each order's first visit draws its EPC QR code, and the
-load rotates over every order the ledger holds. The load generator is `wrk` (Debian's package), pinned to
+load rotates over every order the ledger holds: thousands of generated orders (`--orders`, default 3,500), as the
+visits after a campaign spread over its customers. The load generator is `wrk` (Debian's package), pinned to
 another core than the server (`taskset`), talking only to 127.0.0.1; without wrk the benchmark says so and stops.
 """
 from __future__ import annotations
@@ -23,13 +24,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from results import save  # noqa: E402
 from loopback import free_port, wait_for  # noqa: E402
 
-from dunning import campaigns, config  # noqa: E402
+from generate import generate  # noqa: E402
+
+from dunning import config, pipeline  # noqa: E402
 from dunning.journal.tables import orders as order_table  # noqa: E402
 from dunning.journal.store import Store  # noqa: E402
 from dunning.tokens import TokenSigner  # noqa: E402
 
 KEY = "bench-key-not-secret-0123456789-0123"
-EXAMPLES = Path(__file__).parent.parent / "examples"
 SERVER = """
 import sys
 from dunning import config
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--orders", type=int, default=3500)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/web.py needs wrk: apt-get install -y wrk")
@@ -97,13 +100,11 @@ def main() -> None:
         config.init(workspace)
         text = (workspace / "dunning.toml").read_text("utf-8")
         (workspace / "dunning.toml").write_text(re.sub(r"(?ms)^\[payment\].*?(?=^\[)", PAYMENT.lstrip() + "\n", text), "utf-8")
-        shutil.copytree(EXAMPLES, workspace / "examples")
-        (workspace / "campaigns" / "first.toml").write_text(
-            'stage = "friendly"\n[input]\nfile = "../examples/plans.csv"\npayments = "../examples/payments.csv"\n'
-            '[sender]\nfrom = "Shop <billing@shop.example>"\n')
+        as_of = date(2026, 11, 20)
+        plans, payments = generate(args.orders, 6, as_of, workspace / "data")
         settings = config.load(cwd=workspace)
         store = Store(f"sqlite:///{workspace / 'dunning.sqlite3'}")
-        campaigns.prepare(campaigns.load("first", settings), settings, store, date(2026, 11, 20), [KEY])
+        pipeline.record(pipeline.find_overdue(settings, store, plans, as_of=as_of, payments=payments), store)
         signer = TokenSigner([KEY])
         pages = [f"/m/{signer.sign(order)}" for order in store.frame(order_table, ["order_id"])["order_id"]]
         port = free_port()
@@ -123,6 +124,7 @@ def main() -> None:
         logged = sum(1 for _ in (workspace / "access.log").open())
     shares = [page["per_second"] / bare["per_second"] for page, bare in zip(runs["manage_page"], runs["bare_flask_endpoint"])]
     report = {"workers": 2, "connections": args.connections, "seconds_each": args.seconds, "runs": args.runs,
+              "orders": args.orders,
               "tokens": len(pages), "server_cores": server_pin[2:] or "all", "wrk_cores": load_pin[2:] or "all",
               "access_log_lines": logged}
     for name, results in runs.items():

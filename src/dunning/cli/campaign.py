@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.panel import Panel
-from rich.progress import Progress
 from rich.text import Text
 
 from dunning import campaigns, files, sending, tokens
@@ -104,7 +103,7 @@ def campaign_send(name: CampaignArg,
     settings = load_settings(config_path)
     campaign = campaigns.load(name, settings)
     channel = channels_for(campaign, settings) if really else None
-    with Progress(*Progress.get_default_columns(), console=err, disable=not err.is_terminal or not really) as bar:
+    with progress(bar=True, shown=really) as bar:
         task = bar.add_task(f"sending {campaign.name}", total=None)
         try:
             report = sending.send(campaign, settings.store(), channel, as_of=as_of_date(as_of), dry_run=not really,

@@ -139,9 +139,31 @@ def filters(kind, method, product, currency, stage, min_days, min_amount) -> Fil
     )
 
 
-def progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
+class _Unseen:
+    """Where stderr is no terminal (a pipe, a log, cron): progress draws nothing, not even the blank line an older rich
+    leaves behind a disabled bar."""
+
+    def __enter__(self) -> _Unseen:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def add_task(self, *args, **kwargs) -> int:
+        return 0
+
+    def update(self, *args, **kwargs) -> None:
+        return None
+
+
+def progress(bar: bool = False, shown: bool = True) -> Progress | _Unseen:
+    """A spinner with the step's words (or, with `bar`, a bar with counts) on stderr, gone when done; where stderr is
+    no terminal, or not `shown`, nothing."""
+    if not err.is_terminal or not shown:
+        return _Unseen()
+    if bar:
+        return Progress(*Progress.get_default_columns(), console=err)
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
 
 
 def report_rejects(export, paid, rejects_out: Optional[Path], next_to: Optional[Path], settings: Settings, when: date) -> None:

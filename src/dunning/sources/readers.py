@@ -11,6 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from dunning.errors import InputError
 from dunning.sources.parsing import TYPED_DATE_FORMAT
@@ -58,13 +60,14 @@ def _read_csv(path: Path, *, delimiter: str, encoding: str) -> pd.DataFrame:
     if header_line.count(sep) >= MAX_COLUMNS:
         raise InputError(f"{path}: the header has {header_line.count(sep) + 1:,} columns; an export has far fewer "
                          f"(at most {MAX_COLUMNS}): is this the right file?")
-    _unique_headers(path, [h.strip() for h in next(csv.reader([header_line.rstrip("\r")], delimiter=sep), [])])
+    names = next(csv.reader([header_line.rstrip("\r")], delimiter=sep), [])
+    _unique_headers(path, [h.strip() for h in names])
     text, trailing = _without_trailing_blanks(text, sep)
     quoted_lines = "\n\"" in text or '"\n' in text or ("\n" in text and text.count('"') % 2 == 1)
     blank_lines = re.search(rf"\n[ \t\r{re.escape(sep)}]*\n", text) is not None  # they would shift the row numbers
     if not quoted_lines and not blank_lines and len(sep) == 1:
         try:
-            frame = pd.read_csv(io.BytesIO(text.encode("utf-8")), sep=sep, dtype="string", keep_default_na=False, engine="pyarrow")
+            frame = _read_csv_as_text(text, sep, names)
         except (pd.errors.ParserError, ValueError):
             frame = _read_csv_line_by_line(path, text, sep)
     else:
@@ -111,6 +114,15 @@ def _decoded(data: bytes, path: Path, encoding: str) -> str:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         raise InputError(f"{path}: unknown encoding (neither UTF-8, UTF-16 nor Windows-1252); save it as UTF-8") from None
+
+
+def _read_csv_as_text(text: str, sep: str, names: list[str]) -> pd.DataFrame:
+    """Every cell as the text it is (Arrow's reader told that every column is text: "12000" stays "12000" beside
+    empty cells, "" and "NA" stay text)."""
+    table = pa_csv.read_csv(io.BytesIO(text.encode("utf-8")), parse_options=pa_csv.ParseOptions(delimiter=sep),
+                            convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                                                  strings_can_be_null=False, null_values=[]))
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
 
 
 def _read_csv_line_by_line(path: Path, text: str, sep: str) -> pd.DataFrame:
