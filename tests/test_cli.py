@@ -237,3 +237,30 @@ def test_a_settings_file_elsewhere_says_which_ledger_it_uses(examples, signing_k
     (tmp_path / "dunning.toml").write_text('[shop]\nname = "Shop"\n', "utf-8")
     here = run("overdue", examples / "plans.csv", "--as-of", AS_OF, "--config", "dunning.toml")
     assert here.exit_code == 0 and "ledger: /" not in here.stderr
+
+
+def test_a_customers_whole_account_across_orders_and_currencies(tmp_path, signing_key, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    header = "order_id,email,first_name,last_name,language,product_name,kind,payment_method,currency,status,start_date,interval,installments,installment_amount"
+    (tmp_path / "plans.csv").write_text("\n".join([
+        header,
+        "A-1,Anna@Example.com,Anna,Roth,de,Kurs,installment,bank_transfer,EUR,active,2026-08-01,1 month,4,50.00",
+        "A-2,anna@example.com,Anna,Roth,de,Box,installment,bank_transfer,GBP,active,2026-09-01,1 month,3,30.00",
+        "B-1,bert@example.com,Bert,Berg,de,Kurs,installment,bank_transfer,EUR,active,2026-08-01,1 month,4,50.00"]) + "\n", "utf-8")
+    (tmp_path / "payments.csv").write_text("payment_id,order_id,paid_at,amount,currency\nP1,A-1,2026-08-02,50.00,EUR\n"
+                                           "P2,A-2,2026-09-03,30.00,GBP\n", "utf-8")
+    assert run("export", "plans.csv", "--payments", "payments.csv", "--as-of", AS_OF, "--to", "generic").exit_code == 0
+    result = run("customer", "ANNA@example.com", "--as-of", AS_OF, "--json")
+    assert result.exit_code == 0, result.output
+    account = json.loads(result.stdout)
+    assert [o["order_id"] for o in account["orders"]] == ["A-1", "A-2"]  # both addresses, whatever their case; not Bert's
+    assert account["owed_now"] == {"EUR": "150.00", "GBP": "60.00"}  # per currency, never summed
+    events = account["events"]
+    assert {e["order_id"] for e in events} == {"A-1", "A-2"}
+    assert [e["when"] for e in events] == sorted(e["when"] for e in events)
+    assert any(e["event"] == "movement" and e["order_id"] == "A-2" and e["amount"] == "30.00" for e in events)
+    assert any(e["event"] == "reminder" and e["order_id"] == "A-1" for e in events)
+    table = run("customer", "anna@example.com", "--as-of", AS_OF)
+    assert table.exit_code == 0 and "owes now: 150.00 EUR; 60.00 GBP" in table.stdout
+    unknown = run("customer", "nobody@example.com")
+    assert unknown.exit_code == 2 and "the ledger holds no order of 'nobody@example.com'" in unknown.stderr

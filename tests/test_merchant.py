@@ -148,3 +148,17 @@ def test_the_german_dashboard_and_timeline_speak_german_throughout(reminded, mon
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text)  # no ISO dates for people
     timeline = client.get("/merchant/orders/P-2001?lang=de").get_data(as_text=True)
     assert "Erinnerung versandt: Letzte Mahnung" in timeline and '<time datetime="2026-11-20">20.11.2026</time>' in timeline
+
+
+def test_a_customers_account_from_an_orders_page(reminded):
+    client = client_for(*reminded)
+    assert client.get("/merchant/customers/noor.jansen@example.nl").status_code == 302  # signed in only
+    signed_in(client)
+    order = client.get("/merchant/orders/P-2001?lang=en").get_data(as_text=True)
+    assert 'href="/merchant/customers/noor.jansen@example.nl">Every order of noor.jansen@example.nl</a>' in order
+    page = client.get("/merchant/customers/Noor.Jansen@example.nl?lang=en")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Customer Noor.Jansen@example.nl" in html
+    assert '<p id="owed-now">Owes now: €247.00</p>' in html and 'href="/merchant/orders/P-2001">P-2001</a>' in html
+    assert "Reminder sent: Final notice" in html and "P-2002" not in html
+    assert client.get("/merchant/customers/nobody@example.com").status_code == 404

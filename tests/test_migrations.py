@@ -3,11 +3,13 @@ from datetime import date, datetime, timezone
 from importlib import resources
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
 from dunning import manage, tracking
+from dunning.errors import InputError
 from dunning.journal import balance
 from dunning.journal.store import Store
 from tests.conftest import observed
@@ -115,3 +117,12 @@ def test_the_store_knows_the_newest_migration(database_url):
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
     store = Store(database_url)
     assert store.revision() == HEAD_REVISION
+
+
+def test_a_store_from_a_newer_dunning_is_one_sentence(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'dunning.sqlite3'}")
+    with store.engine.begin() as db:
+        db.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(InputError, match=r"was made by a newer dunning \(its schema is at revision 0099; this dunning "
+                                         r"knows up to 00\d\d\): upgrade dunning to open it"):
+        Store(f"sqlite:///{tmp_path / 'dunning.sqlite3'}")

@@ -39,6 +39,8 @@ _EN = {
     "not_configured": "The merchant view is not configured: set DUNNING_MERCHANT_PASSWORD_HASH (see dunning merchant-password).",
     "preview_title": "Preview: {campaign}", "preview_head": "{campaign}: {count} messages, stage {stage}", "to": "To",
     "language": "Language", "subject": "Subject",
+    "customer_title": "Customer {email}", "all_orders": "Every order of {email}", "owes_now": "Owes now", "later": "Due later",
+    "paid_so_far": "Paid",
 }
 TEXTS: dict[str, dict[str, str]] = {
     "en": _EN,
@@ -76,6 +78,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "request_in": "Wunsch: {wanted}", "decided": "Abgeschlossen: {decision}",
         "preview_title": "Vorschau: {campaign}", "preview_head": "{campaign}: {count} Nachrichten, Stufe {stage}", "to": "An",
         "language": "Sprache", "subject": "Betreff",
+        "customer_title": "Kunde {email}", "all_orders": "Alle Bestellungen von {email}", "owes_now": "Jetzt offen",
+        "later": "Später fällig", "paid_so_far": "Bezahlt",
     },
     "fr": _EN | {
         "title": "Rapport de recouvrement", "as_of": "Au {date}", "period": "Relances du {start} au {end}",
@@ -111,6 +115,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "request_in": "Souhaite : {wanted}", "decided": "Clôturé : {decision}",
         "preview_title": "Aperçu : {campaign}", "preview_head": "{campaign} : {count} messages, étape {stage}", "to": "À",
         "language": "Langue", "subject": "Objet",
+        "customer_title": "Client {email}", "all_orders": "Toutes les commandes de {email}", "owes_now": "Dû maintenant",
+        "later": "Dû plus tard", "paid_so_far": "Payé",
     },
     "nl": _EN | {
         "title": "Rapport: ontvangen betalingen", "as_of": "Stand {date}", "period": "Herinneringen van {start} tot {end}",
@@ -146,6 +152,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "request_in": "Wil: {wanted}", "decided": "Afgesloten: {decision}",
         "preview_title": "Voorbeeld: {campaign}", "preview_head": "{campaign}: {count} berichten, fase {stage}", "to": "Aan",
         "language": "Taal", "subject": "Onderwerp",
+        "customer_title": "Klant {email}", "all_orders": "Alle bestellingen van {email}", "owes_now": "Nu open",
+        "later": "Later te betalen", "paid_so_far": "Betaald",
     },
 }
 

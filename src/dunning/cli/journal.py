@@ -1,4 +1,5 @@
-"""`dunning order ID` and `dunning payments`: one order's whole story, and the payments that wait for the merchant."""
+"""`dunning order ID`, `dunning customer EMAIL` and `dunning payments`: one order's whole story, a customer's whole
+account, and the payments that wait for the merchant."""
 from __future__ import annotations
 
 import json
@@ -30,22 +31,75 @@ def order_command(order_id: Annotated[str, typer.Argument(help="The shop's order
     told = history.of_order(settings.store(), order_id, as_of_date(as_of))
     if told is None:
         raise InputError(f"the ledger holds no order {order_id!r}")
-    money = lambda v: "" if v is None or pd.isna(v) else to_major_string(int(v), told.currency)  # noqa: E731
     if as_json:
-        events = [{**e, "when": e["when"].isoformat(), "amount": money(e["amount"])} for e in told.events.to_dict("records")]
-        sys.stdout.write(json.dumps({"order_id": order_id, "currency": told.currency, "events": events,
-                                     "balance": {k: to_major_string(v, told.currency) for k, v in told.owed.items()}},
-                                    ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps({"order_id": order_id, "currency": told.currency, "email": told.email,
+                                     "events": _events_json(told.events, {order_id: told.currency}),
+                                     "balance": _balance_json(told)}, ensure_ascii=False) + "\n")
         return
-    columns = [Column("when", keep=True), Column("event", keep=True), Column("what", keep=True), Column("amount", right=True),
-               Column("from"), Column("status"), Column("ref"), Column("note")]
-    out.print(fitted(f"Order {order_id} ({told.currency})", columns, [
-        [e.when.isoformat(), e.event, e.what, money(e.amount), e.source, e.status, e.ref, e.note] for e in told.events.itertuples()],
-        out.width))
-    owed = told.owed
-    out.print(f"owes now {money(owed['owed_now'])} {told.currency} (installments due {money(owed['due_open'])}, fees "
-              f"{money(owed['fees_open'])}); later {money(owed['later_open'])}; paid {money(owed['paid'])}"
-              + (f"; credit {money(owed['credit'])}" if owed["credit"] else ""))
+    out.print(fitted(f"Order {order_id} ({told.currency}, {told.email})", _EVENT_COLUMNS,
+                     _event_rows(told.events, {order_id: told.currency}), out.width))
+    out.print(_owes(told))
+
+
+@handles_input_errors
+def customer_command(email: Annotated[str, typer.Argument(help="The customer's e-mail address (any case).")],
+                     as_of: AsOfOpt = None, as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
+    """A customer's whole account: every order under the address with what it owes, then every charge, payment,
+    reminder, visit, request and decision of them in one time line, and what the customer owes per currency.
+
+    Library twin: dunning.journal.history.of_customer."""
+    settings = load_settings(config_path)
+    account = history.of_customer(settings.store(), email, as_of_date(as_of))
+    if account is None:
+        raise InputError(f"the ledger holds no order of {email!r}")
+    currencies = {h.order_id: h.currency for h in account.orders}
+    owed = {currency: to_major_string(amount, currency) for currency, amount in sorted(account.owed_now.items())}
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "email": account.email, "owed_now": owed,
+            "orders": [{"order_id": h.order_id, "currency": h.currency, "balance": _balance_json(h)} for h in account.orders],
+            "events": _events_json(account.events, currencies)}, ensure_ascii=False) + "\n")
+        return
+    out.print(fitted(f"Customer {account.email}", [Column("order", keep=True), Column("owes now", keep=True, right=True),
+                                                     Column("later", right=True), Column("paid", right=True)],
+                     [[h.order_id, f"{to_major_string(h.owed['owed_now'], h.currency)} {h.currency}",
+                       to_major_string(h.owed["later_open"], h.currency), to_major_string(h.owed["paid"], h.currency)]
+                      for h in account.orders], out.width))
+    out.print(fitted("In time order", [Column("order", keep=True)] + _EVENT_COLUMNS,
+                     [[e.order_id] + row for e, row in zip(account.events.itertuples(), _event_rows(account.events, currencies))],
+                     out.width))
+    out.print("owes now: " + "; ".join(f"{amount} {currency}" for currency, amount in owed.items()))
+
+
+_EVENT_COLUMNS = [Column("when", keep=True), Column("event", keep=True), Column("what", keep=True), Column("amount", right=True),
+                  Column("from"), Column("status"), Column("ref"), Column("note")]
+
+
+def _amount(value, currency: str) -> str:
+    return "" if value is None or pd.isna(value) else to_major_string(int(value), currency)
+
+
+def _event_rows(events: pd.DataFrame, currencies: dict[str, str]) -> list[list[str]]:
+    order_ids = events["order_id"] if "order_id" in events else [next(iter(currencies))] * len(events)
+    return [[e.when.isoformat(), e.event, e.what, _amount(e.amount, e.currency or currencies[order_id]), e.source, e.status,
+             e.ref, e.note] for e, order_id in zip(events.itertuples(), order_ids)]
+
+
+def _events_json(events: pd.DataFrame, currencies: dict[str, str]) -> list[dict]:
+    order_ids = events["order_id"] if "order_id" in events else [next(iter(currencies))] * len(events)
+    return [{**e, "when": e["when"].isoformat(), "amount": _amount(e["amount"], e["currency"] or currencies[order_id])}
+            for e, order_id in zip(events.to_dict("records"), order_ids)]
+
+
+def _balance_json(told: history.History) -> dict[str, str]:
+    return {name: to_major_string(value, told.currency) for name, value in told.owed.items()}
+
+
+def _owes(told: history.History) -> str:
+    owed, money = told.owed, lambda v: to_major_string(v, told.currency)  # noqa: E731
+    return (f"owes now {money(owed['owed_now'])} {told.currency} (installments due {money(owed['due_open'])}, fees "
+            f"{money(owed['fees_open'])}); later {money(owed['later_open'])}; paid {money(owed['paid'])}"
+            + (f"; credit {money(owed['credit'])}" if owed["credit"] else ""))
 
 
 @app.command("list", cls=Command)

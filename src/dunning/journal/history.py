@@ -1,5 +1,6 @@
 """One order's whole story, in time order: what it was charged, every sighting of money and what became of it, the
-movements, the reminders, the page's visits, the customer's requests and the merchant's decisions; and its balance."""
+movements, the reminders, the page's visits, the customer's requests and the merchant's decisions; and its balance.
+A customer's account: the stories of every order under one e-mail address."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,25 +27,61 @@ class History:
 
     order_id: str
     currency: str
+    email: str
     events: pd.DataFrame
     owed: dict[str, int]
+
+
+@dataclass
+class Account:
+    """A customer's orders (those under one e-mail address, whatever its case), each with its history, and what they
+    owe now per currency."""
+
+    email: str
+    orders: list[History]
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Every order's events in one time line, each with its order (EVENT_COLUMNS and order_id)."""
+        frames = [h.events.assign(order_id=h.order_id) for h in self.orders]
+        return pd.concat(frames, ignore_index=True).sort_values("when", kind="stable").reset_index(drop=True)
+
+    @property
+    def owed_now(self) -> dict[str, int]:
+        """What the customer owes now, per currency (never summed across currencies)."""
+        totals: dict[str, int] = {}
+        for h in self.orders:
+            totals[h.currency] = totals.get(h.currency, 0) + h.owed["owed_now"]
+        return totals
 
 
 def of_order(store: Store, order_id: str, as_of: date) -> History | None:
     """Everything the journal holds of one order, read on one connection; None when it holds no such order."""
     with store.engine.connect() as db:
         row = db.execute(sa.select(orders).where(orders.c.order_id == order_id)).first()
-        if row is None:
-            return None
-        key = row.order_key
-        events = [*_charges(db, key), *_observations(db, key, order_id), *_movements(db, key), *_reminders(db, order_id),
-                  *_visits(db, order_id), *_requests(db, order_id), *_decisions(db, order_id)]
-        owed = balance.of_orders(db, as_of, [order_id]).iloc[0]
+        return None if row is None else _history(db, row, as_of)
+
+
+def of_customer(store: Store, email: str, as_of: date) -> Account | None:
+    """Every order under one e-mail address (compared without case), each with its whole story, read on one connection;
+    None when the journal holds no order of that address. An address is what the orders share, not proof of one person:
+    this is for the merchant, never for a customer's page."""
+    with store.engine.connect() as db:
+        rows = db.execute(sa.select(orders).where(sa.func.lower(orders.c.email) == email.strip().lower())
+                          .order_by(orders.c.order_id)).all()
+        return Account(email.strip(), [_history(db, row, as_of) for row in rows]) if rows else None
+
+
+def _history(db: sa.Connection, row, as_of: date) -> History:
+    key, order_id = row.order_key, row.order_id
+    events = [*_charges(db, key), *_observations(db, key, order_id), *_movements(db, key), *_reminders(db, order_id),
+              *_visits(db, order_id), *_requests(db, order_id), *_decisions(db, order_id)]
+    owed = balance.of_orders(db, as_of, [order_id]).iloc[0]
     frame = pd.DataFrame(events, columns=EVENT_COLUMNS)
     frame["rank"] = frame["event"].map(_ORDER)
     frame = frame.sort_values(["when", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
     figures = {name: int(owed[name]) for name in ("due_open", "fees_open", "later_open", "owed_now", "paid", "credit")}
-    return History(order_id, row.currency, frame, figures)
+    return History(order_id, row.currency, row.email, frame, figures)
 
 
 def _charges(db, key: int) -> list[tuple]:

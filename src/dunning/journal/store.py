@@ -25,7 +25,7 @@ from dunning.journal.tables import orders
 URL_VARIABLE = "DUNNING_DATABASE_URL"
 MIGRATION_LOCK = 7_341_905_100  # a PostgreSQL advisory lock id: one process migrates at a time
 LEDGER_LOCK = 7_341_905_101  # a PostgreSQL advisory lock id: one process writes money at a time
-HEAD_REVISION = "0008"  # the newest migration (dunning/migrations/versions): a store at it needs none
+HEAD_REVISION = "0009"  # the newest migration (dunning/migrations/versions): a store at it needs none
 
 
 def url_for(workspace: Path, configured: str | None = None) -> str:
@@ -61,13 +61,22 @@ class Store(SendQueue, PageRecords):
         others then find the schema current. On SQLite foreign keys are off while a migration rebuilds
         a table that others refer to, as SQLite's documentation advises. A store already at the newest
         revision is seen in one query, without loading the migration tool: every command opens the store."""
-        if self.revision() == HEAD_REVISION:
+        revision = self.revision()
+        if revision == HEAD_REVISION:
             return
         from alembic import command
         from alembic.config import Config
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
 
         config = Config()
         config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
+        try:
+            if revision is not None:
+                ScriptDirectory.from_config(config).get_revision(revision)
+        except CommandError:
+            raise InputError(f"the store at {redacted(str(self.engine.url))} was made by a newer dunning (its schema is at "
+                             f"revision {revision}; this dunning knows up to {HEAD_REVISION}): upgrade dunning to open it") from None
         embedded = self.engine.dialect.name == "sqlite"
         with self.engine.connect() as connection:
             if embedded:

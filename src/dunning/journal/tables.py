@@ -72,6 +72,7 @@ orders = sa.Table(
     sa.Column("view_digest", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+sa.Index("ix_orders_email_lower", sa.func.lower(orders.c.email))  # a customer's orders, whatever the address's case
 charges = sa.Table(
     "charges", metadata,
     sa.Column("order_key", sa.Integer, primary_key=True, autoincrement=False),

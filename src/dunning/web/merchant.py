@@ -5,6 +5,7 @@ GET  /merchant/login, POST /merchant/login   a password checked against DUNNING_
 POST /merchant/logout
 GET  /merchant/                              report, work list, requests, orders
 GET  /merchant/orders/<order_id>             reminders, visits, payments, requests and decisions in date order
+GET  /merchant/customers/<email>             every order under an address: what each owes, one time line
 POST /merchant/orders/<order_id>/decide      cancelled, written off or with collection
 POST /merchant/requests/<id>/done
 
@@ -141,10 +142,27 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
     @merchant.get("/orders/<path:order_id>")
     def order(order_id: str):
         lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
-        events = _timeline(store, order_id, TEXTS[lang], lang, stage_words(lang, settings.stage_labels), today())
-        if events is None:
+        told = history.of_order(store, order_id, today())
+        if told is None:
             abort(404)
-        return page("order.html", order_id=order_id, events=events, choices=decisions.DECISIONS)
+        events = _events(told.events, told.currency, TEXTS[lang], lang, stage_words(lang, settings.stage_labels))
+        return page("order.html", order_id=order_id, email=told.email, events=events, choices=decisions.DECISIONS)
+
+    @merchant.get("/customers/<path:email>")
+    def customer(email: str):
+        lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
+        account = history.of_customer(store, email, today())
+        if account is None:
+            abort(404)
+        t, stages = TEXTS[lang], stage_words(lang, settings.stage_labels)
+        orders = [{"order_id": h.order_id, "owed_now": format_amount(h.owed["owed_now"], h.currency, lang),
+                   "later": format_amount(h.owed["later_open"], h.currency, lang), "paid": format_amount(h.owed["paid"], h.currency, lang)}
+                  for h in account.orders]
+        events = [dict(event, order_id=h.order_id) for h in account.orders
+                  for event in _events(h.events, h.currency, t, lang, stages)]
+        events.sort(key=lambda e: e["when"])
+        owed = [format_amount(amount, currency, lang) for currency, amount in sorted(account.owed_now.items())]
+        return page("customer.html", email=account.email, orders=orders, events=events, owed=owed)
 
     @merchant.post("/orders/<path:order_id>/decide")
     def decide(order_id: str):
@@ -243,21 +261,18 @@ def _orders(rows: pd.DataFrame, lang: str, stages: dict[str, str]) -> list[dict]
              "open": format_amount(int(r.still_open), r.currency, lang), "closed_as": r.closed_as} for r in latest.itertuples()]
 
 
-def _timeline(store: Store, order_id: str, t: dict, lang: str, stage_labels: dict[str, str], as_of: date) -> list[dict] | None:
-    """Everything that happened to one order, oldest first (the journal's history of it, in the merchant's words);
-    None when the journal does not know it."""
-    told = history.of_order(store, order_id, as_of)
-    if told is None:
-        return None
+def _events(told: pd.DataFrame, currency: str, t: dict, lang: str, stages: dict[str, str]) -> list[dict]:
+    """What happened to one order, oldest first (its journal history), in the merchant's words and dates."""
     events = []
-    for e in told.events.itertuples():
+    for e in told.itertuples():
         if e.event == "reminder" and e.status == "sent":
             stage, _, about = e.what.partition(" ")
-            events.append((e.when, t["reminder_sent"].format(stage=stage_labels.get(stage, stage)) + (f" {about}" if about else "")))
+            events.append((e.when, t["reminder_sent"].format(stage=stages.get(stage, stage)) + (f" {about}" if about else "")))
         elif e.event == "visit":
             events.append((e.when, t["visited"]))
         elif e.event == "movement":
-            events.append((e.when, t["payment_in"].format(amount=format_amount(int(e.amount), e.currency, lang), source=e.source)))
+            events.append((e.when, t["payment_in"].format(amount=format_amount(int(e.amount), e.currency or currency, lang),
+                                                          source=e.source)))
         elif e.event == "request":
             events.append((e.when, t["request_in"].format(wanted=t.get(e.what, e.what)) + (f": {e.note}" if e.note else "")))
         elif e.event == "decision":
