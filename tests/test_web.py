@@ -111,6 +111,18 @@ def test_invalid_attempts_are_rate_limited_per_client_and_valid_links_never(shop
     assert another_worker.get("/m/nope").status_code == 429
 
 
+def test_a_limit_does_not_reset_when_the_minute_turns(shop):
+    _, store = shop
+    now = [1_800_000_059.0]  # one second before a minute turns
+    limiter = Limiter(store, limit=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        limiter.hit("k")
+    now[0] += 2
+    assert limiter.blocked("k")  # the hits of the minute before still count
+    now[0] += 120
+    assert not limiter.blocked("k")  # two minutes later they have gone
+
+
 def test_behind_a_trusted_proxy_each_customer_is_counted_apart(shop):
     settings, store = shop
     proxied = config.Settings({**settings.data, "web": {"trusted_proxies": 1}}, settings.root, settings.source)

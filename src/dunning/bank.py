@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -64,6 +65,10 @@ def accounts(payment: dict, default_beneficiary: str) -> dict[str, Account]:
         if iban[:2] in SWISS and not {"postal_code", "city"} <= dict(address).keys():
             raise InputError(f"[{where}] a Swiss QR-bill shows the beneficiary's address: set postal_code and city "
                              "(and street, house_number)")
+        for key, value in address:
+            if iban[:2] in SWISS and (len(value) > ADDRESS_LIMITS[key] or qr_bill_text(value) != value):
+                raise InputError(f"[{where}] {key} = {value!r}: a Swiss QR-bill allows at most {ADDRESS_LIMITS[key]} "
+                                 "characters of the Latin character set the SIX guidelines permit")
         return Account(str(table.get("beneficiary", payment.get("beneficiary", default_beneficiary))), iban,
                        check_bic(table["bic"]) if table.get("bic") else "", address)
 
@@ -74,6 +79,20 @@ def accounts(payment: dict, default_beneficiary: str) -> dict[str, Account]:
 
 
 ADDRESS_KEYS = ("street", "house_number", "postal_code", "city")
+ADDRESS_LIMITS = {"street": 70, "house_number": 16, "postal_code": 16, "city": 35}  # SIX IG QR-bill, structured address
+# the characters the SIX implementation guidelines permit in a QR-bill (Basic Latin, Latin-1 Supplement, Latin
+# Extended-A, Ș ș Ț ț, €)
+_QR_BILL_CHARACTERS = re.compile("[^\u0020-\u007e\u00a0-\u017f\u0218-\u021b\u20ac]")
+
+
+def qr_bill_text(text: str) -> str:
+    """A text as a Swiss QR-bill may carry it: a character the guidelines do not permit becomes its Latin letters where
+    it has them (ﬁ -> fi, Ł stays), else goes (注文-42 -> -42, № -> No, an emoji goes)."""
+    if not _QR_BILL_CHARACTERS.search(text):
+        return text
+    kept = "".join(c if not _QR_BILL_CHARACTERS.match(c) else _QR_BILL_CHARACTERS.sub("", unicodedata.normalize("NFKD", c))
+                   for c in text)
+    return " ".join(kept.split())
 
 
 def creditor_reference(order_id: str) -> str:
@@ -131,10 +150,10 @@ def swiss_qr_bill_svg(account: Account, amount: Decimal, currency: str, order_id
     address = dict(account.address)
     bill = qrbill.QRBill(
         account=account.iban, currency=currency, amount=f"{amount:.2f}", reference_number=account.reference(order_id),
-        creditor={"name": account.beneficiary[:70], "street": address.get("street", ""),
+        creditor={"name": qr_bill_text(account.beneficiary)[:70], "street": address.get("street", ""),
                   "house_num": address.get("house_number", ""), "pcode": address["postal_code"], "city": address["city"],
                   "country": account.iban[:2]},
-        additional_information=order_id[:140], language=language if language in ("de", "fr", "it", "en") else "en",
+        additional_information=qr_bill_text(order_id)[:140], language=language if language in ("de", "fr", "it", "en") else "en",
     )
     buffer = io.StringIO()
     bill.as_svg(buffer)

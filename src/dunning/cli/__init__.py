@@ -15,6 +15,7 @@ from dunning.cli.common import Command, Group
 # terminal: the command says what happened in one sentence.
 logging.getLogger("sqlalchemy").addHandler(logging.NullHandler())
 logging.getLogger("sqlalchemy").propagate = False
+logging.getLogger("mt940").propagate = False  # the parser logs its patterns; a broken file is one sentence
 
 app = typer.Typer(cls=Group,
     help="Find overdue subscription and installment payments and remind the customers.",

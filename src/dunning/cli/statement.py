@@ -17,7 +17,7 @@ from dunning.statements.entries import RETURN
 from dunning.statements.matching import CERTAIN, PROBABLE
 
 AsOf = date_option("--as-of", "Today: later bookings are refused.")
-LISTED = ["entry_ref", "booked_on", "direction", "amount", "currency", "payer", "remittance", "reason_code", "order_id",
+LISTED = ["entry_ref", "bank_ref", "booked_on", "direction", "amount", "currency", "payer", "remittance", "reason_code", "order_id",
           "matched_by", "note"]
 
 
@@ -60,7 +60,7 @@ def track_statement(
 
 
 @handles_input_errors
-def track_confirm(entry: Annotated[str, typer.Argument(help="The bank reference of a probable match (see track statement).")],
+def track_confirm(entry: Annotated[str, typer.Argument(help="A probable match (see track statement): its entry, or its bank reference where only it has that one.")],
                   as_of: AsOf = None, config_path: ConfigOption = None) -> None:
     """Count a probable match from a statement as paid, after checking it."""
     settings = load_settings(config_path)

@@ -166,6 +166,10 @@ statement_entries = sa.Table(
     sa.Column("payer_iban", sa.String(50), nullable=False, server_default=""),
     sa.Column("reason_code", sa.String(10), nullable=False, server_default=""),
     sa.Column("end_to_end", sa.String(300), nullable=False, server_default=""),
+    sa.Column("account", sa.String(50), nullable=False, server_default=""),
+    sa.Column("bank_ref", sa.String(300), nullable=False, server_default=""),  # the bank's own reference (not unique)
+    sa.Column("charges", sa.BigInteger, nullable=False, server_default="0"),  # what the bank kept of a return
+    sa.Column("problem", sa.Text, nullable=False, server_default=""),  # why the entry cannot be counted
     sa.Column("order_id", sa.String(200), nullable=False, server_default=""),
     sa.Column("matched_by", sa.String(20), nullable=False, index=True),
     sa.Column("note", sa.Text, nullable=False, server_default=""),

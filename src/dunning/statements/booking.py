@@ -37,8 +37,11 @@ def import_statement(store: Store, path: Path, today: date, window: int = matche
     """Read, match and record a statement; importing it again changes nothing."""
     read = statements.read(path)
     with store.writing() as db:
+        read = read[~_stored_before(db, read)]
         held = balance.of_orders(db, today)
-        matched = Matcher(held).match(read).assign(note="")
+        matched = Matcher(held).match(read)
+        problem = matched["problem"] != ""
+        matched.loc[problem, "matched_by"], matched.loc[problem, "note"] = REFUSED, matched.loc[problem, "problem"]
         paying = matched["direction"].isin((CREDIT, RETURN))
         asked = matched[paying & matched["matched_by"].isin((*CERTAIN, PROBABLE, UNMATCHED))]
         observed, rejected = rules.observed(_candidates(asked), held.set_index("order_id")["currency"], today, source=SOURCE,
@@ -79,8 +82,16 @@ def confirm(store: Store, entry_ref: str, today: date) -> str:
     one transaction with the entry's new state; returns the order id."""
     with store.writing() as db:
         entry = db.execute(sa.select(statement_entries).where(statement_entries.c.entry_ref == entry_ref)).first()
+        if entry is None:
+            waiting = db.execute(sa.select(statement_entries).where(statement_entries.c.bank_ref == entry_ref,
+                                                                    statement_entries.c.matched_by == PROBABLE)).all()
+            if len(waiting) > 1:
+                raise InputError(f"{len(waiting)} probable matches have the bank reference {entry_ref!r}: confirm one by "
+                                 "its entry (" + ", ".join(w.entry_ref for w in waiting[:5]) + ")")
+            entry = waiting[0] if waiting else None
         if entry is None or entry.matched_by != PROBABLE:
             raise InputError(f"statement entry {entry_ref!r} is not a probable match waiting for confirmation")
+        entry_ref = entry.entry_ref
         if entry.booked_on > today:
             raise InputError(f"statement entry {entry_ref}: booked on {entry.booked_on}, after {today.isoformat()}")
         seen = fetch(db, sa.select(observations.c.id).where(observations.c.source == SOURCE, observations.c.source_key == entry_ref))
@@ -88,6 +99,20 @@ def confirm(store: Store, entry_ref: str, today: date) -> str:
         db.execute(statement_entries.update().where(statement_entries.c.entry_ref == entry_ref,
                                                     statement_entries.c.matched_by == PROBABLE).values(matched_by=CONFIRMED))
     return entry.order_id
+
+
+def _stored_before(db: sa.Connection, read: pd.DataFrame) -> pd.Series:
+    """Entries a ledger stored before entries had identities: under their bank reference, on the same day, for the same
+    amount and direction (they were observed then; another entry with that reference is not them)."""
+    refs = [r for r in read["bank_ref"].unique().tolist() if r]
+    if not refs:
+        return pd.Series(False, index=read.index)
+    old = db.execute(sa.select(statement_entries.c.entry_ref, statement_entries.c.booked_on, statement_entries.c.amount,
+                               statement_entries.c.direction).where(statement_entries.c.entry_ref.in_(refs),
+                                                                    statement_entries.c.entry_ref == statement_entries.c.bank_ref))
+    keys = {(ref, booked_on, int(amount), direction) for ref, booked_on, amount, direction in old}
+    return pd.Series([k in keys for k in zip(read["bank_ref"], read["booked_on"], read["amount"].astype(int),
+                                             read["direction"])], index=read.index)
 
 
 def _candidates(entries: pd.DataFrame) -> pd.DataFrame:
@@ -103,8 +128,12 @@ def _candidates(entries: pd.DataFrame) -> pd.DataFrame:
 
 
 def _records(matched: pd.DataFrame, path: Path) -> list[dict]:
+    """The entries as rows, every text cut to its column's length (a bank's text has no bound the store knows)."""
     columns = statements.ENTRY_COLUMNS + ["order_id", "matched_by", "note"]
     records = matched[columns].assign(file=path.name).to_dict("records")
+    lengths = {c.name: c.type.length for c in statement_entries.columns if getattr(c.type, "length", None)}
     for record in records:
-        record["amount"] = int(record["amount"])
+        record["amount"], record["charges"] = int(record["amount"]), int(record["charges"])
+        for name, length in lengths.items():
+            record[name] = str(record[name])[:length]
     return records

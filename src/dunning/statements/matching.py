@@ -2,13 +2,16 @@
 
 1. `reference`: the structured creditor reference (RF..., from the manage page) or the Swiss QR reference
    of exactly one order, in the structured field or anywhere in the text;
-2. `order_id`: the id of exactly one order in the remittance text (as written, or with its punctuation
-   left out, as some banks do);
+2. `order_id`: the id of exactly one order in the remittance text, as a whole word (as written, with its
+   punctuation left out as some banks do, or split in two where the bank's text field ended). An id of digits only is
+   read only where it has at least four, and is certain only where the amount is what the order is owed (a date, a
+   time or a count in the text is no order): else the match is `probable`;
 3. `probable`: no reference and no id, but exactly one order in that currency is owed exactly that amount (what is
    due with its fees, or what is due without them) and the payer's name holds the customer's last name. Listed for
    the merchant to confirm; never counted before that.
 
-A credit or a return that matches none of these is `unmatched`; a debit is not a customer's payment.
+A credit or a return that names two orders or more is `unmatched`, with the orders in its note, for the merchant to
+assign; one that matches none of these is `unmatched`; a debit is not a customer's payment.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ CERTAIN = (REFERENCE, ORDER_ID)
 _RF = re.compile(r"RF\d{2}[A-Z0-9]{1,21}")
 _QRR = re.compile(r"(?<!\d)\d{27}(?!\d)")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_/.#]*[A-Za-z0-9]|[A-Za-z0-9]")
+MIN_DIGITS = 4  # an id of digits only, shorter than this, is never looked for in a text
 AMBIGUOUS = object()
 
 
@@ -34,27 +38,41 @@ class Matcher:
     def __init__(self, orders: pd.DataFrame):
         ids = orders["order_id"].astype(str).tolist()
         self.references = {creditor_reference(o): o for o in ids} | {qr_reference(o): o for o in ids}
-        self.ids = _unique({o.upper(): o for o in ids}.items())
-        self.compact_ids = _unique((_compact(o), o) for o in ids if len(_compact(o)) >= 4)
+        self.ids = _unique((o.upper(), o) for o in ids if not o.isdigit() or len(o) >= MIN_DIGITS)
+        self.compact_ids = _unique((_compact(o), o) for o in ids if len(_compact(o)) >= 4 and not _compact(o).isdigit())
         self.orders = orders.set_index("order_id")
 
     def match(self, entries: pd.DataFrame) -> pd.DataFrame:
         """The entries with `order_id` and `matched_by` added."""
         found = [self._one(e) for e in entries.itertuples(index=False)]
-        return entries.assign(order_id=[o for o, _ in found], matched_by=[how for _, how in found])
+        notes = [note for _, _, note in found]
+        if "note" in entries.columns:
+            notes = [note or earlier for note, earlier in zip(notes, entries["note"])]
+        return entries.assign(order_id=[o for o, _, _ in found], matched_by=[how for _, how, _ in found], note=notes)
 
-    def _one(self, entry) -> tuple[str, str]:
+    def _one(self, entry) -> tuple[str, str, str]:
         if entry.direction not in (CREDIT, RETURN):
-            return "", NOT_A_PAYMENT
+            return "", NOT_A_PAYMENT, ""
         text = f"{entry.reference} {entry.remittance}"
-        for how, order in ((REFERENCE, self._by_reference(text)), (ORDER_ID, self._by_id(text))):
-            if order:
-                return order, how
+        by_reference, by_id = self._by_reference(text), self._by_id(text)
+        named = sorted(by_reference | by_id) if not (len(by_reference) == 1 and by_id <= by_reference) else sorted(by_reference)
+        if len(named) > 1:
+            return "", UNMATCHED, "names orders " + ", ".join(named[:5]) + ": assign it (dunning payments assign)"
+        if by_reference:
+            return named[0], REFERENCE, ""
+        if by_id:
+            order = named[0]
+            certain = not order.isdigit() or entry.direction == RETURN or self._owes(order, entry.amount)
+            return order, ORDER_ID if certain else PROBABLE, ""
         if entry.direction == CREDIT and (order := self._by_amount_and_name(entry)):
-            return order, PROBABLE
-        return "", UNMATCHED
+            return order, PROBABLE, ""
+        return "", UNMATCHED, ""
 
-    def _by_reference(self, text: str) -> str:
+    def _owes(self, order: str, amount: int) -> bool:
+        row = self.orders.loc[order]
+        return amount in (int(row["owed_now"]), int(row["due_open"]))
+
+    def _by_reference(self, text: str) -> set[str]:
         compact = re.sub(r"\s+", "", text.upper())
         hits = {self.references.get(q) for q in _QRR.findall(compact)}
         for found in _RF.finditer(compact):  # banks glue words onto it: try the longest valid reference first
@@ -64,17 +82,19 @@ class Matcher:
                     hits.add(self.references[candidate[:end]])
                     break
         hits.discard(None)
-        return hits.pop() if len(hits) == 1 else ""
+        return hits
 
-    def _by_id(self, text: str) -> str:
+    def _by_id(self, text: str) -> set[str]:
+        """The orders whose id stands in the text as a word, or as two words the bank's line break split."""
+        tokens = _TOKEN.findall(text)
         hits = set()
-        for token in _TOKEN.findall(text):
+        for token in tokens + [a + b for a, b in zip(tokens, tokens[1:])]:
             for order in (self.ids.get(token.upper()), self.compact_ids.get(_compact(token))):
                 if order is AMBIGUOUS:
-                    return ""
+                    return set()
                 if order:
                     hits.add(order)
-        return hits.pop() if len(hits) == 1 else ""
+        return hits
 
     def _by_amount_and_name(self, entry) -> str:
         owed = (self.orders["owed_now"] == entry.amount) | (self.orders["due_open"] == entry.amount)

@@ -75,17 +75,18 @@ def _from_proxy(address: str) -> bool:
 
 class Limiter:
     """At most `limit` hits per key within `window` seconds, counted in the store: every worker (and every
-    server on a shared PostgreSQL store) sees the same counts. Hits are kept per minute."""
+    server on a shared PostgreSQL store) sees the same counts. Hits are kept per minute, and every minute that overlaps
+    the window counts whole: the limit never resets when a minute turns."""
 
     def __init__(self, store: Store, limit: int = 20, window: int = 600, clock=time.time):
         self.store, self.limit, self.window, self.clock = store, limit, window, clock
 
     def blocked(self, key: str) -> bool:
-        return attempts_since(self.store, key, int(self.clock()) - self.window) >= self.limit
+        return attempts_since(self.store, key, int(self.clock()) - self.window - BUCKET_SECONDS) >= self.limit
 
     def hit(self, key: str) -> None:
         now = int(self.clock())
-        count_attempt(self.store, key, now - now % BUCKET_SECONDS, forget_before=now - self.window - BUCKET_SECONDS)
+        count_attempt(self.store, key, now - now % BUCKET_SECONDS, forget_before=now - self.window - 2 * BUCKET_SECONDS)
 
 
 class MaskTokens(logging.Filter):
