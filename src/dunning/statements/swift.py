@@ -31,7 +31,7 @@ CHARGES = re.compile(r"/CHGS/[A-Z]{3}(\d+,\d*)")
 _SEPA_FIELD = re.compile(r"/(EREF|NAME|REMI|IBAN|BIC|ORDP|BENM|CSID|MARF|RTRN|USTD|STRD|ISDT|ADDR|CDTRREF|CDTRREFTP)/")
 _GERMAN_FIELD = re.compile(r"\?(\d\d)([^?]*)")
 _SEPA_KEY = re.compile(r"\b(?:EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC|PURP|COAM|OAMT|SQTP|MDAT)\+")
-_NAMED = re.compile(r"(?:AUFTRAGGEBER|NAAM|NAME|OD|FROM|VON):\s*(.+?)(?:\s{2,}|\s+[A-Z]+:|$)")
+_NAMED = re.compile(r"\b(?:AUFTRAGGEBER|NAAM|NAME|OD|FROM|VON):\s*(.+?)(?:\s{2,}|\s+[A-Z]+:|$)")
 
 
 def entries(data: bytes, path: Path) -> pd.DataFrame:
