@@ -106,3 +106,12 @@ def moved(store) -> "pd.DataFrame":
     from dunning.tracking import payments_known
 
     return payments_known(store)
+
+
+def reference_of(store, order_id: str) -> str:
+    """The creditor reference the order's page shows: its id and its number in the ledger."""
+    from dunning.bank import creditor_reference
+    from dunning.journal.tables import orders
+
+    keys = store.frame(orders, ["order_key", "order_id"]).set_index("order_id")["order_key"]
+    return creditor_reference(order_id, int(keys[order_id]))

@@ -1,4 +1,5 @@
 """An existing store from before the ledger is brought up to date, keeping what it knew."""
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from importlib import resources
 
@@ -17,13 +18,21 @@ from tests.conftest import observed
 STAMP = datetime(2026, 11, 20, 9, tzinfo=timezone.utc)
 
 
-def test_a_store_from_before_the_ledger_is_upgraded(database_url):
+@contextmanager
+def store_at(database_url: str, revision: str):
+    """A connection to a store brought to an earlier revision, for a test to write what a ledger of then held."""
     engine = sa.create_engine(database_url)
     config = Config()
     config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
+        command.upgrade(config, revision)
+        yield connection
+    engine.dispose()
+
+
+def test_a_store_from_before_the_ledger_is_upgraded(database_url):
+    with store_at(database_url, "0003") as connection:
         connection.execute(sa.text(
             "INSERT INTO campaigns (id, name, stage, channel, as_of, definition, prepared_at) "
             "VALUES (1, 'november', 'final', 'smtp', '2026-11-20', '', :t)"), {"t": STAMP})
@@ -44,7 +53,6 @@ def test_a_store_from_before_the_ledger_is_upgraded(database_url):
             ":plan, '2026-11-20', :t)"),
             {"t": STAMP, "plan": '[{"seq": 1, "due_date": "2026-10-01", "due": 9970, "paid": 0, "open": 9970},'
                                  ' {"seq": 2, "due_date": "2026-11-01", "due": 5000, "paid": 0, "open": 5000}]'})
-    engine.dispose()
 
     store = Store(database_url)  # opening it runs the ledger migration
     history = store.history()
@@ -61,12 +69,7 @@ def test_a_store_from_before_the_ledger_is_upgraded(database_url):
 def test_a_ledger_of_payments_becomes_a_journal(database_url):
     """Payments of every source, drops, a payment for an unknown order and a sent fee come over with their history:
     each euro counted as the old rule counted it, each fee only where its reminder was sent."""
-    engine = sa.create_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("dunning") / "migrations"))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0007")
+    with store_at(database_url, "0007") as connection:
         connection.execute(sa.text(
             "INSERT INTO orders (order_id, email, first_name, last_name, language, product_name, currency, fee, as_of, updated_at) "
             "VALUES ('A', 'a@example.com', 'A', 'B', 'de', 'Kurs', 'EUR', 500, '2026-11-10', :t), "
@@ -91,7 +94,6 @@ def test_a_ledger_of_payments_becomes_a_journal(database_url):
             "(1, 'A', 'second', 'a@example.com', 'A', 'B', 'de', 'EUR', 6000, 250, 'x', 't', 's', 't', 'h', 'sent', :t, :t, "
             "'2026-11-10', ''), (1, 'B', 'second', 'b@example.com', 'B', 'C', 'de', 'EUR', 5000, 250, 'x', 't', 's', 't', 'h', "
             "'prepared', :t, NULL, NULL, '')"), {"t": STAMP})
-    engine.dispose()
 
     store = Store(database_url)
     paid = tracking.payments_known(store).set_index("payment_id")
@@ -126,3 +128,32 @@ def test_a_store_from_a_newer_dunning_is_one_sentence(tmp_path):
     with pytest.raises(InputError, match=r"was made by a newer dunning \(its schema is at revision 0099; this dunning "
                                          r"knows up to 00\d\d\): upgrade dunning to open it"):
         Store(f"sqlite:///{tmp_path / 'dunning.sqlite3'}")
+
+
+def test_forints_kept_in_whole_units_become_iso_minor_units(database_url):
+    """A ledger written while HUF had no decimals (babel's CLDR digits) keeps its money: 3892 HUF stays 3892.00 HUF,
+    its 1000 HUF payment stays 1000.00; a euro amount is not touched."""
+    with store_at(database_url, "0010") as connection:
+        connection.execute(sa.text(
+            "INSERT INTO orders (order_key, order_id, email, first_name, last_name, language, product_name, currency, seen_on, "
+            "updated_at) VALUES (1, 'H-1', 'h@example.com', 'H', 'U', 'hu', 'Kurs', 'HUF', '2026-11-01', :t), "
+            "(2, 'E-1', 'e@example.com', 'E', 'U', 'de', 'Kurs', 'EUR', '2026-11-01', :t)"), {"t": STAMP})
+        connection.execute(sa.text(
+            "INSERT INTO charges (order_key, kind, seq, due_on, amount, shop_open) VALUES "
+            "(1, 'installment', 1, '2026-10-01', 3892, 3892), (2, 'installment', 1, '2026-10-01', 3892, NULL)"))
+        for key, currency, n in ((1, "HUF", 1), (2, "EUR", 2)):
+            connection.execute(sa.text(
+                "INSERT INTO observations (id, source, source_key, order_id, order_key, kind, amount, currency, occurred_on, "
+                "status, movement_id, recorded_at) VALUES (:n, 'file', :k, :o, :key, 'payment', 1000, :c, '2026-10-05', "
+                "'counted', :n, :t)"), {"n": n, "k": f"row{n}", "o": f"{'H' if n == 1 else 'E'}-1", "key": key, "c": currency,
+                                        "t": STAMP})
+            connection.execute(sa.text(
+                "INSERT INTO movements (id, order_key, kind, amount, currency, occurred_on, source, recorded_at) VALUES "
+                "(:n, :key, 'payment', 1000, :c, '2026-10-05', 'file', :t)"), {"n": n, "key": key, "c": currency, "t": STAMP})
+
+    store = Store(database_url)
+    with store.engine.connect() as db:
+        owed = balance.of_orders(db, date(2026, 11, 30)).set_index("order_id")
+        shop_open = db.execute(sa.text("SELECT shop_open FROM charges WHERE order_key = 1")).scalar_one()
+    assert owed.loc["H-1", "due_open"] == 289200 and shop_open == 389200  # 2892.00 HUF open, as 2892 was
+    assert owed.loc["E-1", "due_open"] == 2892  # 28.92 EUR, untouched

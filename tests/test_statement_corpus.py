@@ -32,7 +32,7 @@ HOLDS = {
     "de-wirecard.mt940": (3, 1, 0, 0, 0),
     "de-wrapped-details.mt940": (0, 1, 0, 0, 0),
     "germany.mt940.sta": (3, 1, 1, 0, 0),
-    "hu-raiffeisen.mt940": (1, 6, 0, 0, 3),  # three debits in fillér: the ledger keeps whole forints
+    "hu-raiffeisen.mt940": (1, 6, 0, 0, 0),  # three debits in fillér: ISO 4217 gives HUF two decimals
     "hu-sberbank.mt940": (0, 3, 0, 0, 0),
     "ie-danske.camt052v1.xml": (0, 1, 0, 0, 0),
     "ie-danske.camt052v8.xml": (0, 1, 0, 0, 0),
@@ -95,8 +95,8 @@ def test_texts_and_names_from_the_banks_own_forms():
     assert knab["bank_ref"].tolist()[0] == "B4E07XM00J000023"
     german = statements.read(DATA / "germany.mt940.sta")
     assert german["remittance"].iloc[0] == "RF85P2001ISO5 Cursus Marketing"  # ?20 and ?21 stay apart
-    fillér = statements.read(DATA / "hu-raiffeisen.mt940")
-    assert fillér.loc[fillér["problem"] != "", "problem"].iloc[0] == "3892.77 HUF has more decimals than the ledger keeps for HUF"
+    forint = statements.read(DATA / "hu-raiffeisen.mt940")
+    assert 389277 in forint["amount"].tolist()  # 3892.77 HUF, whatever babel's CLDR data says of HUF's decimals
 
 
 def run(*args):
@@ -129,3 +129,19 @@ def test_split_and_overlapping_downloads_count_each_entry_once(tmp_path, monkeyp
         path.write_text("".join(days[max(0, n - 1):n + 1]), encoding="latin-1")
         written.append(json.loads(run("track", "statement", path, "--as-of", "2030-01-01", "--json").stdout)["new_entries"])
     assert sum(written) == len(statements.read(DATA / "nl-asn.mt940"))
+
+
+def test_a_returned_direct_debit_costs_the_customer_what_they_paid_and_the_merchant_the_charge(tmp_path):
+    statement = (":20:STARTUMSE\n:25:10020030/1234567\n:28C:1\n:60F:C261120EUR1000,00\n"
+                 ":61:2611261126D53,00NRTINONREF//R1\n/OCMT/EUR50,00//CHGS/EUR3,00/\n"
+                 ":86:109?00RUECKLASTSCHRIFT?20SVWZ+P-2003 Rate?34AM04\n"
+                 ":61:2611261126D20,00NRTINONREF//R2\n/CHGS/EUR2,50/\n"
+                 ":86:109?00RUECKLASTSCHRIFT?20SVWZ+P-2004?34MD06\n"
+                 ":61:2611261126D12,50NMSCNONREF\n:86:805?00ENTGELT?20Kontofuehrung?34992\n"
+                 ":62F:C261126EUR914,50\n-\n")
+    path = tmp_path / "returns.sta"
+    path.write_text(statement, encoding="latin-1")
+    entries = statements.read(path)
+    assert list(zip(entries["direction"], entries["amount"], entries["charges"], entries["reason_code"])) == [
+        ("return", 5000, 300, "AM04"), ("return", 1750, 250, "MD06"), ("debit", 1250, 0, "")]
+    assert balance_change(path) == {"EUR": Decimal("-85.50")}

@@ -63,7 +63,7 @@ def outcomes(summary):
 def test_a_german_camt053_pays_orders_by_reference_and_by_id(ledger, examples):
     summary = imported(examples / "statement_germany.camt053.xml")
     assert outcomes(summary) == {
-        "2026112600001": ("reference", "P-2008"),      # RF creditor reference from the page
+        "2026112600001": ("reference", "P-2008"),      # the RF creditor reference in the form pages showed before
         "2026112600002": ("order_id", "E-10421"),      # "Rechnung E-10421 ..." in the text
         "2026112600003": ("probable", "E-10423"),      # 89.00 from Sophie Dubois, no reference: to confirm
         "2026112600004": ("unmatched", ""),            # a donation
@@ -203,12 +203,13 @@ def test_dates_and_counts_in_the_text_are_no_order_ids(tmp_path):
 
     from dunning.statements.matching import Matcher
 
-    orders = pd.DataFrame({"order_id": ["1911", "1324", "100", "20458", "E-10421", "E-10422"],
+    orders = pd.DataFrame({"order_id": ["1911", "1324", "100", "20458", "E-10421", "E-10422"], "order_key": range(6),
                            "last_name": [""] * 6, "currency": ["EUR"] * 6,
                            "due_open": [5000, 5000, 3000, 2990, 9900, 4000], "owed_now": [5000, 5000, 3000, 2990, 9900, 4000]})
     texts = {"Zahlung vom 19.11.": 5000, "Ueberweisung 13.24 UHR": 5000, "Abo Beitrag 100 Tage": 3000,
              "Bestellung 20458": 2990, "Bestellung 20458 Teil 1": 1000, "Rechnung E-104 21": 9900,
-             "E-10421 und E-10422": 13900}
+             "E-10421 und E-10422": 13000, "E-10421 und E-10422 zusammen": 9900 + 4000, "Rechnung E-10421 Rest": 5000,
+             "Rechnung E-10421 und mehr": 20000}
     entries = pd.DataFrame({"reference": "", "remittance": list(texts), "amount": list(texts.values()),
                             "direction": "credit", "currency": "EUR", "payer": ""})
     found = Matcher(orders).match(entries)
@@ -217,8 +218,12 @@ def test_dates_and_counts_in_the_text_are_no_order_ids(tmp_path):
         ("order_id", "20458"),    # the amount agrees: certain
         ("probable", "20458"),    # digits alone and another amount: for the merchant to confirm
         ("order_id", "E-10421"),  # split where the bank's text field ended
-        ("unmatched", "")]        # two orders: for the merchant to assign
-    assert found["note"].iloc[-1].startswith("names orders E-10421, E-10422")
+        ("unmatched", ""),        # two orders, not what they owe together: for the merchant to assign
+        ("split", "E-10421, E-10422"),  # two orders, exactly what they owe: each gets its part
+        ("order_id", "E-10421"),  # a part of what an id with letters owes: certain
+        ("probable", "E-10421")]  # more than it owes: for the merchant to confirm
+    assert found["note"].iloc[-4].startswith("names orders E-10421, E-10422")
+    assert found["parts"].iloc[-3] == [("E-10421", 9900), ("E-10422", 4000)]
 
 
 def test_two_imports_at_once_record_each_entry_once(ledger, examples, database_url, tmp_path):
@@ -279,7 +284,7 @@ def test_characters_a_qr_bill_does_not_permit_are_spelt_in_latin_or_left_out():
     from dunning.bank import Account, swiss_qr_bill_svg
 
     account = Account("Beispiel GmbH", "CH4431999123000889012", "", (("postal_code", "8001"), ("city", "Zürich")))
-    svg = swiss_qr_bill_svg(account, Decimal("42.00"), "CHF", "注文-42 № 😀", "de")
+    svg = swiss_qr_bill_svg(account, Decimal("42.00"), "CHF", "注文-42 № 😀", 1, "de")
     assert "No" in svg and "注文" not in svg and "😀" not in svg
 
 
@@ -297,3 +302,45 @@ def test_entries_a_ledger_stored_under_their_bank_reference_are_not_counted_agai
                            .values(entry_ref=e["bank_ref"]))
     again = imported(DATA / "germany.mt940.sta")
     assert (again["new_entries"], again["new_payments"]) == (0, 0)
+
+
+def test_a_reference_is_one_orders_even_where_ids_end_alike():
+    import pandas as pd
+
+    from dunning.bank import creditor_reference, earlier_creditor_reference
+    from dunning.statements.matching import Matcher
+
+    ids = ["1886-SUBSCRIPTION-RENEWAL-DE", "2348-SUBSCRIPTION-RENEWAL-DE"]  # one reference in the earlier form
+    shared = earlier_creditor_reference(ids[0])
+    assert shared == earlier_creditor_reference(ids[1]) == "RF28CRIPTIONRENEWALDE0WG8"
+    orders = pd.DataFrame({"order_id": ids, "order_key": [7, 8], "last_name": "", "currency": "EUR",
+                           "due_open": 1000, "owed_now": 1000})
+    texts = [shared, creditor_reference(ids[1], 8), creditor_reference(ids[0], 7)]
+    entries = pd.DataFrame({"reference": texts, "remittance": "Abo", "amount": 1000, "direction": "credit",
+                            "currency": "EUR", "payer": ""})
+    found = Matcher(orders).match(entries)
+    assert list(zip(found["matched_by"], found["order_id"])) == [("unmatched", ""), ("reference", ids[1]),
+                                                                 ("reference", ids[0])]
+
+
+def test_the_reference_the_page_shows_pays_its_order(ledger, tmp_path):
+    from tests.conftest import reference_of
+
+    path = tmp_path / "page.xml"
+    path.write_bytes(camt(entry("119.40", f"Kurs {reference_of(ledger, 'P-2008')}")))
+    summary = imported(path)
+    assert [(e["matched_by"], e["order_id"]) for e in summary["listed"]] == [("reference", "P-2008")]
+
+
+def test_one_transfer_for_two_orders_pays_each_what_it_owed_once(ledger, examples, tmp_path):
+    path = tmp_path / "both.xml"
+    path.write_bytes(camt(entry("599.40", "Rechnungen P-2008 und P-2006")))
+    summary = imported(path)
+    assert [(e["matched_by"], e["order_id"]) for e in summary["listed"]] == [("split", "P-2006, P-2008")]
+    assert summary["new_payments"] == 2
+    paid = seen(ledger)
+    assert sorted(zip(paid["order_id"], paid["amount"], paid["status"])) == [("P-2006", 48000, "counted"),
+                                                                            ("P-2008", 11940, "counted")]
+    assert imported(path)["new_payments"] == 0
+    overdue = json.loads(run("overdue", examples / "plans.csv", "--as-of", LATER, "--json", "--dry-run").stdout)
+    assert not {"P-2006", "P-2008"} & {o["order_id"] for o in overdue}

@@ -50,9 +50,9 @@ class Account:
     def swiss(self) -> bool:
         return self.iban[:2] in SWISS
 
-    def reference(self, order_id: str) -> str:
+    def reference(self, order_id: str, order_key: int) -> str:
         """The reference a customer writes on the transfer: a QR reference into a QR-IBAN, else the RF reference."""
-        return qr_reference(order_id) if is_qr_iban(self.iban) else creditor_reference(order_id)
+        return qr_reference(order_id) if is_qr_iban(self.iban) else creditor_reference(order_id, order_key)
 
 
 def accounts(payment: dict, default_beneficiary: str) -> dict[str, Account]:
@@ -95,17 +95,27 @@ def qr_bill_text(text: str) -> str:
     return " ".join(kept.split())
 
 
-def creditor_reference(order_id: str) -> str:
-    """The ISO 11649 structured creditor reference (RF + two check digits + up to 21 letters and digits) for an order.
+def creditor_reference(order_id: str, order_key: int) -> str:
+    """The ISO 11649 structured creditor reference (RF + two check digits + up to 21 letters and digits) for an order:
+    up to 15 of the order id's letters and digits, readable, then the order's number in the ledger in six base-36
+    digits. The number makes it unique by construction: two orders never share one, however alike their ids."""
+    readable = re.sub(r"[^A-Z0-9]", "", order_id.upper())[:15]
+    if not 0 <= order_key < 36**6:
+        raise ValueError(f"order number {order_key} does not fit a creditor reference")
+    body = readable + "".join(_BASE36[(order_key // 36**i) % 36] for i in reversed(range(6)))
+    return f"RF{mod_97_10.calc_check_digits(body + 'RF')}{body}"
 
-    The order id's letters and digits stay readable, and four characters from a hash of the exact id follow, so
-    that ids that differ only in case or punctuation (P-2003, P2003, p_2003) never share a reference; the same
-    order always gets the same one."""
+
+def earlier_creditor_reference(order_id: str) -> str:
+    """The creditor reference pages showed before references carried the order's number (the id's last 17 letters and
+    digits and four from a hash): transfers that quote one are still matched, where no other order has it."""
     readable = re.sub(r"[^A-Z0-9]", "", order_id.upper())[-17:]
     digest = int.from_bytes(hashlib.sha256(order_id.encode("utf-8")).digest()[:8], "big")
-    suffix = "".join("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(digest // 36**i) % 36] for i in range(4))
-    body = readable + suffix
+    body = readable + "".join(_BASE36[(digest // 36**i) % 36] for i in range(4))
     return f"RF{mod_97_10.calc_check_digits(body + 'RF')}{body}"
+
+
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def qr_reference(order_id: str) -> str:
@@ -142,14 +152,14 @@ def epc_qr_svg(name: str, iban: str, amount: Decimal, reference: str, bic: str =
 
 
 @lru_cache(maxsize=4096)
-def swiss_qr_bill_svg(account: Account, amount: Decimal, currency: str, order_id: str, language: str) -> str:
+def swiss_qr_bill_svg(account: Account, amount: Decimal, currency: str, order_id: str, order_key: int, language: str) -> str:
     """The payment part and receipt of a Swiss QR-bill (the `qrbill` package, SIX's implementation guidelines)
     for the order's open amount, with its reference, as inline SVG."""
     import qrbill  # with its drawing libraries, loaded only where a Swiss bill is drawn
 
     address = dict(account.address)
     bill = qrbill.QRBill(
-        account=account.iban, currency=currency, amount=f"{amount:.2f}", reference_number=account.reference(order_id),
+        account=account.iban, currency=currency, amount=f"{amount:.2f}", reference_number=account.reference(order_id, order_key),
         creditor={"name": qr_bill_text(account.beneficiary)[:70], "street": address.get("street", ""),
                   "house_num": address.get("house_number", ""), "pcode": address["postal_code"], "city": address["city"],
                   "country": account.iban[:2]},

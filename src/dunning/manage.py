@@ -42,6 +42,7 @@ class OrderView:
     last_stage: str = ""
     last_reminded_on: date | None = None
     as_of: date | None = None
+    order_key: int = 0  # the order's number in the ledger (its creditor reference carries it)
 
     @property
     def next_due(self) -> Installment | None:
@@ -88,6 +89,7 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
         fee=int(settled.fees_open[0]), paid_since=max(int(since), 0), open_now=int(settled.due_open[0]),
         open_later=int(settled.later_open[0]), recorded_on=row.seen_on,
         last_stage=last.stage if last else "", last_reminded_on=last.reminded_on if last else None, as_of=today,
+        order_key=int(row.order_key),
     )
 
 

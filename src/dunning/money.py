@@ -29,10 +29,20 @@ def known_currencies() -> frozenset[str]:
     return frozenset(list_currencies()) - NOT_MONEY
 
 
-@lru_cache(maxsize=None)
+# ISO 4217's minor units where they are not 2 (list one, and the withdrawn codes babel still lists). CLDR's digits
+# are not used: they round for display (HUF 0, IDR 0) and have changed between babel releases (HUF 2 -> 0, RSD 0 -> 2),
+# and the ledger's minor units must mean the same whatever babel is installed.
+MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
+                     "XAF", "XOF", "XPF", "ADP", "BYR", "ESP", "ITL", "LUF", "MGF", "TRL"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+
+
 def exponent(currency: str) -> int:
-    """Digits after the decimal point for a currency (EUR 2, JPY 0), from babel's CLDR data."""
-    return get_currency_precision(currency)
+    """Digits after the decimal point for a currency as ISO 4217 sets them (EUR 2, HUF 2, JPY 0, KWD 3)."""
+    return MINOR_UNITS.get(currency, 2)
 
 
 def to_decimal(minor: int, currency: str) -> Decimal:
@@ -60,7 +70,11 @@ def format_amount(minor: int, currency: str, locale: str) -> str:
 
 
 def _babel_amount(minor: int, currency: str, locale: str) -> str:
-    return format_currency(to_decimal(minor, currency), currency, locale=locale)
+    """babel's text; where CLDR shows fewer digits than ISO 4217 keeps (HUF), every digit of the amount is shown,
+    never rounded away."""
+    same = get_currency_precision(currency) == exponent(currency)
+    return format_currency(to_decimal(minor, currency), currency, locale=locale, currency_digits=same,
+                           decimal_quantization=same)
 
 
 MAX_EXPONENT = 4  # the most digits after the point any ISO 4217 currency has (CLF, UYW)

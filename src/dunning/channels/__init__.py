@@ -40,6 +40,7 @@ class Outgoing:
     amount: int = 0  # what the reminder asks for (open amount and fee), in minor units of `currency`
     currency: str = ""
     attachments: tuple[Attachment, ...] = ()
+    order_key: int = 0  # the order's number in the ledger (its creditor reference carries it)
 
 
 @dataclass(frozen=True)

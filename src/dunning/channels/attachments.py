@@ -16,7 +16,7 @@ def qr_bills(accounts: dict[str, bank.Account]) -> Callable[[Outgoing], tuple[At
         if account is None or not account.swiss or message.amount <= 0:
             return ()
         svg = bank.swiss_qr_bill_svg(account, to_decimal(message.amount, message.currency), message.currency,
-                                     message.order_id, message.language)
+                                     message.order_id, message.order_key, message.language)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", message.order_id).strip("._") or "order"
         return (Attachment(f"qr-bill-{name}.svg", "image/svg+xml", svg.encode("utf-8")),)
     return attach

@@ -46,8 +46,10 @@ class SendQueue:
             return history(db, order_id)
 
     def pending(self, campaign_id: int) -> list[sa.Row]:
-        """Reminders still to send, in order: those in flight when a run stopped come first."""
-        query = (sa.select(reminders).where(reminders.c.campaign_id == campaign_id, reminders.c.status.in_((SENDING, PREPARED)))
+        """Reminders still to send, in order: those in flight when a run stopped come first; each with its order's number
+        in the ledger (`order_key`: its creditor reference carries it)."""
+        query = (sa.select(reminders, orders.c.order_key).select_from(reminders.outerjoin(orders, orders.c.order_id == reminders.c.order_id))
+                 .where(reminders.c.campaign_id == campaign_id, reminders.c.status.in_((SENDING, PREPARED)))
                  .order_by(sa.case((reminders.c.status == SENDING, 0), else_=1), reminders.c.id))
         with self.engine.connect() as db:
             return list(db.execute(query).all())

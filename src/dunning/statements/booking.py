@@ -18,7 +18,7 @@ from dunning.journal.sql import fetch, insert_new
 from dunning.journal.store import Store
 from dunning.journal.tables import observations, statement_entries
 from dunning.statements.entries import CREDIT, RETURN
-from dunning.statements.matching import CERTAIN, PROBABLE, UNMATCHED, Matcher
+from dunning.statements.matching import CERTAIN, PROBABLE, SPLIT, UNMATCHED, Matcher
 
 CONFIRMED, REFUSED = "confirmed", "refused"
 SOURCE = "statement"
@@ -64,7 +64,7 @@ def rematch(store: Store, db: sa.Connection, today: date, window: int = matcher.
         return 0
     held = balance.of_orders(db, today)
     found = Matcher(held).match(waiting)
-    found = found[found["matched_by"] != UNMATCHED]
+    found = found[~found["matched_by"].isin((UNMATCHED, SPLIT))]  # a split waits for the merchant: its payment is one
     for entry in found.itertuples():
         db.execute(statement_entries.update().where(statement_entries.c.entry_ref == entry.entry_ref,
                                                     statement_entries.c.matched_by == UNMATCHED)
@@ -117,14 +117,20 @@ def _stored_before(db: sa.Connection, read: pd.DataFrame) -> pd.Series:
 
 def _candidates(entries: pd.DataFrame) -> pd.DataFrame:
     """Payment candidates for the payment rules: a return counts against its order; a probable match is held for
-    review; an entry that matched no order waits for one."""
-    sign = entries["direction"].map(lambda d: -1 if d == RETURN else 1).astype("int64")
-    return pd.DataFrame({"order_id": entries["order_id"], "paid_at": entries["booked_on"], "currency": entries["currency"],
-                         "amount": entries["amount"].astype("int64") * sign, "payment_id": entries["entry_ref"],
-                         "kind": entries["direction"].map(lambda d: "return" if d == RETURN else "payment"),
-                         "reference": entries["end_to_end"], "row": entries["entry_ref"],
-                         "note": [f"return {r}".strip() if d == RETURN else "" for d, r in zip(entries["direction"], entries["reason_code"])],
-                         "review": (entries["matched_by"] == PROBABLE).to_numpy()})
+    review; an entry that matched no order waits for one; a split transfer is one payment per order, each its own."""
+    parts = entries.explode("parts").reset_index(drop=True)
+    split = (parts["matched_by"] == SPLIT).to_numpy()
+    order = [o if s else whole for (o, _), whole, s in zip(parts["parts"], parts["order_id"], split)]
+    amount = pd.Series([a for _, a in parts["parts"]], dtype="int64")
+    sign = parts["direction"].map(lambda d: -1 if d == RETURN else 1).astype("int64")
+    key = [f"{ref}/{o}" if s else ref for ref, o, s in zip(parts["entry_ref"], order, split)]
+    return pd.DataFrame({"order_id": order, "paid_at": parts["booked_on"], "currency": parts["currency"],
+                         "amount": amount * sign, "payment_id": key,
+                         "kind": parts["direction"].map(lambda d: "return" if d == RETURN else "payment"),
+                         "reference": [f"{e}/{o}" if s and e else e for e, o, s in zip(parts["end_to_end"], order, split)],
+                         "row": parts["entry_ref"],
+                         "note": [f"return {r}".strip() if d == RETURN else "" for d, r in zip(parts["direction"], parts["reason_code"])],
+                         "review": (parts["matched_by"] == PROBABLE).to_numpy()})
 
 
 def _records(matched: pd.DataFrame, path: Path) -> list[dict]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from dunning.money import exponent, known_currencies
+from dunning.money import exponent, known_currencies, to_decimal
 
 CREDIT, DEBIT, RETURN, REVERSAL = "credit", "debit", "return", "reversal"
 MONEY_IN = (CREDIT, REVERSAL)
@@ -52,13 +52,15 @@ def frame(entries: list[Entry]) -> pd.DataFrame:
 
 def identities(table: pd.DataFrame) -> list[str]:
     """Each entry's identity: its account, booking date, amount, direction, the bank's reference where it is a real one,
-    the payer's end-to-end id and a digest of its text. Banks reuse references (NONREF, an entry number per day), so a
+    the payer's end-to-end id and a digest of its text. The amount counts as money (3892 HUF), not as minor units, so an
+    identity never changes with a currency's decimals. Banks reuse references (NONREF, an entry number per day), so a
     reference alone never identifies an entry. Entries alike in all of that within one file (the same payment made twice
     on a day) are told apart by their turn: the second is the second in any download that holds that day, so an
     overlapping download finds the same identities and adds nothing."""
     made, turns = [], {}
     for row in table.itertuples(index=False):
-        key = "|".join([row.account.replace(" ", "").upper(), row.booked_on.isoformat(), str(row.amount), row.currency,
+        amount = format(to_decimal(row.amount, row.currency).normalize(), "f") if row.currency in known_currencies() else ""
+        key = "|".join([row.account.replace(" ", "").upper(), row.booked_on.isoformat(), amount, row.currency,
                         row.direction, real_reference(row.bank_ref), row.end_to_end, row.problem,
                         " ".join(f"{row.reference} {row.remittance}".split())])
         turns[key] = turns.get(key, 0) + 1
@@ -76,7 +78,7 @@ def real_reference(text: str) -> str:
 def amount_or_problem(text: str, currency: str) -> tuple[int, str]:
     """The amount as the statement writes it (247.00 or 247,00) in the currency's minor units and "", or 0 and why it
     cannot be counted: a currency that is none, a form no bank writes (1e2, Infinity, -5, 20 digits), zero. Decimals
-    beyond the currency's are accepted where they are zeros (1000,00 HUF); a fraction of a cent is not money the ledger
+    beyond the currency's are accepted where they are zeros (1000,00 JPY); a fraction of a cent is not money the ledger
     keeps."""
     written = text.strip()
     if currency not in known_currencies():

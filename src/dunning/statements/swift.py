@@ -28,6 +28,7 @@ REASON = re.compile(r"\b(AC0[1-6]|AC13|AG0[12]|AM0[45]|BE0[45]|CUST|DUPL|FF01|FO
 RETURN_WORDS = re.compile(r"R(?:Ü|UE|U)CKLASTSCHRIFT|R(?:Ü|UE|U)CK(?:GABE|BUCHUNG|ÜBERWEISUNG)|TERUGBOEKING|STORNERING|"
                           r"\bRETOUR\b|\bRETURN(?:ED)?\b", re.IGNORECASE)
 CHARGES = re.compile(r"/CHGS/[A-Z]{3}(\d+,\d*)")
+ORIGINAL = re.compile(r"/OCMT/[A-Z]{3}(\d+,\d*)")
 _SEPA_FIELD = re.compile(r"/(EREF|NAME|REMI|IBAN|BIC|ORDP|BENM|CSID|MARF|RTRN|USTD|STRD|ISDT|ADDR|CDTRREF|CDTRREFTP)/")
 _GERMAN_FIELD = re.compile(r"\?(\d\d)([^?]*)")
 _SEPA_KEY = re.compile(r"\b(?:EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC|PURP|COAM|OAMT|SQTP|MDAT)\+")
@@ -65,14 +66,23 @@ def _entry(data: dict, account: str) -> Entry:
               if returned else "")
     direction = RETURN if returned else DEBIT if status == "D" else REVERSAL if status == "RD" or bounced else CREDIT
     value, problem = amount_or_problem(f"{abs(amount.amount)}", currency)
-    charges = 0
-    if returned and not problem and (found := CHARGES.search(str(data.get("extra_details") or ""))):
-        charges = min(amount_or_problem(found.group(1), currency)[0], value - 1)
+    charges = _charges(str(data.get("extra_details") or ""), value, currency) if returned and not problem else 0
     return Entry(booked_on=data.get("entry_date") or data["date"], currency=currency, direction=direction,
                  amount=value - charges, account=account,
                  bank_ref=real_reference(str(data.get("bank_reference") or "")), end_to_end=end_to_end,
                  remittance=text, payer=payer, payer_iban=str(data.get("applicant_iban") or "").strip(),
                  reason_code=reason[:10], charges=charges, problem=problem)
+
+
+def _charges(details: str, booked: int, currency: str) -> int:
+    """What the bank kept of a returned payment, from the :61: supplementary details: the original amount (/OCMT/)
+    where it states it, else its charges (/CHGS/); never all of it."""
+    if found := ORIGINAL.search(details):
+        original = amount_or_problem(found.group(1), currency)[0]
+        return booked - original if 0 < original < booked else 0
+    if found := CHARGES.search(details):
+        return min(amount_or_problem(found.group(1), currency)[0], booked - 1)
+    return 0
 
 
 def _details(data: dict) -> tuple[str, str, str]:

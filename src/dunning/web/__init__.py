@@ -110,14 +110,14 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
         amount = order.to_pay
         pay = payment.get("link", "")
         pay_link = pay.format(amount=quote(to_major_string(amount, order.currency)), currency=quote(order.currency),
-                              reference=quote(bank.creditor_reference(order.order_id))) if pay and amount else ""
+                              reference=quote(bank.creditor_reference(order.order_id, order.order_key))) if pay and amount else ""
         transfer = None
         account = accounts.get(order.currency)  # a transfer only into an account in the order's currency
         if account and amount:
-            reference, major = account.reference(order.order_id), to_decimal(amount, order.currency)
+            reference, major = account.reference(order.order_id, order.order_key), to_decimal(amount, order.currency)
             qr = bank.epc_qr_svg(account.beneficiary, account.iban, major, reference, account.bic) \
                 if order.currency == "EUR" and not account.swiss else ""
-            qr_bill = bank.swiss_qr_bill_svg(account, major, order.currency, order.order_id, lang) if account.swiss else ""
+            qr_bill = bank.swiss_qr_bill_svg(account, major, order.currency, order.order_id, order.order_key, lang) if account.swiss else ""
             transfer = {"beneficiary": account.beneficiary, "iban": account.iban, "bic": account.bic,
                         "iban_grouped": " ".join(account.iban[i:i + 4] for i in range(0, len(account.iban), 4)),
                         "reference": bank.readable_reference(reference), "qr": qr, "qr_bill": qr_bill}
