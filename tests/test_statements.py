@@ -141,6 +141,8 @@ def test_the_listing_as_csv(ledger, examples, tmp_path):
     (b"<Document><Other/></Document>", "without a statement"),
     (b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><Document>&b;</Document>',
      "not a readable camt file"),
+    (b":20:X\n:25:123\n:28C:1\n:60F:C261120EUR0,\n:61:26112X1126C5,00NTRF\n:62F:C261126EUR5,\n-\n",
+     r"not a readable MT940 statement \(Unable to parse a statement from '26112X"),
 ])
 def test_a_bad_statement_is_one_sentence(tmp_path, content, message):
     path = tmp_path / "bad.xml"
@@ -149,6 +151,7 @@ def test_a_bad_statement_is_one_sentence(tmp_path, content, message):
         statements.read(path)
     result = run("track", "statement", path)
     assert result.exit_code == 2 and "bad.xml" in result.stderr and "Traceback" not in result.output
+    assert "object at 0x" not in result.stderr and "(?P<" not in result.output and len(result.stderr.splitlines()) == 1
 
 
 def camt(*entries: str) -> bytes:
@@ -344,3 +347,27 @@ def test_one_transfer_for_two_orders_pays_each_what_it_owed_once(ledger, example
     assert imported(path)["new_payments"] == 0
     overdue = json.loads(run("overdue", examples / "plans.csv", "--as-of", LATER, "--json", "--dry-run").stdout)
     assert not {"P-2006", "P-2008"} & {o["order_id"] for o in overdue}
+
+
+def test_reversals_and_dates_as_banks_write_them(tmp_path):
+    mt940 = tmp_path / "reversal.sta"
+    mt940.write_text(":20:X\n:25:10020030/1234567\n:28C:1\n:60F:C261120EUR100,00\n"
+                     ":61:2611261126RD1027,25NMSCNONREF//S1\n:86:808?00STORNO ENTGELT?20P-2001\n"
+                     ":62F:C261126EUR1127,25\n-\n", encoding="latin-1")
+    assert statements.read(mt940)[["direction", "amount"]].values.tolist() == [["reversal", 102725]]  # a fee taken back
+    camt_file = tmp_path / "offset.xml"
+    camt_file.write_bytes(camt(entry("10.00", "P-2001", day="2017-04-01+02:00"),
+                               entry("5.00", "fee back").replace("<CdtDbtInd>", "<RvslInd>true</RvslInd><CdtDbtInd>")))
+    read = statements.read(camt_file)
+    assert [str(d) for d in read["booked_on"]] == ["2017-04-01", "2026-11-25"]
+    assert read["direction"].tolist() == ["credit", "reversal"]
+
+
+def test_a_swiss_account_in_the_main_payment_table_takes_its_address(tmp_path):
+    (tmp_path / "dunning.toml").write_text(
+        '[shop]\nname = "Beispiel GmbH"\n[payment]\niban = "CH4431999123000889012"\ncurrency = "CHF"\n'
+        'street = "Bahnhofstrasse"\nhouse_number = "1"\npostal_code = "8001"\ncity = "Zürich"\n', "utf-8")
+    from dunning.bank import accounts
+
+    settings = config.load(tmp_path / "dunning.toml")
+    assert accounts(settings.data["payment"], "Shop")["CHF"].address[-1] == ("city", "Zürich")

@@ -128,7 +128,9 @@ def _tolerant(text: str) -> str:
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """The parser's own sentence, without its patterns or its objects."""
+    said = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    text = said.strip().splitlines()[0] if said.strip() else type(exc).__name__
     return re.sub(r"<[^>]*object at 0x[0-9a-f]+>", "a statement", text)[:160]
 
 
