@@ -175,3 +175,79 @@ def test_a_payment_from_the_bank_statement_is_confirmed_too(shop):
     assert send("thanks", "2026-11-08")["sent"] == 1
     [thanks] = sent(shop, "thanks", "outbox", None)
     assert "your payment of €100.00" in thanks.get_body(("plain",)).get_content()
+
+
+@pytest.fixture
+def shop_hook():
+    """The shop's end of the cancellation call, on loopback: what it received, and the status it answers."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received, answer = [], {"status": 503}
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(answer["status"])
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/dunning", received, answer
+    server.shutdown()
+
+
+def test_the_policy_cancels_with_a_notice_a_file_for_the_shop_and_a_signed_call(shop, shop_hook, monkeypatch):
+    from dunning.signatures import sign
+    from dunning.sources import profiles
+
+    url, received, answer = shop_hook
+    settings = (shop / "dunning.toml").read_text("utf-8").replace('action = "review"', 'action = "cancel"')
+    (shop / "dunning.toml").write_text(settings.replace("[shop]\n", f'[shop]\ncancel_url = "{url}"\n', 1), "utf-8")
+    monkeypatch.setenv("DUNNING_SHOP_SECRET", "shop-secret")
+    for name, stage, day in (("f", "friendly", "2026-10-10"), ("s", "second", "2026-10-20"), ("x", "final", "2026-11-01")):
+        campaign(shop, name, stage, "outbox")
+        assert send(name, day)["sent"] == 1
+    look = json.loads(cli("actions", "cancel", "--due", "--dry-run", "--as-of", "2026-11-20", "--json").stdout)
+    assert look == {"would_cancel": ["L-1"]} and received == []
+    assert [i["action"] for i in json.loads(cli("actions", "--as-of", "2026-11-20", "--json").stdout)] == ["cancel"]
+
+    refused = cli("actions", "cancel", "--due", "--as-of", "2026-11-20", "--profile", "elopage", "--csv", "shop.csv", code=1)
+    assert "answered 503" in refused.stderr and "run the same command again" in refused.stderr
+    assert json.loads(cli("actions", "--as-of", "2026-11-21", "--json").stdout) == []  # cancelled all the same
+    elopage = profiles.load("elopage")
+    assert (shop / "shop.csv").read_text("utf-8").splitlines() == [
+        f"{elopage.columns['order_id'][0]},{elopage.columns['status'][0]}", "L-1,storniert"]  # the shop's own words
+
+    answer["status"] = 200
+    again = json.loads(cli("actions", "cancel", "--order", "L-1", "--as-of", "2026-11-21", "--profile", "elopage",
+                           "--csv", "shop.csv", "--json").stdout)
+    assert again["cancelled"] == [] and again["cancelled_before"] == ["L-1"] and again["shop_answered"] == 200
+    headers, body = received[-1]
+    assert len(received) == 2 and headers["X-Dunning-Signature"] == sign("shop-secret", int(headers["X-Dunning-Timestamp"]), body)
+    assert json.loads(body) == {"event": "orders.cancelled", "as_of": "2026-11-21",
+                                "orders": [{"order_id": "L-1", "currency": "EUR", "open_amount": "200.00"}]}
+
+    campaign(shop, "gone", "cancellation", "outbox")
+    assert send("gone", "2026-11-21")["sent"] == 1
+    [notice] = sent(shop, "gone", "outbox", None)
+    text = notice.get_body(("plain",)).get_content()
+    assert notice["Subject"] == "Your order L-1 is cancelled" and notice["To"].addresses[0].addr_spec == "lou@example.com"
+    assert "the payment of €200.00 did not reach us" in text and "/m/" not in text
+    assert send("gone", "2026-11-22")["sent"] == 0  # told once
+    looked = json.loads(cli("overdue", "plans.csv", "--payments", "paid.csv", "--as-of", "2026-11-25", "--json",
+                            "--not-dunned", "--dry-run").stdout)
+    assert any(o["order_id"] == "L-1" and "cancelled on 2026-11-20" in o["why"] for o in looked)
+    report = json.loads(cli("report", "--as-of", "2026-11-25", "--json").stdout)
+    assert report["closed by you"] == [{"decision": "cancelled", "currency": "EUR", "orders": 1, "amount": "200.00"}]
+    assert {r["source"] for r in report["by campaign"]} == {"f", "s", "x"}  # a cancellation notice is no reminder
+
+
+def test_cancelling_an_unknown_order_changes_nothing(shop):
+    assert "not in the ledger: NOPE" in cli("actions", "cancel", "--order", "NOPE", code=2).stderr
+    (shop / "dunning.toml").write_text((shop / "dunning.toml").read_text("utf-8").replace(
+        "[shop]\n", '[shop]\ncancel_url = "http://shop.example/hook"\n', 1), "utf-8")
+    assert "goes over https" in cli("actions", "cancel", "--order", "L-1", code=2).stderr

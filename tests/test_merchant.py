@@ -13,6 +13,7 @@ from dunning.journal import decisions
 from dunning.channels.outbox import OutboxChannel
 from dunning.web import create_app
 from dunning.web.merchant import LOGIN_LIMIT
+from tests.test_cycle import shop_hook  # noqa: F401  (the shop's end of the cancellation call)
 from tests.test_web import KEY, TODAY, shop  # noqa: F401  (the shop fixture)
 
 PASSWORD = "correct horse battery staple"
@@ -162,3 +163,21 @@ def test_a_customers_account_from_an_orders_page(reminded):
     assert '<p id="owed-now">Owes now: €247.00</p>' in html and 'href="/merchant/orders/P-2001">P-2001</a>' in html
     assert "Reminder sent: Final notice" in html and "P-2002" not in html
     assert client.get("/merchant/customers/nobody@example.com").status_code == 404
+
+
+def test_cancelling_from_the_page_writes_the_shops_file_and_calls_the_shop(reminded, shop_hook):
+    settings, store = reminded
+    url, received, answer = shop_hook
+    answer["status"] = 204
+    shop_settings = config.Settings({**settings.data, "shop": {**settings.shop, "cancel_url": url},
+                                     "input": {"profile": "elopage"}}, settings.root, settings.source)
+    client = client_for(shop_settings, store, today=date(2026, 12, 10), DUNNING_SHOP_SECRET="shop-secret")
+    signed_in(client)
+    token = csrf_of(client.get("/merchant/"))
+    assert client.post("/merchant/orders/P-2006/decide", data={"csrf": token, "decision": "cancelled"}).status_code == 303
+    assert decisions.decided(store).set_index("order_id").at["P-2006", "decision"] == "cancelled"
+    shop_file = (shop_settings.exports_dir / "cancelled-2026-12-10.csv").read_text("utf-8").splitlines()
+    assert shop_file[1:] == ["P-2006,storniert"] and json.loads(received[0][1])["orders"][0]["order_id"] == "P-2006"
+    answer["status"] = 500
+    refused = client.post("/merchant/orders/P-2006/decide", data={"csrf": token, "decision": "cancelled"})
+    assert refused.status_code == 502 and "answered 500" in refused.get_data(as_text=True)

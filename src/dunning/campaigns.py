@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from jinja2 import Environment, PackageLoader, TemplateError, select_autoescape
 
-from dunning import confirmations, mailmerge, pipeline, reminders, tokens
+from dunning import cancellations, confirmations, mailmerge, pipeline, reminders, tokens
 from dunning.journal import queue
 from dunning.statements import booking
 from dunning.channels.select import CHANNELS
@@ -21,7 +21,7 @@ from dunning.config import Settings
 from dunning.errors import InputError
 from dunning.exports.fields import values as field_values
 from dunning.exclusions import Filters
-from dunning.policy import CONFIRMATION
+from dunning.policy import CONFIRMATION, NOTICES
 from dunning.report_texts import TEXTS
 from dunning.journal.store import Store
 from dunning.journal.tables import campaigns as campaigns_table, reminders as reminders_table
@@ -67,8 +67,8 @@ def load(name: str, settings: Settings) -> Campaign:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
     where = f"{path}:"
     stage = data.get("stage")
-    if stage not in settings.policy.stage_names() + [CONFIRMATION]:
-        raise InputError(f"{where} stage must be one of {', '.join(settings.policy.stage_names() + [CONFIRMATION])}, not {stage!r}")
+    if stage not in settings.policy.stage_names() + list(NOTICES):
+        raise InputError(f"{where} stage must be one of {', '.join(settings.policy.stage_names() + list(NOTICES))}, not {stage!r}")
     within = data.get("confirm_within_days", 14)
     if not isinstance(within, int) or isinstance(within, bool) or within < 0:
         raise InputError(f"{where} confirm_within_days must be a whole number of days, 0 or more")
@@ -176,11 +176,13 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
     existing = store.campaign(campaign.name)
     if existing and existing.stage != campaign.stage:
         raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
-    if campaign.stage == CONFIRMATION:  # what is confirmed are the payments this run records: all in one transaction
+    if campaign.stage in NOTICES:  # a notice is of what this run records (payments, decisions): all in one transaction
         with store.writing() as db:
             pipeline.record(found, store, db)
             booking.rematch(store, db, as_of, settings.match_window_days)
-            chosen = _chosen(campaign, confirmations.due(db, as_of, campaign.confirm_within_days), db)
+            due = (confirmations.due(db, as_of, campaign.confirm_within_days) if campaign.stage == CONFIRMATION
+                   else cancellations.due(db, as_of))
+            chosen = _chosen(campaign, due, db)
             rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step)
             campaign_id, added = _stored(db, campaign, as_of, rows)
     else:  # rendered first: a template error stops here, before anything is stored

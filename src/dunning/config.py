@@ -24,7 +24,7 @@ ADDRESS = {"street": TEXT, "house_number": TEXT, "postal_code": TEXT, "city": TE
 SCHEMA: dict[str, dict[str, str]] = {
     "": {"shop": TABLE, "input": TABLE, "links": TABLE, "paths": TABLE, "policy": TABLE, "exports": TABLE, "store": TABLE,
          "ledger": TABLE, "payment": TABLE, "web": TABLE},
-    "shop": {"name": TEXT, "contact": TEXT, "fallback_language": TEXT, "address": TEXT},
+    "shop": {"name": TEXT, "contact": TEXT, "fallback_language": TEXT, "address": TEXT, "cancel_url": TEXT},
     "input": {"profile": TEXT, "payments_profile": TEXT},
     "links": {"manage_url": TEXT, "token_max_age_days": DAYS},
     "paths": {"exports": TEXT},

@@ -9,6 +9,8 @@ from dunning.money import known_currencies, parse_major
 
 CONSEQUENCES = ("", "cancellation", "collection")
 CONFIRMATION = "confirmation"  # the message after a payment: a campaign's stage, never a policy stage
+CANCELLATION = "cancellation"  # the notice of an order the merchant cancelled: a campaign's stage, never a policy stage
+NOTICES = (CONFIRMATION, CANCELLATION)
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,11 @@ class Policy:
         return [s.name for s in self.stages]
 
     def stage_named(self, name: str) -> Stage:
-        """The stage of that name; `confirmation` is the payment confirmation's own (no days, no fee)."""
+        """The stage of that name; `confirmation` and `cancellation` are the notices' own (no days, no fee)."""
         if name == CONFIRMATION:
             return Stage(CONFIRMATION, "Payment received", 0)
+        if name == CANCELLATION:
+            return Stage(CANCELLATION, "Order cancelled", 0)
         return next(s for s in self.stages if s.name == name)
 
     @property
@@ -95,8 +99,8 @@ def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{origin}: [policy] {exc}") from None
     names = policy.stage_names()
-    if CONFIRMATION in names:
-        raise InputError(f"{origin}: [policy] {CONFIRMATION!r} names the payment confirmation; give the stage another name")
+    for reserved in set(NOTICES) & set(names):
+        raise InputError(f"{origin}: [policy] {reserved!r} names the {reserved} notice; give the stage another name")
     for notice in policy.notice_stages:
         if notice.fees or notice.consequence:
             raise InputError(f"{origin}: [policy] stage {notice.name} comes before the due date: it can have no fee or consequence")

@@ -41,6 +41,7 @@ _EN = {
     "language": "Language", "subject": "Subject",
     "customer_title": "Customer {email}", "all_orders": "Every order of {email}", "owes_now": "Owes now", "later": "Due later",
     "paid_so_far": "Paid",
+    "shop_refused": "The order is cancelled, but {reason}: decide again to call the shop again.",
 }
 TEXTS: dict[str, dict[str, str]] = {
     "en": _EN,
@@ -80,6 +81,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "language": "Sprache", "subject": "Betreff",
         "customer_title": "Kunde {email}", "all_orders": "Alle Bestellungen von {email}", "owes_now": "Jetzt offen",
         "later": "Später fällig", "paid_so_far": "Bezahlt",
+        "shop_refused": "Die Bestellung ist storniert, aber {reason}: Halten Sie es erneut fest, um den Shop erneut aufzurufen.",
     },
     "fr": _EN | {
         "title": "Rapport de recouvrement", "as_of": "Au {date}", "period": "Relances du {start} au {end}",
@@ -117,6 +119,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "language": "Langue", "subject": "Objet",
         "customer_title": "Client {email}", "all_orders": "Toutes les commandes de {email}", "owes_now": "Dû maintenant",
         "later": "Dû plus tard", "paid_so_far": "Payé",
+        "shop_refused": "La commande est annulée, mais {reason} : enregistrez-la à nouveau pour rappeler la boutique.",
     },
     "nl": _EN | {
         "title": "Rapport: ontvangen betalingen", "as_of": "Stand {date}", "period": "Herinneringen van {start} tot {end}",
@@ -154,6 +157,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "language": "Taal", "subject": "Onderwerp",
         "customer_title": "Klant {email}", "all_orders": "Alle bestellingen van {email}", "owes_now": "Nu open",
         "later": "Later te betalen", "paid_so_far": "Betaald",
+        "shop_refused": "De bestelling is geannuleerd, maar {reason}: leg het opnieuw vast om de winkel opnieuw aan te roepen.",
     },
 }
 
@@ -161,13 +165,13 @@ TEXTS: dict[str, dict[str, str]] = {
 # The shipped stages by name, in each language; a stage the merchant labelled otherwise keeps its own label.
 STAGE_WORDS: dict[str, dict[str, str]] = {
     "en": {"upcoming": "Upcoming payment", "friendly": "Friendly reminder", "second": "Second reminder",
-           "final": "Final notice", "confirmation": "Payment confirmation"},
+           "final": "Final notice", "confirmation": "Payment confirmation", "cancellation": "Cancellation notice"},
     "de": {"upcoming": "Zahlungshinweis", "friendly": "Freundliche Erinnerung", "second": "Zweite Erinnerung",
-           "final": "Letzte Mahnung", "confirmation": "Zahlungsbestätigung"},
+           "final": "Letzte Mahnung", "confirmation": "Zahlungsbestätigung", "cancellation": "Stornierungsmitteilung"},
     "fr": {"upcoming": "Échéance à venir", "friendly": "Rappel amical", "second": "Deuxième rappel",
-           "final": "Dernier rappel", "confirmation": "Confirmation de paiement"},
+           "final": "Dernier rappel", "confirmation": "Confirmation de paiement", "cancellation": "Avis d'annulation"},
     "nl": {"upcoming": "Komende betaling", "friendly": "Vriendelijke herinnering", "second": "Tweede herinnering",
-           "final": "Laatste aanmaning", "confirmation": "Betalingsbevestiging"},
+           "final": "Laatste aanmaning", "confirmation": "Betalingsbevestiging", "cancellation": "Annuleringsbericht"},
 }
 HANDED_OVER = {"en": "handed over in {file}", "de": "übergeben in {file}", "fr": "remis dans {file}",
                "nl": "overgedragen in {file}"}

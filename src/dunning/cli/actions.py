@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from dunning import actions, files
+from dunning import actions, cancelling, files
 from dunning.journal import decisions
-from dunning.cli.common import load_settings, Command, Group, ConfigOption, JsonOpt, as_of_date, date_option, handles_input_errors, out
+from dunning.cli.common import load_settings, Command, Group, ConfigOption, JsonOpt, as_of_date, date_option, err, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
 from dunning.errors import InputError
+from dunning.money import to_major_string
+from dunning.sources import profiles
 
 app = typer.Typer(cls=Group, help="What needs your decision: orders still open after the final notice, customers' requests.",
                   invoke_without_command=True)
@@ -68,6 +71,54 @@ def actions_decide(
     if not decisions.decide(store, order_id, decision, amount, currency, when, note):
         raise InputError(f"order {order_id} was decided before; a decision is recorded once")
     out.print(f"order {order_id}: {decision.replace('_', ' ')} on {when.isoformat()}")
+
+
+@app.command("cancel", cls=Command)
+@handles_input_errors
+def actions_cancel(
+    order_ids: Annotated[Optional[list[str]], typer.Option("--order", metavar="ORDER", help="An order to cancel (again for more).")] = None,
+    due: Annotated[bool, typer.Option("--due", help="Every order the policy cancels (policy.after_final.action = cancel).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be cancelled; change nothing.")] = False,
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="The shop's import file (default: exports/cancelled-<date>.csv).")] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="The shop's profile, for its columns and status word "
+                                                                     "(default: input.profile).")] = None,
+    note: Annotated[str, typer.Option("--note", help="Why, for the record.")] = "",
+    as_of: AsOf = None, as_json: JsonOpt = False, config_path: ConfigOption = None,
+) -> None:
+    """Cancel orders: recorded in the ledger (no further reminders; a campaign of stage `cancellation` tells the
+    customers), a CSV in the shop's own column names and status word to import back, and, with shop.cancel_url,
+    a signed call to the shop. Running it again for the same orders writes the file and calls the shop again.
+
+    Library twin: dunning.cancelling.carry_out."""
+    settings = load_settings(config_path)
+    store, when = settings.store(), as_of_date(as_of)
+    chosen = list(dict.fromkeys([*(order_ids or []), *(cancelling.due(store, settings.policy, when) if due else [])]))
+    if dry_run or not chosen:
+        if as_json:
+            sys.stdout.write(json.dumps({"would_cancel": chosen} if dry_run else
+                                        {"cancelled": [], "cancelled_before": [], "file": None, "shop_answered": None}) + "\n")
+        else:
+            out.print(("would cancel: " + ", ".join(chosen)) if chosen else "nothing to cancel")
+        return
+    target = csv_out or settings.exports_dir / f"cancelled-{when.isoformat()}.csv"
+    try:
+        done = cancelling.carry_out(store, chosen, when, file=target, url=settings.shop.get("cancel_url", ""), note=note,
+                                    secret=os.environ.get(cancelling.SECRET_VARIABLE, ""),
+                                    profile=profiles.load(profile or settings.section("input").get("profile", "generic")))
+    except cancelling.ShopRefused as exc:
+        err.print(f"error: {exc}; the orders are cancelled in the ledger and listed in {target}: run the same command "
+                  "again to call the shop again")
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"cancelled": [c.order_id for c in done.cancelled if c.new],
+                                     "cancelled_before": [c.order_id for c in done.cancelled if not c.new],
+                                     "file": str(done.file), "shop_answered": done.shop_answered}) + "\n")
+        return
+    for c in done.cancelled:
+        out.print(f"order {c.order_id}: cancelled{'' if c.new else ' before'} "
+                  f"({to_major_string(c.amount_open, c.currency)} {c.currency} open)")
+    out.print(f"for the shop: {done.file}" + (f"; the shop's cancel_url answered {done.shop_answered}"
+                                              if done.shop_answered else ""))
 
 
 @app.command("done", cls=Command)

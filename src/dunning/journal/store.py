@@ -136,11 +136,11 @@ def _owner_only(database: str | None) -> None:
 def _sqlite_pragmas(connection, _record) -> None:
     """WAL and a busy timeout let two processes (a send and an import) write the same file safely."""
     cursor = connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching a new file to WAL waits for another process's lock
     cursor.execute("PRAGMA journal_mode=WAL")
     # WAL with synchronous=NORMAL (SQLite's advice for WAL): safe against a crashed process, which is what
     # resuming a send relies on; only the last commits could be lost if the machine loses power.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -32,13 +32,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
 from werkzeug.security import check_password_hash
 
-from dunning import actions, config, report, report_html
+from dunning import actions, cancelling, config, report, report_html
 from dunning.errors import InputError
 from dunning.journal import decisions, history
 from dunning.journal.pages import end_session, open_session, session_alive
 from dunning.journal.store import Store
 from dunning.money import format_amount, from_decimal
 from dunning.report_texts import LANGUAGES, TEXTS, stage_words
+from dunning.sources import profiles
 from dunning.web.security import Limiter
 
 PASSWORD_VARIABLE = "DUNNING_MERCHANT_PASSWORD_HASH"
@@ -169,11 +170,18 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
         amount, currency = actions.open_amount(store, order_id, today())
         if not currency:
             abort(404)
+        decision, note = request.form.get("decision", ""), request.form.get("note", "")[:500]
         try:
-            decisions.decide(store, order_id, request.form.get("decision", ""), amount, currency, today(),
-                             request.form.get("note", "")[:500])
+            if decision == cancelling.CANCELLED:  # as `dunning actions cancel`: the shop's file, the call to its URL
+                cancelling.carry_out(store, [order_id], today(), profile=profiles.load(settings.section("input").get(
+                    "profile", "generic")), file=settings.exports_dir / f"cancelled-{today().isoformat()}.csv",
+                    url=settings.shop.get("cancel_url", ""), secret=env.get(cancelling.SECRET_VARIABLE, ""), note=note)
+            else:
+                decisions.decide(store, order_id, decision, amount, currency, today(), note)
         except InputError:
             abort(400)
+        except cancelling.ShopRefused as exc:
+            return page("message.html", 502, text=TEXTS[language]["shop_refused"].format(reason=str(exc)))
         return redirect(url_for("merchant.order", order_id=order_id), code=303)
 
     @merchant.post("/requests/<int:request_id>/done")

@@ -1,7 +1,6 @@
 """Payment webhooks: an HMAC-SHA256 signature over the timestamp and the raw body, fresh and used once."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from dataclasses import dataclass
@@ -10,9 +9,9 @@ from decimal import Decimal, InvalidOperation
 
 from dunning.errors import InputError
 from dunning.money import known_currencies, parse_major
+from dunning.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SECRET_VARIABLE = "DUNNING_WEBHOOK_SECRET"
-TIMESTAMP_HEADER, SIGNATURE_HEADER = "X-Dunning-Timestamp", "X-Dunning-Signature"
 MAX_AGE_SECONDS = 300
 MAX_MINOR = 10**15  # ten trillion in major units of a two-decimal currency: anything above is an error
 LIMITS = {"order_id": 200, "payment_id": 250}
@@ -24,11 +23,6 @@ class Rejected(Exception):
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
         self.status, self.reason = status, reason
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The signature a sender puts in X-Dunning-Signature: hex HMAC-SHA256 of b"<timestamp>." + body."""
-    return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 def verify(secret: str, timestamp_header: str | None, signature_header: str | None, body: bytes, now: float | None = None) -> str:
