@@ -185,3 +185,26 @@ def test_two_imports_of_one_payments_file_at_once_count_each_payment_once(tmp_pa
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert sum(json.loads(out)["new"] for out, _ in outputs) == 400
     assert len(observed(Store(database_url))) == 400  # kept, for orders the ledger does not know yet
+
+
+def test_two_cancellations_of_the_same_orders_at_once_record_each_once(tmp_path, monkeypatch, database_url):
+    from dunning.journal import decisions
+
+    monkeypatch.setenv("DUNNING_SECRET_KEYS", KEY)
+    monkeypatch.setenv("DUNNING_DATABASE_URL", database_url)
+    orders = export(tmp_path / "orders.csv", ["100.00"] * 20)
+    looked = CliRunner().invoke(app, ["overdue", str(orders), "--as-of", "2026-11-01", "--json"])
+    assert looked.exit_code == 0, looked.output
+    ids = [arg for n in range(20) for arg in ("--order", f"O-{n}")]
+    env = {**__import__("os").environ, "DUNNING_SECRET_KEYS": KEY, "DUNNING_DATABASE_URL": database_url}
+    runs = [subprocess.Popen([sys.executable, "-m", "dunning", "actions", "cancel", *ids, "--as-of", "2026-11-20", "--json",
+                              "--csv", str(tmp_path / f"shop-{n}.csv")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for n in range(2)]
+    answers = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], answers
+    said = [json.loads(out) for out, _ in answers]
+    assert sorted(said[0]["cancelled"] + said[1]["cancelled"]) == sorted(f"O-{n}" for n in range(20))  # each by one
+    made = decisions.decided(Store(database_url))
+    assert len(made) == 20 and set(made["decision"]) == {"cancelled"} and int(made["amount_open"].sum()) == 20 * 10000
+    for n in range(2):  # each run's file for the shop holds every order
+        assert len((tmp_path / f"shop-{n}.csv").read_text("utf-8").splitlines()) == 21
