@@ -248,6 +248,8 @@ def test_the_policy_cancels_with_a_notice_a_file_for_the_shop_and_a_signed_call(
 
 def test_cancelling_an_unknown_order_changes_nothing(shop):
     assert "not in the ledger: NOPE" in cli("actions", "cancel", "--order", "NOPE", code=2).stderr
+    nothing = cli("actions", "cancel", "--due")
+    assert "is 'review', not 'cancel'" in nothing.stderr and nothing.stdout.strip() == "nothing to cancel"
     (shop / "dunning.toml").write_text((shop / "dunning.toml").read_text("utf-8").replace(
         "[shop]\n", '[shop]\ncancel_url = "http://shop.example/hook"\n', 1), "utf-8")
     assert "goes over https" in cli("actions", "cancel", "--order", "L-1", code=2).stderr

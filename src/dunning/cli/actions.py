@@ -92,6 +92,8 @@ def actions_cancel(
     Library twin: dunning.cancelling.carry_out."""
     settings = load_settings(config_path)
     store, when = settings.store(), as_of_date(as_of)
+    if due and settings.policy.after_final.action != cancelling.CANCEL:
+        err.print(f"policy.after_final.action is {settings.policy.after_final.action!r}, not 'cancel': --due takes no order")
     chosen = list(dict.fromkeys([*(order_ids or []), *(cancelling.due(store, settings.policy, when) if due else [])]))
     if dry_run or not chosen:
         if as_json:

@@ -1,0 +1,31 @@
+"""The EPC QR code drawn with the mask chosen by numpy is segno's own symbol, bit for bit, whatever the payload."""
+import random
+from decimal import Decimal
+
+from segno import helpers
+
+from dunning import epc_qr
+
+IBANS = ["DE89370400440532013000", "AT611904300234573201", "NL91ABNA0417164300", "FR1420041010050500013M02606",
+         "BE68539007547034"]
+
+
+def payloads(count: int, seed: int = 7):
+    rng = random.Random(seed)
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyzäöüß-"
+    for _ in range(count):
+        name = "".join(rng.choice(letters) for _ in range(rng.randint(3, 70))).strip() or "X"
+        reference = f"RF{rng.randint(10, 99)}" + "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+                                                         for _ in range(rng.randint(1, 21)))
+        yield name, rng.choice(IBANS), Decimal(rng.randint(1, 99999999)) / 100, reference, rng.choice([None, "COBADEFFXXX"])
+
+
+def test_the_symbol_is_segnos_own_for_every_payload():
+    versions = set()
+    for name, iban, amount, reference, bic in payloads(600):
+        ours = epc_qr.make(name, iban, amount, reference, bic)
+        theirs = helpers.make_epc_qr(name=name, iban=iban, amount=amount, reference=reference, bic=bic)
+        assert (ours.mask, ours.matrix, ours.version) == (theirs.mask, theirs.matrix, theirs.version), (name, amount, reference)
+        versions.add(theirs.version)
+    assert {5, 6, 7, 8} <= versions  # with and without the version information (7 and later)
+    assert len({epc_qr.make(*p).mask for p in payloads(200, seed=8)}) == 8  # every mask is chosen somewhere
