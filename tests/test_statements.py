@@ -371,3 +371,12 @@ def test_a_swiss_account_in_the_main_payment_table_takes_its_address(tmp_path):
 
     settings = config.load(tmp_path / "dunning.toml")
     assert accounts(settings.data["payment"], "Shop")["CHF"].address[-1] == ("city", "Zürich")
+
+
+def test_a_transfer_for_two_orders_in_another_currency_is_never_split(ledger, tmp_path):
+    path = tmp_path / "francs.xml"
+    path.write_bytes(camt(entry("599.40", "Rechnungen P-2008 und P-2006", currency="CHF")))
+    summary = imported(path)
+    [listed] = summary["listed"]
+    assert listed["matched_by"] == "unmatched" and listed["note"].startswith("names orders P-2006, P-2008")
+    assert summary["new_payments"] == 0

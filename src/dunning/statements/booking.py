@@ -48,7 +48,8 @@ def import_statement(store: Store, path: Path, today: date, window: int = matche
                                             origin=f"statement:{path.name}", file=str(path))
         refused = matched["entry_ref"].isin(rejected["row"])
         matched.loc[refused, "matched_by"] = REFUSED
-        matched.loc[refused, "note"] = matched.loc[refused, "entry_ref"].map(rejected.set_index("row")["reason"])
+        reasons = rejected.drop_duplicates("row").set_index("row")["reason"]  # a split entry's parts share their row
+        matched.loc[refused, "note"] = matched.loc[refused, "entry_ref"].map(reasons)
         new_entries = insert_new(db, statement_entries, _records(matched, path), ["entry_ref"])
         written = recording.write(store, recording.Arrival(as_of=today, origin=f"statement:{path.name}", observations=observed,
                                                            window=window), db=db)

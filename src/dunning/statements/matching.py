@@ -65,7 +65,8 @@ class Matcher:
         named = sorted(by_reference | by_id) if not (len(by_reference) == 1 and by_id <= by_reference) else sorted(by_reference)
         if len(named) > 1:
             owed = [(o, int(self.orders.loc[o, "owed_now"])) for o in named]
-            if entry.direction == CREDIT and all(a for _, a in owed) and sum(a for _, a in owed) == entry.amount:
+            same_currency = all(self.orders.loc[o, "currency"] == entry.currency for o in named)
+            if entry.direction == CREDIT and same_currency and all(a for _, a in owed) and sum(a for _, a in owed) == entry.amount:
                 return ", ".join(named), SPLIT, "split by what each order owed", owed
             return "", UNMATCHED, "names orders " + ", ".join(named[:5]) + ": assign it (dunning payments assign)", []
         if by_reference:
