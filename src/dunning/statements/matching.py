@@ -12,9 +12,9 @@
    due with its fees, or what is due without them) and the payer's name holds the customer's last name. Listed for
    the merchant to confirm; never counted before that.
 
-A credit that names two orders or more (by reference or id) and is exactly what they owe together is `split`: each
-order gets what it owes. Else, and for a return, it is `unmatched`, with the orders in its note, for the merchant to
-assign. One that matches none of these is `unmatched`; a debit is not a customer's payment.
+A credit that names two orders or more (by reference or id) and is exactly what they owe together, in their currency,
+is `split`: each order gets what it owes. Else, and for a return, it is `unmatched`, with the orders in its note, for
+the merchant to assign. One that matches none of these is `unmatched`; a debit is not a customer's payment.
 """
 from __future__ import annotations
 
