@@ -7,6 +7,8 @@ write lock, or an advisory lock on PostgreSQL, so two writers never match the sa
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -136,13 +138,27 @@ def _owner_only(database: str | None) -> None:
 def _sqlite_pragmas(connection, _record) -> None:
     """WAL and a busy timeout let two processes (a send and an import) write the same file safely."""
     cursor = connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching a new file to WAL waits for another process's lock
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    _into_wal(cursor)
     # WAL with synchronous=NORMAL (SQLite's advice for WAL): safe against a crashed process, which is what
     # resuming a send relies on; only the last commits could be lost if the machine loses power.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _into_wal(cursor, seconds: float = 30.0) -> None:
+    """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy handler, while another
+    process holds the lock that switch needs (two processes opening a new store): try again until it is free."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def redacted(url: str) -> str:
