@@ -51,34 +51,17 @@ def due(store: Store, policy: Policy, as_of: date) -> list[str]:
 
 
 def cancel(store: Store, order_ids: list[str], as_of: date, note: str = "") -> list[Cancelled]:
-    """Record each order as cancelled (once: an order cancelled before stays as it was). Every order must be in the
-    ledger, and none decided otherwise (written off, with collection): checked before anything is written."""
-    if not order_ids:
-        return []
-    made = decisions.decided(store).set_index("order_id")
-    unknown, other = [], []  # checked first, so that a wrong id stops the run before it cancels anything
-    opened = {}
-    for order_id in dict.fromkeys(order_ids):
-        amount, currency = actions.open_amount(store, order_id, as_of)
-        if not currency:
-            unknown.append(order_id)
-        elif order_id in made.index and made.at[order_id, "decision"] != CANCELLED:
-            other.append(f"{order_id} ({made.at[order_id, 'decision'].replace('_', ' ')})")
-        opened[order_id] = (amount, currency)
+    """Record each order as cancelled, all in one transaction (an order cancelled before stays as it was). Every order
+    must be in the ledger and none decided otherwise (written off, with collection): else nothing is written."""
+    opened = {order_id: actions.open_amount(store, order_id, as_of) for order_id in dict.fromkeys(order_ids)}
+    unknown = [order_id for order_id, (_, currency) in opened.items() if not currency]
     if unknown:
         raise InputError(f"not in the ledger: {', '.join(unknown[:10])}")
-    if other:
-        raise InputError(f"decided otherwise before, so not cancelled: {', '.join(other[:10])}")
-    done = []
-    for order_id, (amount, currency) in opened.items():
-        new = decisions.decide(store, order_id, CANCELLED, amount, currency, as_of, note)
-        if not new:  # decided before, or just now by another run: what the ledger holds stands
-            held = decisions.decided(store, order_id).iloc[0]
-            if held["decision"] != CANCELLED:
-                raise InputError(f"{order_id} was decided otherwise ({held['decision'].replace('_', ' ')}) meanwhile: not cancelled")
-            amount = int(held["amount_open"])
-        done.append(Cancelled(order_id, currency, int(amount), new))
-    return done
+    before = decisions.decide_all(store, CANCELLED, [
+        {"order_id": order_id, "currency": currency, "amount_open": int(amount), "note": note, "decided_on": as_of}
+        for order_id, (amount, currency) in opened.items()])
+    return [Cancelled(order_id, currency, amount if before[order_id] is None else before[order_id], before[order_id] is None)
+            for order_id, (amount, currency) in opened.items()]
 
 
 @dataclass(frozen=True)

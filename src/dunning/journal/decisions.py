@@ -24,6 +24,23 @@ def decide(store: Store, order_id: str, decision: str, amount_open: int, currenc
         return insert_new(db, decisions, [row], ["order_id"]) == 1
 
 
+def decide_all(store: Store, decision: str, rows: list[dict]) -> dict[str, int | None]:
+    """Record one decision for several orders (`rows`: order_id, currency, amount_open, note, decided_on) in one
+    transaction under the ledger's write lock, each order once. An order decided otherwise before stops it whole
+    (nothing is written). Returns per order what was open when it was decided before, or None where it is new."""
+    checked(decision)
+    ids = [row["order_id"] for row in rows]
+    with store.writing() as db:
+        made = decided(db)
+        made = made[made["order_id"].isin(ids)].set_index("order_id")
+        other = [f"{o} ({d.replace('_', ' ')})" for o, d in made["decision"].items() if d != decision]
+        if other:
+            raise InputError(f"decided otherwise before, so not {decision.replace('_', ' ')}: {', '.join(other[:10])}")
+        insert_new(db, decisions, [row | {"decision": decision} for row in rows if row["order_id"] not in made.index],
+                   ["order_id"])
+    return {o: (int(made.at[o, "amount_open"]) if o in made.index else None) for o in ids}
+
+
 def checked(decision: str) -> str:
     if decision not in DECISIONS:
         raise InputError(f"the decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
