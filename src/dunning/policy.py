@@ -99,8 +99,9 @@ def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{origin}: [policy] {exc}") from None
     names = policy.stage_names()
-    for reserved in set(NOTICES) & set(names):
-        raise InputError(f"{origin}: [policy] {reserved!r} names the {reserved} notice; give the stage another name")
+    reserved = sorted(set(NOTICES) & set(names))
+    if reserved:
+        raise InputError(f"{origin}: [policy] {reserved[0]!r} names the {reserved[0]} notice; give the stage another name")
     for notice in policy.notice_stages:
         if notice.fees or notice.consequence:
             raise InputError(f"{origin}: [policy] stage {notice.name} comes before the due date: it can have no fee or consequence")

@@ -79,8 +79,12 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
     def devices() -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(merchant_key(), salt="dunning merchant device")
 
+    def asked_language() -> str:
+        """The page's language: ?lang= where it is one the pages speak, else the shop's."""
+        return request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
+
     def page(template: str, status: int = 200, csrf: str | None = None, **context):
-        lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
+        lang = asked_language()
         return render_template(f"merchant/{template}", t=TEXTS[lang], lang=lang, csrf=csrf or _csrf(), report_css=report_html.stylesheet(),
                                shop_name=settings.shop.get("name", ""), signed_in=bool(session.get("sid")), **context), status
 
@@ -132,7 +136,7 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
 
     @merchant.get("/")
     def dashboard():
-        lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
+        lang = asked_language()
         as_of = today()
         made = report.gather(store, as_of)
         body = Markup(report_html.render(made, lang, standalone=False, stage_labels=settings.stage_labels))
@@ -142,7 +146,7 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
 
     @merchant.get("/orders/<path:order_id>")
     def order(order_id: str):
-        lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
+        lang = asked_language()
         told = history.of_order(store, order_id, today())
         if told is None:
             abort(404)
@@ -151,7 +155,7 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
 
     @merchant.get("/customers/<path:email>")
     def customer(email: str):
-        lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else language
+        lang = asked_language()
         account = history.of_customer(store, email, today())
         if account is None:
             abort(404)
