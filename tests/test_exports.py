@@ -137,10 +137,11 @@ def test_every_template_variable_becomes_the_tools_placeholder(tool, tmp_path):
     templates = Templates()
     for path in result.template_paths:
         text = path.read_text("utf-8")
-        stage, language, *fee, kind = path.name.split(".template.")[1].split(".")
+        stage, language, *carried, kind = path.name.split(".template.")[1].split(".")
+        lines = set(carried[0].removeprefix("with-").split("-")) if carried else set()
         for variable in _variables_used(templates, f"{stage}.{language}.{kind}.j2"):
-            if variable == "fee_text" and not fee:
-                continue  # only the customers with a fee read about it
+            if variable.removesuffix("_text") in {"fee", "interest", "costs", "costs_warning"} - lines:
+                continue  # only the customers asked a fee (interest, costs) read about it
             assert dialect.tag(variable) in text, (path.name, variable)
     final = (tmp_path / f"{tool}.template.final.en.txt").read_text("utf-8")
     assert final.startswith("Subject: Final notice: order " + dialect.tag("order_id"))

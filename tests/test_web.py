@@ -369,7 +369,7 @@ def test_the_shops_legal_address_stands_under_the_page_and_the_reminders(shop):
     fields = {key: "x" for key in TEMPLATE_VARIABLES}
     message = with_address.templates().render("final", "de", template_context(
         fields, language="de", stage=None, stage_name="final", shop_name="Beispiel GmbH", shop_contact="a@b.c",
-        has_fee=False, reminders_sent=2, shop_address=address))
+        asked=frozenset(), reminders_sent=2, shop_address=address))
     assert message.text.rstrip().endswith(address) and address in message.html
 
 

@@ -55,7 +55,7 @@ def work_list(store: Store, policy: Policy, as_of: date) -> pd.DataFrame:
             "order_id": order_id, "action": policy.after_final.action if order_id in waiting else REQUEST,
             "customer": f"{order['first_name']} {order['last_name']}".strip(), "email": order["email"], "currency": currency,
             "open_amount": to_major_string(int(order["due_open"]), currency),
-            "fee": to_major_string(int(order["fees_open"]), currency),
+            "fee": to_major_string(int(order["owed_now"]) - int(order["due_open"]), currency),  # fees, interest, costs
             "final_sent_on": final_on.date().isoformat() if final_on is not None and pd.notna(final_on) else "",
             "days_since_final": (as_of - final_on.date()).days if final_on is not None and pd.notna(final_on) else None,
             "reminders": ", ".join(f"{r.stage} {r.reminded_on.date().isoformat()}" for r in sent.itertuples()),

@@ -248,7 +248,7 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
                                     shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
                                     shop_address=str(shop.get("address", "")),
                                     pay_by_text=mailmerge.pay_by_text(stage, as_of, value["language"]),
-                                    has_fee=int(order["fee"]) + int(order.get("fees_open") or 0) > 0,
+                                    asked=mailmerge.asks(value),
                                     reminders_sent=int(order["reminders_sent"]),
                                     still_open=int(order["open_amount"]) > 0)
         message = templates.render(campaign.stage, value["language"], context)

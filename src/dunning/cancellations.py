@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dunning.columns import NOTICE_COLUMNS
+from dunning.columns import CHARGE_COLUMNS, NOTICE_COLUMNS
 from dunning.journal import balance, decisions, queue
 from dunning.policy import CANCELLATION
 
@@ -34,7 +34,7 @@ def due(db: sa.Connection, as_of: date) -> pd.DataFrame:
         "last_name": orders["last_name"], "language": orders["language"], "product_name": orders["product_name"],
         "created_at": pd.NaT, "kind": "", "payment_method": "", "currency": orders["currency"], "status": "",
         "open_amount": pd.array(made["amount_open"].to_numpy(dtype="int64"), dtype="Int64"), "paid_amount": zeros,
-        "fee": zeros, "fees_open": zeros, "oldest_due_date": made["decided_on"].dt.date.to_numpy(), "days_overdue": 0,
+        **dict.fromkeys(CHARGE_COLUMNS, zeros), "oldest_due_date": made["decided_on"].dt.date.to_numpy(), "days_overdue": 0,
         "open_installments": 0, "stage": CANCELLATION, "reason": "", "reminders_sent": 0, "last_stage": "",
         "last_reminded_on": pd.NaT, "about": ABOUT,
     }, columns=NOTICE_COLUMNS)

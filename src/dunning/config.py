@@ -9,6 +9,8 @@ from importlib import resources
 from pathlib import Path
 
 from dunning.errors import InputError
+from dunning.law import presets, rates
+from dunning.law.asked import Statute
 from dunning.mailmerge import Templates
 from dunning.policy import Policy, from_settings
 from dunning.journal.store import Store, url_for
@@ -29,9 +31,10 @@ SCHEMA: dict[str, dict[str, str]] = {
     "links": {"manage_url": TEXT, "token_max_age_days": DAYS},
     "paths": {"exports": TEXT},
     "policy": {"grace_days": DAYS, "cooldown_days": DAYS, "skip_stages": FLAG, "minimum_amount": AMOUNTS, "stages": TABLES,
-               "holds": TABLES, "after_final": TABLE},
+               "holds": TABLES, "after_final": TABLE, "law": TEXT},
     "policy.after_final": {"action": TEXT, "days": DAYS},
-    "policy.stages": {"name": TEXT, "label": TEXT, "days": WHOLE, "fee": AMOUNTS, "consequence": TEXT, "pay_within_days": DAYS},
+    "policy.stages": {"name": TEXT, "label": TEXT, "days": WHOLE, "fee": AMOUNTS, "consequence": TEXT, "pay_within_days": DAYS,
+                       "fourteen_day_letter": FLAG},
     "policy.holds": {"order_id": TEXT, "email": TEXT, "reason": TEXT, "until": DATE},
     "exports": {"klicktipp_field_ids": TEXTS, "brevo_attributes": TEXTS},
     "store": {"url": TEXT},
@@ -63,6 +66,19 @@ class Settings:
     def policy(self) -> Policy:
         """The policy, parsed once."""
         return from_settings(self.section("policy"), origin=str(self.source or "defaults"))
+
+    @cached_property
+    def statute(self) -> Statute | None:
+        """The law the policy follows, with the shipped rates and the workspace's own (rates.csv); None where none."""
+        if not self.policy.law:
+            return None
+        letter = next((s.name for s in self.policy.stages if s.fourteen_day_letter), "")
+        return Statute(presets.named(self.policy.law), rates.load(self.rates_file), letter)
+
+    @property
+    def rates_file(self) -> Path:
+        """The workspace's own interest rates (`dunning rates add`), beside dunning.toml."""
+        return self.root / rates.FILE_NAME
 
     def store(self) -> Store:
         """The ledger: DUNNING_DATABASE_URL, else [store] url, else dunning.sqlite3 in the workspace."""

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dunning.columns import NOTICE_COLUMNS
+from dunning.columns import CHARGE_COLUMNS, NOTICE_COLUMNS
 from dunning.journal import balance, queue
 from dunning.policy import CONFIRMATION
 
@@ -39,7 +39,7 @@ def due(db: sa.Connection, as_of: date, within_days: int) -> pd.DataFrame:
         "last_name": orders["last_name"], "language": orders["language"], "product_name": orders["product_name"],
         "created_at": pd.NaT, "kind": "", "payment_method": "", "currency": orders["currency"], "status": "",
         "open_amount": pd.array(settled.owed_now[codes], dtype="Int64"), "paid_amount": pd.array(paid["amount"].to_numpy(), dtype="Int64"),
-        "fee": pd.array(np.zeros(len(codes), dtype="int64"), dtype="Int64"), "fees_open": pd.array(np.zeros(len(codes), dtype="int64"), dtype="Int64"),
+        **{column: pd.array(np.zeros(len(codes), dtype="int64"), dtype="Int64") for column in CHARGE_COLUMNS},
         "oldest_due_date": paid["occurred_on"].dt.date.to_numpy(), "days_overdue": 0, "open_installments": 0,
         "stage": CONFIRMATION, "reason": "", "reminders_sent": 0, "last_stage": "", "last_reminded_on": pd.NaT,
         "about": "payment:" + paid["id"].astype(str).to_numpy(),

@@ -19,10 +19,13 @@ from dunning.languages import typeset
 from dunning.policy import Stage
 
 TEMPLATE_VARIABLES = (
-    "first_name", "last_name", "order_id", "product_name", "open_amount_text", "paid_amount_text",
-    "fee_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text", "order_date_text",
+    "first_name", "last_name", "order_id", "product_name", "open_amount_text", "paid_amount_text", "fee_text",
+    "interest_text", "costs_text", "costs_warning_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
+    "order_date_text",
 )
-SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", "has_fee", "language", "stage_label",
+LINES = ("fee", "interest", "costs", "costs_warning")  # what a message may ask beyond the open amount: `<line>_text`
+SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", *(f"has_{line}" for line in LINES), "language",
+                  "stage_label",
                   "reminders_sent", "pay_by_text", "unsubscribe_url", "still_open")
 
 
@@ -33,8 +36,14 @@ def pay_by_text(stage: Stage | None, reminded_on: date, language: str) -> str:
     return format_date(reminded_on + timedelta(days=stage.pay_within_days), format="long", locale=language or "en")
 
 
+def asks(fields: Mapping[str, object]) -> frozenset[str]:
+    """The lines (LINES) a customer's message carries: those whose text is not empty. Messages that differ in them are
+    different templates in a tool, so that nobody reads about a fee, interest or costs of nothing."""
+    return frozenset(line for line in LINES if fields.get(f"{line}_text"))
+
+
 def context(fields: Mapping[str, object], *, language: str, stage: Stage | None, stage_name: str, shop_name: str,
-            shop_contact: str, has_fee: bool, reminders_sent: int, shop_address: str = "", pay_by_text: str = "",
+            shop_contact: str, asked: frozenset[str], reminders_sent: int, shop_address: str = "", pay_by_text: str = "",
             unsubscribe_url: str = "", still_open: bool = False) -> dict:
     """The one template context of a reminder: its merge fields (a customer's values, or a tool's merge tags)
     and what the shop and the stage say. `reminders_sent` counts the reminders this customer had before;
@@ -42,7 +51,7 @@ def context(fields: Mapping[str, object], *, language: str, stage: Stage | None,
     `still_open` tells a payment confirmation whether something is left to pay."""
     return {key: fields[key] for key in TEMPLATE_VARIABLES} | {
         "shop_name": shop_name, "shop_contact": shop_contact, "shop_address": shop_address, "language": language,
-        "consequence": stage.consequence if stage else "", "has_fee": has_fee,
+        "consequence": stage.consequence if stage else "", **{f"has_{line}": line in asked for line in LINES},
         "stage_label": stage.label if stage else stage_name, "reminders_sent": reminders_sent, "pay_by_text": pay_by_text,
         "unsubscribe_url": unsubscribe_url, "still_open": still_open,
     }

@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import sqlalchemy as sa
 
-from dunning.journal.balance import FEE, settle_arrays
+from dunning.journal.balance import KINDS, settle_arrays
 from dunning.journal.matcher import EXPORT
 from dunning.journal.store import Store
 from dunning.journal.tables import SENT, charges, movements, orders, reminders
@@ -35,6 +35,8 @@ class OrderView:
     currency: str
     installments: list[Installment]
     fee: int  # fees charged by reminders that were sent, still open
+    interest: int  # default interest charged by reminders that were sent, still open
+    costs: int  # lump sums and collection costs charged by reminders that were sent, still open
     paid_since: int
     open_now: int
     open_later: int
@@ -50,10 +52,15 @@ class OrderView:
         return next((i for i in self.installments if i.open > 0 and self.as_of is not None and i.due_date > self.as_of), None)
 
     @property
+    def charged(self) -> int:
+        """The fees, interest and costs still open: charged apart from the order."""
+        return self.fee + self.interest + self.costs
+
+    @property
     def to_pay(self) -> int:
-        """What the page asks for: what is open now with the fee, or else the next installment to fall due."""
-        if self.open_now or self.fee:
-            return self.open_now + self.fee
+        """What the page asks for: what is open now with fees, interest and costs, or else the next installment to fall due."""
+        if self.open_now or self.charged:
+            return self.open_now + self.charged
         return self.next_due.open if self.next_due else 0
 
     @property
@@ -75,7 +82,7 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
         moved = db.execute(_MOVEMENTS, {"key": row.order_key}).all()
         last = db.execute(_LAST_REMINDER, {"order_id": order_id}).first()
     settled = settle_arrays(
-        np.zeros(len(charged), dtype="int64"), np.array([c.kind == FEE for c in charged], dtype=bool),
+        np.zeros(len(charged), dtype="int64"), np.array([KINDS.index(c.kind) if c.kind in KINDS else -1 for c in charged], dtype="int64"),
         np.array([c.seq for c in charged], dtype="int64"), np.array([c.due_on for c in charged], dtype="datetime64[D]"),
         np.array([c.amount for c in charged], dtype="int64"), np.zeros(len(moved), dtype="int64"),
         np.array([m.amount for m in moved], dtype="int64"), np.array([m.occurred_on for m in moved], dtype="datetime64[D]"), 1, today)
@@ -86,7 +93,7 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
     return OrderView(
         order_id=row.order_id, first_name=row.first_name, last_name=row.last_name, email=row.email,
         language=row.language, product_name=row.product_name, currency=row.currency, installments=items,
-        fee=int(settled.fees_open[0]), paid_since=max(int(since), 0), open_now=int(settled.due_open[0]),
+        fee=int(settled.fees_open[0]), interest=int(settled.interest_open[0]), costs=int(settled.costs_open[0]), paid_since=max(int(since), 0), open_now=int(settled.due_open[0]),
         open_later=int(settled.later_open[0]), recorded_on=row.seen_on,
         last_stage=last.stage if last else "", last_reminded_on=last.reminded_on if last else None, as_of=today,
         order_key=int(row.order_key),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dunning import exclusions
-from dunning.columns import NOTICE_COLUMNS
+from dunning.columns import CHARGE_COLUMNS, NOTICE_COLUMNS
 from dunning.exclusions import Filters
 from dunning.policy import Policy
 
@@ -37,8 +37,9 @@ def upcoming(orders: pd.DataFrame, rec: pd.DataFrame, late_open: np.ndarray, pai
     stage = pd.Series("", index=frame.index, dtype="string")
     for notice in notice_stages:  # the earliest first: a later stage reached replaces it
         stage[frame["days_overdue"] >= notice.days] = notice.name
-    frame["stage"], frame["fee"], frame["reason"] = stage, pd.array([0] * len(frame), dtype="Int64"), "upcoming"
-    frame["fees_open"] = pd.array([0] * len(frame), dtype="Int64")
+    frame["stage"], frame["reason"] = stage, "upcoming"
+    for column in CHARGE_COLUMNS:  # a notice before the due date asks no fee, interest or costs
+        frame[column] = pd.array([0] * len(frame), dtype="Int64")
     frame["reminders_sent"], frame["last_stage"], frame["last_reminded_on"] = 0, "", pd.NaT
     frame["about"] = "due:" + pd.Series(due, index=frame.index).dt.strftime("%Y-%m-%d")
     why = exclusions.why_not(frame, as_of, replace(policy, cooldown_days=0), pd.Series("", index=frame.index, dtype="string"), closed)

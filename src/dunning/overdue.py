@@ -10,6 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dunning import exclusions, stages
+from dunning.law import asked
+from dunning.law.asked import Statute
 from dunning.arrowtext import arrow_strings
 from dunning.columns import NOTICE_COLUMNS, OVERDUE_COLUMNS
 from dunning.exclusions import Filters
@@ -61,6 +63,7 @@ def find(
     filters: Filters = Filters(),
     history: pd.DataFrame | None = None,
     closed: pd.Series | None = None,
+    statute: Statute | None = None,
 ) -> OverdueResult:
     """Orders with something open past due + grace as of `as_of`, staged, with reasons, judged without any store:
     the receivables are the charges, what they say was paid and the `payments` (order_id, paid_at, amount, currency)
@@ -68,7 +71,8 @@ def find(
 
     `history` (order_id, stage, reminded_on: the reminders sent, from any channel) sets each order's
     next stage (never one it skipped, unless the policy allows it) and applies the cooldown. `closed` (order_id ->
-    the merchant's decision, e.g. "written off on 2026-12-01") leaves those orders out.
+    the merchant's decision, e.g. "written off on 2026-12-01") leaves those orders out. `statute` (the law the policy
+    follows) sets the default interest and costs each reminder asks.
     """
     orders = orders.reset_index(drop=True)
     code = codes_for(receivables["order_id"], orders["order_id"])
@@ -81,14 +85,18 @@ def find(
     if usable is not None:
         moved.append(usable)
     settled = settle(charged, pd.concat(moved, ignore_index=True), len(orders), as_of)
-    result = judge(orders, settled, np.arange(len(orders)), as_of, policy, filters=filters, history=history, closed=closed)
+    result = judge(orders, settled, np.arange(len(orders)), as_of, policy, filters=filters, history=history, closed=closed,
+                   statute=statute)
     result.unmatched_payments = unmatched
     return result
 
 
 def judge(orders: pd.DataFrame, settled: Settled, codes: np.ndarray, as_of: date, policy: Policy, *,
-          filters: Filters = Filters(), history: pd.DataFrame | None = None, closed: pd.Series | None = None) -> OverdueResult:
-    """`find` on a balance settled already: `orders` (positions 0..n-1), and `codes`, each order's code in `settled`."""
+          filters: Filters = Filters(), history: pd.DataFrame | None = None, closed: pd.Series | None = None,
+          statute: Statute | None = None, claims: pd.DataFrame | None = None) -> OverdueResult:
+    """`find` on a balance settled already: `orders` (positions 0..n-1), and `codes`, each order's code in `settled`;
+    `claims` (per order id: the interest and costs its reminders asked, `journal.queue.claims`) keeps a reminder from
+    asking them twice."""
     orders = orders.reset_index(drop=True)
     n = len(orders)
     place = np.full(max(len(settled.paid), 1), -1, dtype="int64")
@@ -117,6 +125,7 @@ def judge(orders: pd.DataFrame, settled: Settled, codes: np.ndarray, as_of: date
     frame["days_overdue"] = (np.datetime64(as_of, "D") - oldest[late_codes]).astype("int64")
     frame["oldest_due_date"] = pd.Series(oldest[late_codes], index=frame.index).dt.date
     waiting = stages.assign(frame, policy, history, as_of)
+    asked.ask(frame, settled, codes[late_codes], history, claims, statute, as_of)
     frame["reason"] = reasons(frame)
     why = exclusions.why_not(frame, as_of, policy, waiting, closed)
     excluded = frame[why != ""].assign(why=why[why != ""])

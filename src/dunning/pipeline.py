@@ -87,11 +87,13 @@ def find_overdue(
         planned = recording.plan(db, arrival)
         history = queue.history(db)
         closed = decisions.closed(db)
+        claims = queue.claims(db) if settings.statute else None
         shown = _shown_elsewhere(db, planned, paid)
     on_step("finding what is overdue")
     codes = pd.Series(np.arange(len(planned.book.orders)), index=planned.book.orders["order_id"].to_numpy())
     export_codes = codes.reindex(export.orders["order_id"]).to_numpy(dtype="int64")
-    result = judge(export.orders, planned.settled(as_of), export_codes, as_of, policy, filters=filters, history=history, closed=closed)
+    result = judge(export.orders, planned.settled(as_of), export_codes, as_of, policy, filters=filters, history=history, closed=closed,
+                   statute=settings.statute, claims=claims)
     result.unmatched_payments = _unmatched(planned, paid)
     only_ledger = _only_in_ledger(planned, shown, as_of)
     for frame in (result.orders, result.excluded):

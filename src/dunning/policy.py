@@ -1,10 +1,11 @@
-"""The dunning policy: grace days, stages with optional fees, minimum amounts, cooldown, holds."""
+"""The dunning policy: grace days, stages with optional fees, minimum amounts, cooldown, holds, the law it follows."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 
 from dunning.errors import InputError
+from dunning.law import presets
 from dunning.money import known_currencies, parse_major
 
 CONSEQUENCES = ("", "cancellation", "collection")
@@ -24,6 +25,7 @@ class Stage:
     fees: dict[str, int] = field(default_factory=dict)
     consequence: str = ""
     pay_within_days: int = 0  # a deadline this many days after the reminder ("please pay by ..."); 0: none
+    fourteen_day_letter: bool = False  # the Dutch letter that must come before collection costs (law nl-consumer)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Policy:
     holds: tuple[Hold, ...] = ()
     skip_stages: bool = False
     after_final: AfterFinal = AfterFinal()
+    law: str = ""  # a preset of dunning.law.presets: the statutory interest and costs reminders ask ("" none)
 
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
@@ -94,8 +97,9 @@ def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
             grace_days=_non_negative(section.get("grace_days", 0), "grace_days"),
             cooldown_days=_non_negative(section.get("cooldown_days", 7), "cooldown_days"),
             stages=stages, minimum_amount=minimum, holds=holds, skip_stages=_flag(section.get("skip_stages", False), "skip_stages"),
-            after_final=_after_final(section.get("after_final", {})),
+            after_final=_after_final(section.get("after_final", {})), law=str(section.get("law", "")),
         )
+        _check_law(policy)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{origin}: [policy] {exc}") from None
     names = policy.stage_names()
@@ -113,6 +117,27 @@ def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
     return policy
 
 
+def _check_law(policy: Policy) -> None:
+    """The law is a known preset, and the fourteen-day letter is one dunning stage where (and only where) it asks one."""
+    letters = [s for s in policy.stages if s.fourteen_day_letter]
+    if not policy.law:
+        if letters:
+            raise ValueError(f"stage {letters[0].name}: fourteen_day_letter needs law = \"nl-consumer\"")
+        return
+    law = presets.named(policy.law)
+    if law.fourteen_day_letter and len(letters) != 1:
+        raise ValueError(f"law {law.name} needs exactly one stage with fourteen_day_letter = true (the letter that must come "
+                         f"before collection costs), found {len(letters)}")
+    charging = [s for s in policy.stages if s.fees]
+    if law.scale and charging:
+        raise ValueError(f"stage {charging[0].name}: law {law.name} allows no reminder fee; the statutory collection costs "
+                         f"are all a consumer may be charged (art. 6:96 lid 5 BW)")
+    if letters and not law.fourteen_day_letter:
+        raise ValueError(f"stage {letters[0].name}: fourteen_day_letter is for law = \"nl-consumer\", not {law.name}")
+    if letters and letters[0].days < 0:
+        raise ValueError(f"stage {letters[0].name}: the fourteen-day letter comes after the due date (days 0 or more)")
+
+
 def _stage(data: dict) -> Stage:
     name = str(data["name"])
     consequence = str(data.get("consequence", ""))
@@ -123,6 +148,7 @@ def _stage(data: dict) -> Stage:
         name=name, label=str(data.get("label", name)), days=_whole(data["days"], f"stage {name} days"),
         fees=fees, consequence=consequence,
         pay_within_days=_non_negative(data.get("pay_within_days", 0), f"stage {name} pay_within_days"),
+        fourteen_day_letter=_flag(data.get("fourteen_day_letter", False), f"stage {name} fourteen_day_letter"),
     )
 
 

@@ -13,10 +13,10 @@ from dunning import files
 from dunning.exports.dialects import decimal_symbol, excel_delimiter
 from dunning.money import major_strings
 
-MONEY_COLUMNS = ("open_amount", "paid_amount", "fee", "ledger_paid")
+MONEY_COLUMNS = ("open_amount", "paid_amount", "fee", "interest", "costs", "ledger_paid")
 RECORD_COLUMNS = [
     "order_id", "email", "first_name", "last_name", "product_name", "kind", "payment_method",
-    "currency", "open_amount", "paid_amount", "ledger_paid", "fee", "oldest_due_date", "days_overdue",
+    "currency", "open_amount", "paid_amount", "ledger_paid", "fee", "interest", "costs", "oldest_due_date", "days_overdue",
     "open_installments", "stage", "last_stage", "last_reminded_on", "reminders_sent", "reason", "language",
     "token", "manage_url",
 ]
@@ -31,8 +31,9 @@ def records(frame: pd.DataFrame) -> pd.DataFrame:
     """The overdue frame with money as decimal strings and dates as ISO text; token columns kept when present,
     and `why` for orders not dunned."""
     out = frame.copy()
-    if "ledger_paid" not in out:
-        out["ledger_paid"] = pd.array([0] * len(out), dtype="Int64")
+    for column in ("ledger_paid", "interest", "costs"):
+        if column not in out:
+            out[column] = pd.array([0] * len(out), dtype="Int64")
     for column in MONEY_COLUMNS:
         out[column] = money_text(out, column)
     for column in ("oldest_due_date", "last_reminded_on"):

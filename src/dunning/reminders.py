@@ -16,7 +16,7 @@ def row(order: dict, value: dict) -> dict:
         "order_id": order["order_id"], "stage": order["stage"], "about": order.get("about") or "", "email": value["email"],
         "first_name": value["first_name"], "last_name": value["last_name"], "language": value["language"],
         "currency": order["currency"], "open_amount": int(order["open_amount"]), "fee": int(order["fee"]),
-        "fees_open": int(order.get("fees_open") or 0),
+        **{column: int(order.get(column) or 0) for column in ("fees_open", "interest", "costs", "interest_open", "costs_open")},
         "reason": order["reason"], "payment_method": order["payment_method"] or "", "days_overdue": int(order["days_overdue"]),
         "token_id": tokens.token_id(order["token"]),
         "merge_fields": json.dumps({key: str(value[key]) for key in FIELD_KEYS if key not in ("due_date", "order_date")}

@@ -13,7 +13,7 @@ from dunning.journal.store import Store
 
 DIMENSIONS = {"campaign": ["source"], "stage": ["stage"], "reason": ["reason"], "payment method": ["payment_method"]}
 MONEY = ("amount_reminded", "amount_recovered", "still_open", "amount_closed", "amount_announced", "amount_paid_on_time",
-         "amount", "reminded", "recovered", "closed")
+         "amount", "reminded", "recovered", "closed", "amount_charged", "amount_settled", "amount_open")
 # The terminal shows these of the figures; --json and --html carry every column.
 TERMINAL_COLUMNS = ("orders_reminded", "amount_reminded", "amount_recovered", "still_open", "rate_by_amount",
                     "median_days_to_payment")
@@ -43,7 +43,9 @@ def gather(store: Store, as_of: date, campaign: str | None = None, since: date |
     if since is not None:
         rows = rows[rows["as_of"] >= pd.Timestamp(since)].reset_index(drop=True)
     notices = tracking.notice_outcomes(store, as_of, sent=sent, paid=paid)
-    return Report(as_of, rows, build(rows, as_of, notices, tracking.decided_amounts(store, as_of)))
+    tables = build(rows, as_of, notices, tracking.decided_amounts(store, as_of))
+    tables["fees, interest and costs"] = tracking.charges_asked(store, as_of)
+    return Report(as_of, rows, tables)
 
 
 def build(rows: pd.DataFrame, as_of: date, notices: pd.DataFrame | None = None,

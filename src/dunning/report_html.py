@@ -19,8 +19,8 @@ from dunning.report_texts import LANGUAGES, TEXTS, campaign_words, stage_words
 # left out of every table.
 FIGURES_SHOWN = ("orders_reminded", "amount_reminded", "amount_recovered", "still_open", "amount_closed", "rate_by_amount",
                  "median_days_to_payment")
-KEYS = ("source", "stage", "reason", "payment_method", "currency", "decision", "week", "days", "days_overdue")
-WORDS = ("reason", "decision", "payment_method")
+KEYS = ("source", "stage", "reason", "payment_method", "currency", "decision", "week", "days", "days_overdue", "kind")
+WORDS = ("reason", "decision", "payment_method", "kind")
 _ENV = Environment(loader=PackageLoader("dunning", "templates/report"), autoescape=select_autoescape(("j2",)))
 
 
@@ -88,7 +88,7 @@ def _cell(column: str, row: dict, language: str, t: dict, stage_labels: dict[str
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return t["not_yet"] if column.startswith("after_") else "–"
     if column in ("amount_reminded", "amount_recovered", "still_open", "amount_closed", "amount_announced",
-                  "amount_paid_on_time", "amount"):
+                  "amount_paid_on_time", "amount", "amount_charged", "amount_settled", "amount_open"):
         return format_amount(int(value), row["currency"], language)
     if column.startswith("rate_") or column.startswith("after_"):
         return format_percent(float(value), locale=language)  # money-safe: a ratio

@@ -4,6 +4,8 @@ from __future__ import annotations
 LANGUAGES = ("nl", "de", "fr", "en")
 
 _EN = {
+    "fees, interest and costs": "Fees, interest and costs charged", "kind": "Kind", "amount_charged": "Charged",
+    "amount_settled": "Paid", "amount_open": "Open", "fee": "Reminder fees", "interest": "Default interest", "costs": "Lump sums and costs",
     "title": "Recovery report", "as_of": "As of {date}", "period": "Reminders from {start} to {end}",
     "no_reminders": "No reminders have been sent yet.", "never_summed": "Amounts are never added across currencies.",
     "reminded": "Reminded", "recovered": "Recovered", "rate": "Recovery rate", "still_open": "Still open",
@@ -46,6 +48,8 @@ _EN = {
 TEXTS: dict[str, dict[str, str]] = {
     "en": _EN,
     "de": _EN | {
+        "fees, interest and costs": "Gebühren, Zinsen und Kosten", "kind": "Art", "amount_charged": "Berechnet",
+        "amount_settled": "Bezahlt", "amount_open": "Offen", "fee": "Mahngebühren", "interest": "Verzugszinsen", "costs": "Pauschalen und Kosten",
         "title": "Bericht: eingegangene Zahlungen", "as_of": "Stand {date}", "period": "Erinnerungen vom {start} bis {end}",
         "no_reminders": "Es wurden noch keine Erinnerungen versandt.", "never_summed": "Beträge werden nie über Währungen addiert.",
         "reminded": "Angemahnt", "recovered": "Eingegangen", "rate": "Quote", "still_open": "Noch offen",
@@ -84,6 +88,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "shop_refused": "Die Bestellung ist storniert, aber {reason}: Halten Sie es erneut fest, um den Shop erneut aufzurufen.",
     },
     "fr": _EN | {
+        "fees, interest and costs": "Frais, intérêts et indemnités", "kind": "Nature", "amount_charged": "Facturé",
+        "amount_settled": "Payé", "amount_open": "Dû", "fee": "Frais de relance", "interest": "Intérêts de retard", "costs": "Indemnités et frais",
         "title": "Rapport de recouvrement", "as_of": "Au {date}", "period": "Relances du {start} au {end}",
         "no_reminders": "Aucune relance n'a encore été envoyée.", "never_summed": "Les montants ne sont jamais additionnés entre devises.",
         "reminded": "Relancé", "recovered": "Recouvré", "rate": "Taux", "still_open": "Encore dû", "closed": "Clôturé par vous",
@@ -122,6 +128,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "shop_refused": "La commande est annulée, mais {reason} : enregistrez-la à nouveau pour rappeler la boutique.",
     },
     "nl": _EN | {
+        "fees, interest and costs": "Kosten en rente", "kind": "Soort", "amount_charged": "Berekend",
+        "amount_settled": "Betaald", "amount_open": "Open", "fee": "Aanmaningskosten", "interest": "Rente", "costs": "Incassokosten",
         "title": "Rapport: ontvangen betalingen", "as_of": "Stand {date}", "period": "Herinneringen van {start} tot {end}",
         "no_reminders": "Er zijn nog geen herinneringen verstuurd.", "never_summed": "Bedragen worden nooit over valuta's opgeteld.",
         "reminded": "Herinnerd", "recovered": "Ontvangen", "rate": "Percentage", "still_open": "Nog open", "closed": "Door u afgesloten",

@@ -267,6 +267,7 @@ def _outgoing(campaign_id: int, campaign: Campaign, reminder) -> Outgoing:
         subject=reminder.subject, text=reminder.body_text, html=reminder.body_html, sender=campaign.sender,
         reply_to=campaign.reply_to, message_id=message_id(campaign_id, reminder.id, campaign.sender),
         list_unsubscribe=unsubscribe_header(campaign.reply_to, campaign.sender), language=reminder.language,
-        amount=int(reminder.open_amount) + int(reminder.fee) + int(reminder.fees_open), currency=reminder.currency,
+        amount=sum(int(getattr(reminder, column)) for column in ("open_amount", "fee", "fees_open", "interest", "interest_open",
+                                                                 "costs", "costs_open")), currency=reminder.currency,
         order_key=int(reminder.order_key or 0),
     )

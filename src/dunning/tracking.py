@@ -143,6 +143,20 @@ def recovery(store: Store, as_of: date, campaign: str | None = None, *, sent: pd
     return out.drop(columns=["reminder", "prepared_at"])
 
 
+def charges_asked(store: Store, as_of: date) -> pd.DataFrame:
+    """Per currency and kind (fee, interest, costs): what reminders that were sent charged by `as_of`, how much of it
+    was paid and what is still open, as the one balance settles it."""
+    with store.engine.connect() as db:
+        held = balance.book(db)
+    settled = held.settle(as_of)
+    table = settled.charges
+    table = table[(table["kind"] != balance.INSTALLMENT) & (table["due_date"] <= np.datetime64(as_of, "D"))]
+    currency = held.orders["currency"].to_numpy()[table["code"].to_numpy(dtype="int64")] if len(table) else []
+    grouped = table.assign(currency=currency).groupby(["currency", "kind"], sort=True).agg(
+        amount_charged=("amount_due", "sum"), amount_settled=("amount_paid", "sum"), amount_open=("amount_open", "sum"))
+    return grouped.reset_index().astype({"amount_charged": "int64", "amount_settled": "int64", "amount_open": "int64"})
+
+
 def credited(store: Store, as_of: date, campaign: str | None = None) -> pd.DataFrame:
     """Every recovered amount traced to its payment: one row per reminder and payment credited to it, with the
     reminder's campaign (`source`), stage, order and date, and the payment's id, source, date and counted amount."""

@@ -49,6 +49,7 @@ SEGMENT_BATCH = 500
 MAX_MERGE_FIELDS = 30
 TEXT_LIMIT = 255
 BUILT_IN_TAGS = {"EMAIL", "FNAME", "LNAME"}
+LAW_FIELDS = frozenset({"interest_text", "costs_text", "costs_warning_text"})  # merge fields only a policy with a law fills
 TITLE_PREFIX = "dunning "
 NEW_STATUSES = ("subscribed", "pending", "transactional")
 GONE_OUT = ("sent", "sending", "schedule")
@@ -99,7 +100,7 @@ class MailchimpChannel:
         address, (False, why) when it cannot be sent, or (None, why) when it waits for the next run."""
         list_id = self.settings.list_id
         self._check_audience(list_id)
-        self._ensure_merge_fields(list_id)
+        self._ensure_merge_fields(list_id, reminders)
         self._sweep_tags(list_id)
         results: dict[int, tuple[bool | None, str]] = {}
         todo = self._not_proven(list_id, reminders, results)
@@ -310,10 +311,13 @@ class MailchimpChannel:
         except PermanentFailure:
             pass  # already gone
 
-    def _ensure_merge_fields(self, list_id: str) -> None:
+    def _ensure_merge_fields(self, list_id: str, reminders: list) -> None:
+        """The audience's merge fields for every field a reminder carries (those of the law only where one asks them)."""
         existing = list(self._pages(self.client.lists.get_list_merge_fields, "merge_fields", list_id))
         have = {f["tag"] for f in existing}
-        wanted = {key: tag for key, tag in MAILCHIMP.merge_names.items() if tag not in BUILT_IN_TAGS}
+        used = {key for r in reminders for key, value in json.loads(r.merge_fields).items() if key in LAW_FIELDS and value}
+        wanted = {key: tag for key, tag in MAILCHIMP.merge_names.items()
+                  if tag not in BUILT_IN_TAGS and (key not in LAW_FIELDS or key in used)}
         missing = {key: tag for key, tag in wanted.items() if tag not in have}
         if len(existing) + len(missing) > MAX_MERGE_FIELDS:
             raise InputError(f"the Mailchimp audience has {len(existing)} merge fields; adding {len(missing)} would pass "
@@ -354,7 +358,7 @@ class MailchimpChannel:
         stage = self.shop.stage
         context = mailmerge.context(tags, language=variant.language, stage=stage, stage_name=stage.name,
                                     shop_name=self.shop.name, shop_contact=self.shop.contact,
-                                    shop_address=self.shop.address, has_fee=variant.has_fee,
+                                    shop_address=self.shop.address, asked=variant.asked,
                                     reminders_sent=variant.reminders_sent,
                                     pay_by_text=mailmerge.pay_by_text(stage, as_of, variant.language),
                                     unsubscribe_url=Markup(MAILCHIMP.unsubscribe), still_open=variant.still_open)
@@ -373,14 +377,14 @@ class Variant(NamedTuple):
     """What makes two reminders' messages differ beyond merge tags: one campaign per variant."""
 
     language: str
-    has_fee: bool
+    asked: frozenset[str]  # the lines beyond the open amount (mailmerge.LINES) its messages carry
     reminders_sent: int
     still_open: bool
 
 
 def _variant(reminder) -> Variant:
     fields = json.loads(reminder.merge_fields)
-    return Variant(reminder.language, bool(fields.get("fee_text")), int(fields.get("reminders_sent") or 0),
+    return Variant(reminder.language, mailmerge.asks(fields), int(fields.get("reminders_sent") or 0),
                    Decimal(fields.get("open_amount") or "0") > 0)
 
 
@@ -412,7 +416,7 @@ def _member(reminder, status_if_new: str) -> dict:
     bytes), language."""
     fields = json.loads(reminder.merge_fields)
     merge = {MAILCHIMP.merge_names[key]: _clip(value) for key, value in fields.items() if key in MAILCHIMP.merge_names
-             and MAILCHIMP.merge_names[key] != "EMAIL"}
+             and MAILCHIMP.merge_names[key] != "EMAIL" and (value or key not in LAW_FIELDS)}
     return {"email_address": reminder.email, "status_if_new": status_if_new, "merge_fields": merge,
             "language": reminder.language}
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dunning import __version__
-from dunning.cli import actions, campaign, journal, orders, setup, statement, track
+from dunning.cli import actions, campaign, journal, orders, rates, setup, statement, track
 from dunning.cli.common import Command, Group
 
 # The database library's own logging (a connection that failed to reset as the store went away) stays out of the
@@ -48,6 +48,7 @@ app.add_typer(actions.app, name="actions")
 app.command("order", cls=Command)(journal.order_command)
 app.command("customer", cls=Command)(journal.customer_command)
 app.add_typer(journal.app, name="payments")
+app.add_typer(rates.app, name="rates")
 app.add_typer(setup.token_app, name="token")
 app.command("serve", cls=Command)(setup.serve_command)
 app.command("merchant-password", cls=Command)(setup.merchant_password)

@@ -21,6 +21,7 @@ from dunning import config
 from dunning.config import Settings
 from dunning.errors import Failure, InputError
 from dunning.exclusions import Filters
+from dunning.law.asked import missing_rates
 from dunning.sources import rejects
 
 # User text (names, file contents, messages) is printed as it is: no markup, no highlighting.
@@ -50,11 +51,16 @@ class Group(_FlagHelp, TyperGroup):
 
 
 def load_settings(path: Path | None) -> Settings:
-    """The settings of --config (or ./dunning.toml); says which ledger is used when --config puts it elsewhere."""
+    """The settings of --config (or ./dunning.toml); says which ledger is used when --config puts it elsewhere, and
+    when the law the policy follows lacks this half-year's published rate."""
     settings = config.load(path)
     note = settings.ledger_elsewhere(Path.cwd())
     if note:
         err.print(note)
+    if settings.section("policy").get("law"):  # a law whose rate of this half-year is not in the table yet
+        gap = missing_rates(settings.statute, date.today())
+        if gap:
+            err.print(f"warning: {gap}")
     return settings
 
 

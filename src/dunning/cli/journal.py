@@ -97,8 +97,10 @@ def _balance_json(told: history.History) -> dict[str, str]:
 
 def _owes(told: history.History) -> str:
     owed, money = told.owed, lambda v: to_major_string(v, told.currency)  # noqa: E731
+    extra = "".join(f", {words} {money(owed[name])}" for name, words in (("interest_open", "interest"), ("costs_open", "costs"))
+                    if owed[name])
     return (f"owes now {money(owed['owed_now'])} {told.currency} (installments due {money(owed['due_open'])}, fees "
-            f"{money(owed['fees_open'])}); later {money(owed['later_open'])}; paid {money(owed['paid'])}"
+            f"{money(owed['fees_open'])}{extra}); later {money(owed['later_open'])}; paid {money(owed['paid'])}"
             + (f"; credit {money(owed['credit'])}" if owed["credit"] else ""))
 
 

@@ -35,6 +35,12 @@ FIELDS: tuple[Field, ...] = (
     Field("paid_amount", NUMBER, "what was paid on the order so far, in major units"),
     Field("paid_amount_text", TEXT, "what was paid, formatted for the customer's language"),
     Field("fee_text", TEXT, "the reminder fees asked: those of earlier reminders still open and this stage's, formatted (empty when none)"),
+    Field("interest_text", TEXT, "the default interest asked (by the law the policy follows): accrued and not asked before, "
+                                 "with that charged earlier and still open, formatted (empty when none)"),
+    Field("costs_text", TEXT, "the lump sum or collection costs asked, with those charged earlier and still open, formatted "
+                              "(empty when none)"),
+    Field("costs_warning_text", TEXT, "the collection costs a fourteen-day letter announces should the term pass unpaid "
+                                      "(empty in every other message)"),
     Field("currency", TEXT, "ISO 4217 currency code"),
     Field("due_date", DATE, "the oldest date on which something open fell due"),
     Field("due_date_text", TEXT, "that date, formatted for the customer's language"),
@@ -66,6 +72,10 @@ def values(frame: pd.DataFrame, fallback_language: str, available: Collection[st
     if "fees_open" in frame:
         fee = fee + frame["fees_open"].fillna(0)
     out["fee_text"] = format_amounts(fee, frame["currency"], language).where(fee > 0, "")
+    for key, columns in (("interest_text", ("interest", "interest_open")), ("costs_text", ("costs", "costs_open")),
+                         ("costs_warning_text", ("costs_warning",))):
+        amount = sum((frame[c].fillna(0).astype("int64") for c in columns if c in frame), pd.Series(0, index=frame.index))
+        out[key] = format_amounts(amount, frame["currency"], language).where(amount > 0, "")
     due = pd.to_datetime(frame["oldest_due_date"])
     out["due_date"] = due
     out["due_date_text"] = _dates_for_people(due, language)

@@ -172,8 +172,10 @@ def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, pd.Ser
         if f.key == "email" and dialect.full_name_header:
             columns[dialect.full_name_header] = (values["first_name"] + " " + values["last_name"]).str.strip()
     if dialect.tags_header:
-        columns[dialect.tags_header] = ("dunning-" + values["stage"] + ",lang-" + values["language"]
-                                        + (values["fee_text"] != "").map({True: ",fee", False: ""}).astype("string"))
+        tags = "dunning-" + values["stage"] + ",lang-" + values["language"]
+        for line in mailmerge.LINES[:3]:  # fee, interest, costs: a segment per line the message carries
+            tags = tags + (values[f"{line}_text"] != "").map({True: f",{line}", False: ""}).astype("string")
+        columns[dialect.tags_header] = tags
     table = pd.DataFrame(columns)
     clipped = pd.Series(0, index=table.index)
     for name in table.columns:
@@ -225,21 +227,24 @@ def _rejects(values: pd.DataFrame, mask: pd.Series, column: str, reason: str | p
 def _render_templates(values: pd.DataFrame, dialect: Dialect, path: Path, policy: Policy | None,
                       shop: Shop, templates: Templates, as_of: date) -> list[tuple[Path, str]]:
     """The reminder template for each stage and language in the export, in the tool's placeholders, with the path
-    it goes to; customers with a fee get a template of their own (`.with-fee`, tag `fee`), so nobody reads about a
-    fee of nothing."""
+    it goes to; customers asked a fee, interest or costs get a template of their own (`.with-fee`, `.with-fee-interest`,
+    tags `fee`, `interest`, `costs`), so nobody reads about a fee of nothing."""
     stages = {s.name: s for s in (policy.stages if policy else ())}
     rendered: list[tuple[Path, str]] = []
     # "Despite our reminders" only where every customer of the template was reminded before.
-    groups = values.assign(has_fee=values["fee_text"] != "").groupby(["stage", "language", "has_fee"], sort=True)
-    for (stage_name, language, has_fee), reminders_sent in groups["reminders_sent"].min().items():
+    texts = values[[f"{line}_text" for line in mailmerge.LINES]].to_dict("records")
+    lines = pd.Series(["-".join(sorted(mailmerge.asks(row))) for row in texts], index=values.index, dtype="string")
+    groups = values.assign(lines=lines).groupby(["stage", "language", "lines"], sort=True)
+    for (stage_name, language, carried), reminders_sent in groups["reminders_sent"].min().items():
         stage = stages.get(stage_name)
         tags = {key: Markup(dialect.tag(key)) for key in TEMPLATE_VARIABLES}
         context = mailmerge.context(tags, language=language, stage=stage, stage_name=stage_name, shop_name=shop.name,
-                                    shop_contact=shop.contact, has_fee=bool(has_fee), reminders_sent=int(reminders_sent),
+                                    shop_contact=shop.contact, asked=frozenset(carried.split("-")) - {""},
+                                    reminders_sent=int(reminders_sent),
                                     shop_address=shop.address, pay_by_text=mailmerge.pay_by_text(stage, as_of, language),
                                     unsubscribe_url=Markup(dialect.unsubscribe))
         message = templates.render(stage_name, language, context)
-        base = path.with_name(f"{path.stem}.template.{stage_name}.{language}" + (".with-fee" if has_fee else ""))
+        base = path.with_name(f"{path.stem}.template.{stage_name}.{language}" + (f".with-{carried}" if carried else ""))
         rendered.append((base.with_suffix(base.suffix + ".txt"), f"Subject: {message.subject}\n\n{message.text}"))
         if message.html:
             rendered.append((base.with_suffix(base.suffix + ".html"), message.html))

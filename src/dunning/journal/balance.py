@@ -5,7 +5,7 @@ the journal's charges and movements for it). Money in (payments, less chargeback
 per order, in this order:
 
 1. installments already due, oldest first;
-2. fees already charged (by reminders that were sent), oldest first;
+2. fees, default interest and collection costs already charged (by reminders that were sent), oldest first;
 3. installments not yet due, oldest first;
 
 and whatever is left is the customer's credit (an overpayment). A movement counts from the day it happened.
@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from dunning.journal.sql import BATCH, fetch
 from dunning.journal.tables import charges, movements, orders
 
-INSTALLMENT, FEE = "installment", "fee"
+INSTALLMENT, FEE, INTEREST, COSTS = "installment", "fee", "interest", "costs"
+KINDS = (INSTALLMENT, FEE, INTEREST, COSTS)  # a charge's kind code is its place here
 
 
 @dataclass
@@ -31,22 +32,30 @@ class Settled:
     reader needs (int64 arrays)."""
 
     code: np.ndarray
-    fee: np.ndarray  # bool: a fee, else an installment
+    kind: np.ndarray  # the place of each charge's kind in KINDS
     seq: np.ndarray
     due: np.ndarray  # datetime64[D]
     amount: np.ndarray
     applied: np.ndarray
     paid: np.ndarray  # net money in up to the date (negative after a chargeback of an unpaid order)
     due_open: np.ndarray  # installments due by the date, still open
-    fees_open: np.ndarray  # fees charged by the date, still open
+    fees_open: np.ndarray  # reminder fees charged by the date, still open
+    interest_open: np.ndarray  # default interest charged by the date, still open
+    costs_open: np.ndarray  # lump sums and collection costs charged by the date, still open
     later_open: np.ndarray  # installments not yet due, still open
     principal_paid: np.ndarray  # applied to installments
     credit: np.ndarray  # paid beyond every charge
+    moves: tuple[np.ndarray, np.ndarray, np.ndarray]  # the money in and out the balance counted: code, amount, day
+
+    @property
+    def fee(self) -> np.ndarray:
+        """True where a charge is no installment (a fee, interest, costs)."""
+        return self.kind != 0
 
     @property
     def charges(self) -> pd.DataFrame:
         """code, kind, seq, due_date, amount_due, amount_paid, amount_open."""
-        return pd.DataFrame({"code": self.code, "kind": np.where(self.fee, FEE, INSTALLMENT), "seq": self.seq,
+        return pd.DataFrame({"code": self.code, "kind": np.array(KINDS)[self.kind], "seq": self.seq,
                              "due_date": self.due, "amount_due": self.amount, "amount_paid": self.applied,
                              "amount_open": self.amount - self.applied})
 
@@ -61,8 +70,8 @@ class Settled:
 
     @property
     def owed_now(self) -> np.ndarray:
-        """What is due by the date and open, fees included."""
-        return self.due_open + self.fees_open
+        """What is due by the date and open, fees, interest and costs included."""
+        return self.due_open + self.fees_open + self.interest_open + self.costs_open
 
 
 def settle(charged: pd.DataFrame, moved: pd.DataFrame, n_orders: int, as_of: date) -> Settled:
@@ -70,22 +79,26 @@ def settle(charged: pd.DataFrame, moved: pd.DataFrame, n_orders: int, as_of: dat
 
     `charged`: code, kind (installment | fee), seq, due_date, amount; `moved`: code, amount (signed), occurred_on.
     Codes are 0 .. n_orders - 1; rows with a code outside are left out."""
-    return settle_arrays(charged["code"].to_numpy(dtype="int64"), (charged["kind"] == FEE).to_numpy(dtype=bool),
+    kind = pd.Categorical(charged["kind"], categories=KINDS).codes.astype("int64")
+    return settle_arrays(charged["code"].to_numpy(dtype="int64"), kind,
                          charged["seq"].to_numpy(dtype="int64"), charged["due_date"].to_numpy(dtype="datetime64[D]"),
                          charged["amount"].to_numpy(dtype="int64"), moved["code"].to_numpy(dtype="int64"),
                          moved["amount"].to_numpy(dtype="int64"), moved["occurred_on"].to_numpy(dtype="datetime64[D]"),
                          n_orders, as_of)
 
 
-def settle_arrays(code: np.ndarray, fee: np.ndarray, seq: np.ndarray, due: np.ndarray, amount: np.ndarray, move_code: np.ndarray,
+def settle_arrays(code: np.ndarray, kind: np.ndarray, seq: np.ndarray, due: np.ndarray, amount: np.ndarray, move_code: np.ndarray,
                   move_amount: np.ndarray, move_on: np.ndarray, n_orders: int, as_of: date) -> Settled:
     """`settle` on plain arrays (the customer's page settles one order with it, without building frames)."""
     today = np.datetime64(as_of, "D")
     keep = (code >= 0) & (code < n_orders)
-    code, fee, seq, due, amount = code[keep], fee[keep], seq[keep], due[keep], amount[keep]
+    keep &= kind >= 0  # a kind the balance does not know is no charge
+    code, kind, seq, due, amount = code[keep], kind[keep], seq[keep], due[keep], amount[keep]
+    fee = kind != 0
     rank = np.where(due <= today, np.where(fee, 1, 0), np.where(fee, 3, 2))
-    order = np.lexsort((seq, due, rank, code))
-    code, fee, seq, due, amount, rank = code[order], fee[order], seq[order], due[order], amount[order], rank[order]
+    order = np.lexsort((seq, kind, due, rank, code))
+    code, kind, seq, due, amount, rank = code[order], kind[order], seq[order], due[order], amount[order], rank[order]
+    fee = kind != 0
     paid = np.zeros(n_orders, dtype="int64")
     counted = (move_code >= 0) & (move_code < n_orders) & (move_on <= today)
     np.add.at(paid, move_code[counted], move_amount[counted])
@@ -100,9 +113,12 @@ def settle_arrays(code: np.ndarray, fee: np.ndarray, seq: np.ndarray, due: np.nd
         np.add.at(out, code[mask], values[mask])
         return out
 
-    return Settled(code=code, fee=fee, seq=seq, due=due, amount=amount, applied=applied, paid=paid,
-                   due_open=summed(rank == 0, still), fees_open=summed(rank == 1, still), later_open=summed(rank == 2, still),
-                   principal_paid=summed(~fee, applied), credit=np.maximum(pool - total, 0))
+    extra = rank == 1
+    return Settled(code=code, kind=kind, seq=seq, due=due, amount=amount, applied=applied, paid=paid,
+                   due_open=summed(rank == 0, still), fees_open=summed(extra & (kind == 1), still),
+                   interest_open=summed(extra & (kind == 2), still), costs_open=summed(extra & (kind == 3), still),
+                   later_open=summed(rank == 2, still), principal_paid=summed(~fee, applied), credit=np.maximum(pool - total, 0),
+                   moves=(move_code[counted], move_amount[counted], move_on[counted]))
 
 
 def _running(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -156,11 +172,12 @@ def book(db: sa.Connection, order_ids: list[str] | None = None) -> Book:
 
 def of_orders(db: sa.Connection, as_of: date, order_ids: list[str] | None = None) -> pd.DataFrame:
     """Per order the journal holds (or each of those named): its details (ORDER_COLUMNS), and due_open, fees_open,
-    later_open, owed_now (due and fees), paid, credit, principal_paid, in minor units."""
+    interest_open, costs_open, later_open, owed_now (what is due, with fees, interest and costs), paid, credit,
+    principal_paid, in minor units."""
     held = book(db, order_ids)
     settled = held.settle(as_of)
     out = held.orders.copy()
-    for name in ("due_open", "fees_open", "later_open", "owed_now", "paid", "credit", "principal_paid"):
+    for name in ("due_open", "fees_open", "interest_open", "costs_open", "later_open", "owed_now", "paid", "credit", "principal_paid"):
         out[name] = getattr(settled, name)
     return out
 

@@ -80,13 +80,17 @@ def _history(db: sa.Connection, row, as_of: date) -> History:
     frame = pd.DataFrame(events, columns=EVENT_COLUMNS)
     frame["rank"] = frame["event"].map(_ORDER)
     frame = frame.sort_values(["when", "rank"], kind="stable").drop(columns="rank").reset_index(drop=True)
-    figures = {name: int(owed[name]) for name in ("due_open", "fees_open", "later_open", "owed_now", "paid", "credit")}
+    figures = {name: int(owed[name]) for name in ("due_open", "fees_open", "interest_open", "costs_open", "later_open", "owed_now",
+                                                  "paid", "credit")}
     return History(order_id, row.currency, row.email, frame, figures)
+
+
+_CHARGE_WORDS = {"fee": "fee", "interest": "default interest", "costs": "costs"}
 
 
 def _charges(db, key: int) -> list[tuple]:
     rows = db.execute(sa.select(charges).where(charges.c.order_key == key).order_by(charges.c.due_on, charges.c.seq)).all()
-    return [(c.due_on, "charge", f"{c.kind} {c.seq}" if c.kind == "installment" else f"fee of reminder {c.seq}", c.amount, "",
+    return [(c.due_on, "charge", f"{c.kind} {c.seq}" if c.kind == "installment" else f"{_CHARGE_WORDS[c.kind]} of reminder {c.seq}", c.amount, "",
              "", "", "", "" if c.shop_open is None else f"the shop's latest export says {c.shop_open} open") for c in rows]
 
 

@@ -119,30 +119,44 @@ def create_campaign(db: sa.Connection, name: str, stage: str, channel: str, as_o
 
 
 def add_reminders(db: sa.Connection, campaign_id: int, rows: list[dict], handed_over_on: date | None = None) -> int:
-    """`SendQueue.add_reminders` inside a transaction of the caller's; reminders handed over charge their fees."""
+    """`SendQueue.add_reminders` inside a transaction of the caller's; reminders handed over charge their fees, interest
+    and costs."""
     done = {"status": SENT, "reminded_on": handed_over_on, "sent_at": now()} if handed_over_on else {"status": PREPARED}
-    rows = [{"about": "", "fees_open": 0, **row, "campaign_id": campaign_id, **done} for row in rows]
+    zero = dict.fromkeys(("fees_open", "interest", "costs", "interest_open", "costs_open"), 0)
+    rows = [{"about": "", **zero, **row, "campaign_id": campaign_id, **done} for row in rows]
     added = insert_new(db, reminders, rows, ["order_id", "stage", "about"], stamp_column="prepared_at")
     if handed_over_on and added:
+        asks = sa.or_(reminders.c.fee > 0, reminders.c.interest > 0, reminders.c.costs > 0)
         ids = db.execute(sa.select(reminders.c.id).where(reminders.c.campaign_id == campaign_id, reminders.c.status == SENT,
-                                                         reminders.c.fee > 0)).scalars().all()
+                                                         asks)).scalars().all()
         charge_fees(db, list(ids))
     return added
 
 
 def charge_fees(db: sa.Connection, reminder_ids: list[int]) -> None:
-    """The fee of each of these reminders that was sent, as a charge on its order (once per reminder)."""
+    """The fee, default interest and costs of each of these reminders that was sent, as charges on its order (once per
+    reminder and kind)."""
     if not reminder_ids:
         return
-    chosen = (sa.select(orders.c.order_key, sa.literal("fee"), reminders.c.id, reminders.c.reminded_on, reminders.c.fee,
-                        sa.null())
-              .join(orders, orders.c.order_id == reminders.c.order_id)
-              .where(reminders.c.id.in_(sa.bindparam("ids", expanding=True)), reminders.c.status == SENT,
-                     reminders.c.fee > 0, reminders.c.reminded_on.is_not(None)))
     insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(charges)
-    statement = insert.from_select(["order_key", "kind", "seq", "due_on", "amount", "shop_open"], chosen).on_conflict_do_nothing()
-    for start in range(0, len(reminder_ids), 900):
-        db.execute(statement, {"ids": reminder_ids[start:start + 900]})
+    for kind, column in (("fee", reminders.c.fee), ("interest", reminders.c.interest), ("costs", reminders.c.costs)):
+        chosen = (sa.select(orders.c.order_key, sa.literal(kind), reminders.c.id, reminders.c.reminded_on, column, sa.null())
+                  .join(orders, orders.c.order_id == reminders.c.order_id)
+                  .where(reminders.c.id.in_(sa.bindparam("ids", expanding=True)), reminders.c.status == SENT,
+                         column > 0, reminders.c.reminded_on.is_not(None)))
+        statement = insert.from_select(["order_key", "kind", "seq", "due_on", "amount", "shop_open"], chosen).on_conflict_do_nothing()
+        for start in range(0, len(reminder_ids), 900):
+            db.execute(statement, {"ids": reminder_ids[start:start + 900]})
+
+
+def claims(db: sa.Connection) -> pd.DataFrame:
+    """Per order (index): the default interest and the costs its reminders ask or asked, every reminder but those that
+    failed (whose charges never came into being)."""
+    query = (sa.select(reminders.c.order_id, sa.func.sum(reminders.c.interest), sa.func.sum(reminders.c.costs))
+             .where(reminders.c.status != FAILED, sa.or_(reminders.c.interest > 0, reminders.c.costs > 0))
+             .group_by(reminders.c.order_id))
+    frame = pd.DataFrame(db.execute(query).all(), columns=["order_id", "interest", "costs"])
+    return frame.astype({"interest": "int64", "costs": "int64"}).set_index("order_id")
 
 
 def reminded(db: sa.Connection) -> pd.DataFrame:

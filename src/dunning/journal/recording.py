@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pandas.util import hash_pandas_object
 
 from dunning.journal import matcher
-from dunning.journal.balance import INSTALLMENT, ORDER_COLUMNS, Book, Settled, settle
+from dunning.journal.balance import INSTALLMENT, KINDS, ORDER_COLUMNS, Book, Settled, settle
 from dunning.journal.sql import BATCH, fetch, insert_new, next_id, now, typed
 from dunning.journal.store import Store
 from dunning.journal.tables import charges, coverage, ledger_version, movements, observations, orders
@@ -251,7 +251,7 @@ def _charges(db: sa.Connection, arrival: Arrival, book_orders: pd.DataFrame, hel
                                        | in_view.isin(open_only_held) | (arrival.open_only != _flag(held, in_view)))
     reread = set(in_view[changed_view]) | set(in_view[is_held & later]) | (set(held["order_id"]) - set(in_view))
     stored = _stored_charges(db, held[held["order_id"].isin(reread)]["order_key"].tolist())
-    fees = _stored_charges(db, held["order_key"].tolist(), kind="fee", whole=len(held) > WHOLE_TABLE)
+    fees = _stored_charges(db, held["order_key"].tolist(), kinds=KINDS[1:], whole=len(held) > WHOLE_TABLE)  # fees, interest, costs
     key_of = pd.Series(book_orders["order_key"].to_numpy(), index=book_orders["order_id"].to_numpy())
     stored["order_id"] = pd.Series(key_of.index, index=key_of.to_numpy()).reindex(stored["order_key"]).to_numpy()
 
@@ -266,7 +266,7 @@ def _charges(db: sa.Connection, arrival: Arrival, book_orders: pd.DataFrame, hel
         "amount": installments["amount"].to_numpy(dtype="int64"),
     })
     fee_rows = pd.DataFrame({"code": pd.Series(np.arange(len(key_of)), index=key_of.to_numpy()).reindex(fees["order_key"]).to_numpy(),
-                             "kind": "fee", "seq": fees["seq"].to_numpy(dtype="int64"),
+                             "kind": fees["kind"].to_numpy(dtype=object), "seq": fees["seq"].to_numpy(dtype="int64"),
                              "due_date": pd.to_datetime(fees["due_on"]).to_numpy(), "amount": fees["amount"].to_numpy(dtype="int64")})
     charged = _joined([charged, fee_rows]).astype({"code": "int64", "seq": "int64", "amount": "int64"})
 
@@ -534,10 +534,10 @@ def _plain_value(value):
     return value
 
 
-def _stored_charges(db: sa.Connection, keys: list[int], kind: str = INSTALLMENT, whole: bool = False) -> pd.DataFrame:
-    columns = ["order_key", "seq", "due_on", "amount", "shop_open"]
-    query = sa.select(charges.c.order_key, charges.c.seq, sa.cast(charges.c.due_on, sa.String), charges.c.amount,
-                      charges.c.shop_open).where(charges.c.kind == kind)
+def _stored_charges(db: sa.Connection, keys: list[int], kinds: tuple[str, ...] = (INSTALLMENT,), whole: bool = False) -> pd.DataFrame:
+    columns = ["order_key", "kind", "seq", "due_on", "amount", "shop_open"]
+    query = sa.select(charges.c.order_key, charges.c.kind, charges.c.seq, sa.cast(charges.c.due_on, sa.String), charges.c.amount,
+                      charges.c.shop_open).where(charges.c.kind.in_(kinds))
     if whole:
         rows = fetch(db, query)
     else:

@@ -2,7 +2,7 @@
 
 The ledger is a journal: `observations` (every sighting of money, raw, once per source and key), `movements` (one per
 real movement of money, signed), `coverage` (which movements a shop's export has shown), and `charges` (installments,
-fees). The balance every command reads is computed from charges and movements (dunning.journal.balance).
+fees, default interest, collection costs). The balance every command reads is computed from charges and movements (dunning.journal.balance).
 """
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ reminders = sa.Table(
     sa.Column("claimed_by", sa.String(300)),
     sa.Column("about", sa.String(100), nullable=False, server_default=""),
     sa.Column("fees_open", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("interest", sa.BigInteger, nullable=False, server_default="0"),  # default interest this reminder asks
+    sa.Column("costs", sa.BigInteger, nullable=False, server_default="0"),  # a lump sum or collection costs it asks
+    sa.Column("interest_open", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("costs_open", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("order_id", "stage", "about", name="uq_reminders_order_stage_about"),
 )
 orders = sa.Table(
@@ -76,7 +80,7 @@ sa.Index("ix_orders_email_lower", sa.func.lower(orders.c.email))  # a customer's
 charges = sa.Table(
     "charges", metadata,
     sa.Column("order_key", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("kind", sa.String(12), primary_key=True),  # installment | fee
+    sa.Column("kind", sa.String(12), primary_key=True),  # installment | fee | interest | costs
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),  # installment number; a fee: its reminder's id
     sa.Column("due_on", sa.Date, nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
