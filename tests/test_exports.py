@@ -14,7 +14,7 @@ from dunning import exports
 from dunning.errors import InputError
 from dunning.exports.dialects import DIALECTS, with_field_ids
 from dunning.files import FORMULA_STARTS
-from dunning.mailmerge import SHOP_VARIABLES, TEMPLATE_VARIABLES, Templates
+from dunning.mailmerge import LETTER_VARIABLES, SHOP_VARIABLES, TEMPLATE_VARIABLES, Templates
 from dunning.policy import Policy, Stage
 from dunning.tokens import TokenSigner, add_links
 
@@ -165,7 +165,7 @@ def test_every_variable_the_shipped_templates_use_is_known():
     for name in templates.env.list_templates():
         source = templates.env.loader.get_source(templates.env, name)[0]
         used |= meta.find_undeclared_variables(templates.env.parse(source))
-    assert used <= set(TEMPLATE_VARIABLES) | set(SHOP_VARIABLES) | {"subject"}
+    assert used <= set(TEMPLATE_VARIABLES) | set(SHOP_VARIABLES) | set(LETTER_VARIABLES) | {"subject"}
     # a merchant's own template may use these; the shipped ones do not (an order date is not in every export)
     assert set(TEMPLATE_VARIABLES) - {"days_overdue", "order_date_text"} <= used
 

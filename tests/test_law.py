@@ -11,15 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from typer.testing import CliRunner
 
-from dunning.cli import app
 from dunning.law import rates
 from dunning.law.costs import collection_costs
 from dunning.law.interest import accrued
-from tests.test_cycle import manage_page
+from tests.test_cycle import cli, manage_page
 
-runner = CliRunner()
 HEADER = ("order_id,email,first_name,last_name,language,product_name,kind,payment_method,currency,status,start_date,"
           "interval,installments,installment_amount,first_payment_discount,end_date")
 GERMAN_RATES = (np.array(["2025-01-01", "2025-07-01"], dtype="datetime64[D]"), np.array([727, 627]))  # base rate + 5 points
@@ -72,19 +69,14 @@ def test_the_rates_table_says_which_half_year_it_lacks(tmp_path):
     assert own.read_text().count("2026-07-01") == 1
 
 
-def cli(*args, code=0):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-def workspace(root: Path, policy: str, plans: list[str]) -> Path:
+def workspace(root: Path, policy: str, plans: list[str], header: str = HEADER) -> Path:
+    """A new workspace with this policy and these plans."""
     cli("init", root)
     settings = root / "dunning.toml"
     text = settings.read_text("utf-8")
     start, end = text.index("[policy]"), text.index("[policy.after_final]")
     settings.write_text(text[:start] + policy + "\n" + text[end:], "utf-8")
-    (root / "plans.csv").write_text("\n".join([HEADER, *plans]) + "\n", "utf-8")
+    (root / "plans.csv").write_text("\n".join([header, *plans]) + "\n", "utf-8")
     return root
 
 

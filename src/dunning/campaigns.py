@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from jinja2 import Environment, PackageLoader, TemplateError, select_autoescape
 
-from dunning import cancellations, confirmations, mailmerge, pipeline, reminders, tokens
+from dunning import cancellations, confirmations, letters, mailmerge, pipeline, reminders, tokens
 from dunning.journal import queue
 from dunning.statements import booking
 from dunning.channels.select import CHANNELS
@@ -188,7 +188,8 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
     else:  # rendered first: a template error stops here, before anything is stored
         with store.engine.connect() as db:
             chosen = _chosen(campaign, found.at_stage((campaign.stage,)), db)
-        rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step)
+        customers = found.export.orders.set_index("order_id")["customer_id"] if "customer_id" in found.export.orders else None
+        rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step, customers)
         with store.writing() as db:
             pipeline.record(found, store, db)
             booking.rematch(store, db, as_of, settings.match_window_days)
@@ -212,10 +213,10 @@ def _chosen(campaign: Campaign, orders: pd.DataFrame, db) -> tuple[pd.DataFrame,
 
 
 def _rendered(campaign: Campaign, settings: Settings, fresh: pd.DataFrame, keys: list[str], as_of: date,
-              on_step: Callable[[str], None]) -> list[dict]:
+              on_step: Callable[[str], None], customers: pd.Series | None = None) -> list[dict]:
     on_step(f"rendering {len(fresh)} messages")
     linked = tokens.add_links(fresh, settings.signer(keys), settings.link_template)
-    return _render_all(campaign, settings, linked, as_of)
+    return _render_all(campaign, settings, linked, as_of, customers)
 
 
 def _stored(db, campaign: Campaign, as_of: date, rows: list[dict]) -> tuple[int, int]:
@@ -235,22 +236,37 @@ def _reachable(orders: pd.DataFrame, campaign: Campaign) -> tuple[pd.DataFrame, 
     return orders[~missing], rejected
 
 
-def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_of: date) -> list[dict]:
-    """One stored row per message: rendered subject, text and HTML in the customer's language."""
+def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_of: date,
+                customers: pd.Series | None = None) -> list[dict]:
+    """One stored row per order: rendered subject, text and HTML in the customer's language. A customer's orders go out
+    as one letter (`letters`) where the policy says so and the channel writes each message itself: the letter's first
+    order carries the message and the stage's fee, the others ride along (`letter` names them together)."""
     templates = settings.templates()
     stage = settings.policy.stage_named(campaign.stage)
     shop = settings.section("shop")
+    grouped = (stage in settings.policy.dunning_stages and settings.policy.one_letter_per_customer  # reminders, not notices
+               and not getattr(CHANNELS.get(campaign.channel), "batch", False))
+    frame = frame.assign(letter=letters.keys(frame, customers) if grouped else "")
+    riding = (frame["letter"] != "") & frame.duplicated("letter")
+    frame["fee"] = frame["fee"].where(~riding, 0)  # one fee per letter
     values = field_values(frame, settings.fallback_language, templates.languages())
     subject_templates = {lang: templates.env.from_string(text) for lang, text in campaign.subjects.items()}
-    rows = []
-    for order, value in zip(frame.to_dict("records"), values.to_dict("records")):
+    pairs = list(zip(frame.to_dict("records"), values.to_dict("records")))
+    members: dict[str, list[tuple[dict, dict]]] = {}
+    for order, value in pairs:
+        if order["letter"]:
+            members.setdefault(order["letter"], []).append((order, value))
+    rows, tone = [], letters.tone(settings.policy, stage)
+    for order, value in pairs:
+        if order["letter"]:
+            if order["letter"] in members:  # the letter's first order: the whole letter, in the customer's place in line
+                rows.extend(_letter_rows(order["letter"], members.pop(order["letter"]), templates, stage, tone, shop, as_of))
+            continue
         context = mailmerge.context(value, language=value["language"], stage=stage, stage_name=stage.name,
                                     shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
                                     shop_address=str(shop.get("address", "")),
-                                    pay_by_text=mailmerge.pay_by_text(stage, as_of, value["language"]),
-                                    asked=mailmerge.asks(value),
-                                    reminders_sent=int(order["reminders_sent"]),
-                                    still_open=int(order["open_amount"]) > 0)
+                                    pay_by_text=mailmerge.pay_by_text(stage, as_of, value["language"]), asked=mailmerge.asks(value),
+                                    reminders_sent=int(order["reminders_sent"]), still_open=int(order["open_amount"]) > 0)
         message = templates.render(campaign.stage, value["language"], context)
         subject = message.subject
         if value["language"] in subject_templates:
@@ -262,10 +278,23 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
     return rows
 
 
+def _letter_rows(key: str, members: list[tuple[dict, dict]], templates, stage, tone: str, shop: dict, as_of: date) -> list[dict]:
+    """The rows of one letter: the first order's carries the message, the others ride along with none of their own."""
+    language = members[0][1]["language"]
+    context = letters.context([o for o, _ in members], [v for _, v in members], language=language, stage=stage, tone_word=tone,
+                              shop=shop, pay_by_text=mailmerge.pay_by_text(stage, as_of, language))
+    message = templates.render(letters.TEMPLATE, language, context)
+    return [reminders.row(order, value) | {"subject": message.subject, "letter": key,
+                                           "body_text": message.text if place == 0 else "",
+                                           "body_html": message.html if place == 0 else ""}
+            for place, (order, value) in enumerate(members)]
+
+
 def preview_html(campaign: Campaign, rows: list, language: str, stage_label: str) -> str:
     """One self-contained page in the merchant's language showing each message's envelope, HTML (in a sandboxed frame
-    tall enough for the whole message) and text."""
+    tall enough for the whole message) and text; the orders that ride along in a letter have no message of their own."""
     texts = TEXTS.get(language, TEXTS["en"])
+    rows = [row for row in rows if not row.letter or row.body_text]
     return _PREVIEW.get_template("page.html.j2").render(
         t=texts, language=language if language in TEXTS else "en", campaign=campaign, rows=rows, stage=stage_label,
         height=_frame_height)

@@ -31,7 +31,7 @@ SCHEMA: dict[str, dict[str, str]] = {
     "links": {"manage_url": TEXT, "token_max_age_days": DAYS},
     "paths": {"exports": TEXT},
     "policy": {"grace_days": DAYS, "cooldown_days": DAYS, "skip_stages": FLAG, "minimum_amount": AMOUNTS, "stages": TABLES,
-               "holds": TABLES, "after_final": TABLE, "law": TEXT},
+               "holds": TABLES, "after_final": TABLE, "law": TEXT, "one_letter_per_customer": FLAG},
     "policy.after_final": {"action": TEXT, "days": DAYS},
     "policy.stages": {"name": TEXT, "label": TEXT, "days": WHOLE, "fee": AMOUNTS, "consequence": TEXT, "pay_within_days": DAYS,
                        "fourteen_day_letter": FLAG},

@@ -23,6 +23,7 @@ TEMPLATE_VARIABLES = (
     "interest_text", "costs_text", "costs_warning_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
     "order_date_text",
 )
+LETTER_VARIABLES = ("orders", "totals_text", "tone")  # a letter for several orders (dunning.letters): its own variables
 LINES = ("fee", "interest", "costs", "costs_warning")  # what a message may ask beyond the open amount: `<line>_text`
 SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", *(f"has_{line}" for line in LINES), "language",
                   "stage_label",

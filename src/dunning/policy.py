@@ -12,6 +12,7 @@ CONSEQUENCES = ("", "cancellation", "collection")
 CONFIRMATION = "confirmation"  # the message after a payment: a campaign's stage, never a policy stage
 CANCELLATION = "cancellation"  # the notice of an order the merchant cancelled: a campaign's stage, never a policy stage
 NOTICES = (CONFIRMATION, CANCELLATION)
+LETTER = "letter"  # the template of a letter for several orders of one customer: never a stage
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Policy:
     skip_stages: bool = False
     after_final: AfterFinal = AfterFinal()
     law: str = ""  # a preset of dunning.law.presets: the statutory interest and costs reminders ask ("" none)
+    one_letter_per_customer: bool = True  # a customer's orders due for the same stage go out as one letter
 
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
@@ -98,14 +100,16 @@ def from_settings(section: dict, origin: str = "dunning.toml") -> Policy:
             cooldown_days=_non_negative(section.get("cooldown_days", 7), "cooldown_days"),
             stages=stages, minimum_amount=minimum, holds=holds, skip_stages=_flag(section.get("skip_stages", False), "skip_stages"),
             after_final=_after_final(section.get("after_final", {})), law=str(section.get("law", "")),
+            one_letter_per_customer=_flag(section.get("one_letter_per_customer", True), "one_letter_per_customer"),
         )
         _check_law(policy)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{origin}: [policy] {exc}") from None
     names = policy.stage_names()
-    reserved = sorted(set(NOTICES) & set(names))
+    reserved = sorted((set(NOTICES) | {LETTER}) & set(names))
     if reserved:
-        raise InputError(f"{origin}: [policy] {reserved[0]!r} names the {reserved[0]} notice; give the stage another name")
+        what = "a letter for several orders" if reserved[0] == LETTER else f"the {reserved[0]} notice"
+        raise InputError(f"{origin}: [policy] {reserved[0]!r} names {what}; give the stage another name")
     for notice in policy.notice_stages:
         if notice.fees or notice.consequence:
             raise InputError(f"{origin}: [policy] stage {notice.name} comes before the due date: it can have no fee or consequence")

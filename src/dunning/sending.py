@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from dunning.channels import Outgoing, PermanentFailure, TemporaryFailure
+from dunning.channels import Outgoing, Payable, PermanentFailure, TemporaryFailure
 from dunning.channels.email import message_id, unsubscribe_header
 from dunning.errors import InputError
 from dunning.journal.queue import failed, sent
+from dunning.letters import ASKED
 from dunning.journal.store import Store
 from dunning.journal.tables import SENDING, SENT
 
@@ -126,7 +127,7 @@ class _Queue:
             self.store.release(reminder.id, "not sent: the run stopped before it")
 
     def outgoing(self, reminder: sa.Row) -> Outgoing:
-        return _outgoing(self.campaign_id, self.campaign, reminder)
+        return _outgoing(self.campaign_id, self.campaign, reminder, self.store.riding(reminder))
 
     def _count(self, reminder: sa.Row, values: dict) -> None:
         if values["status"] == SENT:
@@ -260,14 +261,19 @@ def _send_batch(campaign: Campaign, store: Store, channel, claimed: list, report
         on_progress(done, len(claimed))
 
 
-def _outgoing(campaign_id: int, campaign: Campaign, reminder) -> Outgoing:
+def _outgoing(campaign_id: int, campaign: Campaign, reminder, riding: list) -> Outgoing:
+    """The message of a reminder (and of the others of its letter, `riding`, which it lists)."""
     return Outgoing(
         reminder_id=reminder.id, order_id=reminder.order_id, to=reminder.email,
         to_name=f"{reminder.first_name} {reminder.last_name}".strip(),
         subject=reminder.subject, text=reminder.body_text, html=reminder.body_html, sender=campaign.sender,
         reply_to=campaign.reply_to, message_id=message_id(campaign_id, reminder.id, campaign.sender),
         list_unsubscribe=unsubscribe_header(campaign.reply_to, campaign.sender), language=reminder.language,
-        amount=sum(int(getattr(reminder, column)) for column in ("open_amount", "fee", "fees_open", "interest", "interest_open",
-                                                                 "costs", "costs_open")), currency=reminder.currency,
-        order_key=int(reminder.order_key or 0),
+        amount=_asked(reminder), currency=reminder.currency, order_key=int(reminder.order_key or 0),
+        riding=tuple(Payable(r.order_id, int(r.order_key or 0), _asked(r), r.currency) for r in riding),
     )
+
+
+def _asked(reminder) -> int:
+    """What a reminder asks to be paid: the open amount with its fee, interest and costs."""
+    return sum(int(getattr(reminder, column)) for column in ASKED)

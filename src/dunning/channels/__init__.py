@@ -41,6 +41,17 @@ class Outgoing:
     currency: str = ""
     attachments: tuple[Attachment, ...] = ()
     order_key: int = 0  # the order's number in the ledger (its creditor reference carries it)
+    riding: tuple[Payable, ...] = ()  # a letter for several orders: the others it lists, each with what it asks
+
+
+@dataclass(frozen=True)
+class Payable:
+    """One order a message asks to be paid: its id, its number in the ledger, the amount and currency."""
+
+    order_id: str
+    order_key: int
+    amount: int
+    currency: str
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,20 @@ class SendQueue:
     def pending(self, campaign_id: int) -> list[sa.Row]:
         """Reminders still to send, in order: those in flight when a run stopped come first; each with its order's number
         in the ledger (`order_key`: its creditor reference carries it)."""
+        first = sa.select(sa.func.min(_CARRIER.c.id)).where(_CARRIER.c.letter == reminders.c.letter).scalar_subquery()
         query = (sa.select(reminders, orders.c.order_key).select_from(reminders.outerjoin(orders, orders.c.order_id == reminders.c.order_id))
-                 .where(reminders.c.campaign_id == campaign_id, reminders.c.status.in_((SENDING, PREPARED)))
+                 .where(reminders.c.campaign_id == campaign_id, reminders.c.status.in_((SENDING, PREPARED)),
+                        sa.or_(reminders.c.letter == "", reminders.c.id == first))  # a letter's first carries its message
                  .order_by(sa.case((reminders.c.status == SENDING, 0), else_=1), reminders.c.id))
+        with self.engine.connect() as db:
+            return list(db.execute(query).all())
+
+    def riding(self, reminder: sa.Row) -> list[sa.Row]:
+        """The other reminders of a reminder's letter, with their orders' numbers (none for a reminder alone)."""
+        if not reminder.letter:
+            return []
+        query = (sa.select(reminders, orders.c.order_key).select_from(reminders.outerjoin(orders, orders.c.order_id == reminders.c.order_id))
+                 .where(reminders.c.letter == reminder.letter, reminders.c.id != reminder.id).order_by(reminders.c.id))
         with self.engine.connect() as db:
             return list(db.execute(query).all())
 
@@ -74,7 +85,7 @@ class SendQueue:
                 reminder_id, values = outcome
                 db.execute(_SETTLE[values["status"]], {"reminder_id": reminder_id, **{f"new_{k}": v for k, v in values.items()}})
                 if values["status"] == SENT:
-                    charge_fees(db, [reminder_id])
+                    charge_fees(db, letter_of(db, reminder_id))
             if reminder is None:
                 return False
             claim = _CLAIM_FREE if reminder.claimed_by is None else _CLAIM_HELD
@@ -82,12 +93,16 @@ class SendQueue:
                                       "at": now(), "sender": sender}).rowcount == 1
 
     def mark_sent(self, reminder_id: int, message_id: str, reminded_on: date) -> None:
+        """A reminder went out, and with it the others of its letter: each sent, each charging its fee, interest and costs."""
+        values = sent(message_id, reminded_on)
         with self.engine.begin() as db:
-            db.execute(reminders.update().where(reminders.c.id == reminder_id).values(**sent(message_id, reminded_on)))
-            charge_fees(db, [reminder_id])
+            db.execute(_SETTLE[SENT], {"reminder_id": reminder_id, **{f"new_{k}": v for k, v in values.items()}})
+            charge_fees(db, letter_of(db, reminder_id))
 
     def mark_failed(self, reminder_id: int, error: str) -> None:
-        self._update(reminder_id, **failed(error))
+        """A reminder could not be delivered, nor the others of its letter."""
+        with self.engine.begin() as db:
+            db.execute(_SETTLE[FAILED], {"reminder_id": reminder_id, "new_status": FAILED, "new_error": error})
 
     def mark_handed(self, reminder_ids: list[int], external_id: str) -> None:
         """Note the external batch (a Mailchimp campaign) the reminders in flight are about to go out in."""
@@ -123,7 +138,7 @@ def add_reminders(db: sa.Connection, campaign_id: int, rows: list[dict], handed_
     and costs."""
     done = {"status": SENT, "reminded_on": handed_over_on, "sent_at": now()} if handed_over_on else {"status": PREPARED}
     zero = dict.fromkeys(("fees_open", "interest", "costs", "interest_open", "costs_open"), 0)
-    rows = [{"about": "", **zero, **row, "campaign_id": campaign_id, **done} for row in rows]
+    rows = [{"about": "", "letter": "", **zero, **row, "campaign_id": campaign_id, **done} for row in rows]
     added = insert_new(db, reminders, rows, ["order_id", "stage", "about"], stamp_column="prepared_at")
     if handed_over_on and added:
         asks = sa.or_(reminders.c.fee > 0, reminders.c.interest > 0, reminders.c.costs > 0)
@@ -147,6 +162,11 @@ def charge_fees(db: sa.Connection, reminder_ids: list[int]) -> None:
         statement = insert.from_select(["order_key", "kind", "seq", "due_on", "amount", "shop_open"], chosen).on_conflict_do_nothing()
         for start in range(0, len(reminder_ids), 900):
             db.execute(statement, {"ids": reminder_ids[start:start + 900]})
+
+
+def letter_of(db: sa.Connection, reminder_id: int) -> list[int]:
+    """The reminder and the others of its letter."""
+    return list(db.execute(sa.select(reminders.c.id).where(_IN_LETTER), {"reminder_id": reminder_id}).scalars())
 
 
 def claims(db: sa.Connection) -> pd.DataFrame:
@@ -182,7 +202,12 @@ def failed(error: str) -> dict:
     return {"status": FAILED, "error": error}
 
 
-_SETTLE = {status: reminders.update().where(reminders.c.id == sa.bindparam("reminder_id"))
+_CARRIER = reminders.alias("carrier")
+# a reminder and the others of its letter (those that ride along with the message it carries)
+_IN_LETTER = sa.or_(reminders.c.id == sa.bindparam("reminder_id"),
+                    sa.and_(reminders.c.letter != "", reminders.c.letter == sa.select(_CARRIER.c.letter)
+                            .where(_CARRIER.c.id == sa.bindparam("reminder_id")).scalar_subquery()))
+_SETTLE = {status: reminders.update().where(_IN_LETTER)
            .values({column: sa.bindparam(f"new_{column}") for column in columns})
            for status, columns in ((SENT, ("status", "sent_at", "message_id", "error", "reminded_on")), (FAILED, ("status", "error")))}
 _CLAIM = (reminders.update().where(reminders.c.id == sa.bindparam("reminder_id"), reminders.c.status == sa.bindparam("was"))

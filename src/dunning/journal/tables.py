@@ -57,6 +57,8 @@ reminders = sa.Table(
     sa.Column("costs", sa.BigInteger, nullable=False, server_default="0"),  # a lump sum or collection costs it asks
     sa.Column("interest_open", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("costs_open", sa.BigInteger, nullable=False, server_default="0"),
+    # one letter for a customer's orders: the reminders of a letter share this key; the first carries the message
+    sa.Column("letter", sa.String(300), nullable=False, server_default="", index=True),
     sa.UniqueConstraint("order_id", "stage", "about", name="uq_reminders_order_stage_about"),
 )
 orders = sa.Table(

@@ -1,0 +1,150 @@
+"""One customer, one letter: a customer's orders due for the same stage go out as one message listing each order with
+its own link and what is open per currency; one fee per letter; each order keeps its reminder, its link and its page.
+Through the CLI, the outbox and a real SMTP server."""
+import email
+import email.policy
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.test_cycle import cli, manage_page
+from tests.test_law import workspace
+from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on loopback)
+
+HEADER = ("order_id,customer_id,email,first_name,last_name,language,product_name,kind,payment_method,currency,status,start_date,"
+          "interval,installments,installment_amount,first_payment_discount,end_date")
+PLANS = [
+    "A-1,,ada@example.com,Ada,Lind,en,Yoga Course,installment,bank_transfer,EUR,active,2026-11-01,1 month,1,100.00,,",
+    "A-2,,Ada@Example.com,Ada,Lind,en,Swiss Retreat,installment,bank_transfer,CHF,active,2026-11-02,1 month,1,50.00,,",
+    "B-1,,bob@example.com,Bob,Marr,en,Mat,installment,bank_transfer,EUR,active,2026-11-03,1 month,1,30.00,,",
+    "C-1,c-77,cleo@example.com,Cleo,Fox,de,Kurs,installment,bank_transfer,EUR,active,2026-11-01,1 month,1,40.00,,",
+    "C-2,c-77,cleo.fox@example.org,Cleo,Fox,de,Buch,installment,bank_transfer,EUR,active,2026-11-02,1 month,1,20.00,,",
+    "D-1,d-1,dan@example.com,Dan,Ray,en,Course,installment,bank_transfer,EUR,active,2026-11-01,1 month,1,10.00,,",
+    "D-2,d-2,dan@example.com,Dana,Ray,en,Book,installment,bank_transfer,EUR,active,2026-11-01,1 month,1,15.00,,",
+    "E-1,,eve@example.com,Eve,Sand,en,Course,installment,bank_transfer,EUR,active,2026-12-01,1 month,1,60.00,,",
+    "E-2,,eve@example.com,Eve,Sand,en,Book,installment,bank_transfer,EUR,active,2026-12-02,1 month,1,25.00,,",
+]
+POLICY = """[policy]
+grace_days = 0
+cooldown_days = 7
+[[policy.stages]]
+name = "upcoming"
+days = -7
+[[policy.stages]]
+name = "friendly"
+label = "Friendly reminder"
+days = 3
+fee = { EUR = "2.50", CHF = "3.00" }
+[[policy.stages]]
+name = "final"
+label = "Final notice"
+days = 20
+"""
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch, signing_key):
+    monkeypatch.chdir(tmp_path)
+    return workspace(tmp_path, POLICY, PLANS, HEADER)
+
+
+def campaign(shop: Path, name: str, channel: str = "outbox", port: int = 0, stage: str = "friendly") -> None:
+    server = f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n' if channel == "smtp" else ""
+    (shop / "campaigns" / f"{name}.toml").write_text(
+        f'stage = "{stage}"\nchannel = "{channel}"\nrate_per_minute = 60000\n[input]\nfile = "../plans.csv"\n'
+        f'[sender]\nfrom = "Shop <billing@shop.example>"\n{server}', "utf-8")
+
+
+def messages(shop: Path, name: str, channel: str, recorder) -> list[email.message.EmailMessage]:
+    if channel == "smtp":
+        return list(recorder.messages)
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in (shop / "outbox" / name).glob("*.eml")]
+
+
+def to(message: email.message.EmailMessage) -> str:
+    return message["To"].addresses[0].addr_spec.lower()
+
+
+@pytest.mark.parametrize("channel", ["outbox", "smtp"])
+def test_one_letter_for_a_customers_orders_in_two_currencies(shop, channel, smtp_server):  # noqa: F811
+    recorder, port = smtp_server
+    campaign(shop, "nov", channel, port)
+    cli("campaign", "prepare", "nov", "--as-of", "2026-11-10")
+    sent = json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-10", "--json").stdout)
+    assert sent["sent"] == 5  # Ada's letter, Bob, Cleo's letter (one customer id, two addresses), Dan and Dana apart
+    every = messages(shop, "nov", channel, recorder)
+    assert sorted(to(m) for m in every) == ["ada@example.com", "bob@example.com", "cleo@example.com", "dan@example.com",
+                                            "dan@example.com"]  # Dan and Dana share an address, not a customer id
+    got = {to(m): m for m in every}
+
+    letter = got["ada@example.com"]
+    assert letter["Subject"] == "Friendly reminder: payments for your orders"
+    text = letter.get_body(("plain",)).get_content()
+    assert "- Order A-1 (Yoga Course): €100.00, due on Nov 1, 2026" in text
+    assert "- Order A-2 (Swiss Retreat): CHF50.00, due on Nov 2, 2026" in text
+    assert "Altogether: €102.50 and CHF50.00." in text  # one fee, on the letter's first order
+    assert "Reminder fees of €2.50 apply." in text
+    links = re.findall(r"https://\S+/m/\S+", text)
+    assert len(links) == 2
+    html = letter.get_body(("html",)).get_content()
+    assert all(f'href="{link}"' in html for link in links)
+
+    # each order keeps its reminder; the fee is charged once, on the order that carried the letter
+    for order_id, fee in (("A-1", "2.50"), ("A-2", "0.00")):
+        story = json.loads(cli("order", order_id, "--as-of", "2026-11-10", "--json").stdout)
+        assert any(e["event"] == "reminder" and "friendly" in e["what"] for e in story["events"]), story["events"]
+        assert story["balance"]["fees_open"] == fee
+    # each link opens its own order and no other
+    first, second = (manage_page(shop, link, date(2026, 11, 10)) for link in links)
+    assert "A-1" in first and "A-2" not in first and "Yoga Course" in first
+    assert "A-2" in second and "A-1" not in second
+
+    cleo = got["cleo@example.com"].get_body(("plain",)).get_content()
+    assert "Bestellung C-1 (Kurs)" in cleo and "Bestellung C-2 (Buch)" in cleo
+    assert "Zusammen: 62,50\xa0€." in cleo  # 40 + 20 + one fee of 2.50
+    assert got["bob@example.com"]["Subject"] != letter["Subject"]  # one order: the stage's own message
+
+    cli("campaign", "prepare", "nov", "--as-of", "2026-11-11")
+    assert json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-11", "--json").stdout)["sent"] == 0
+
+
+def test_a_letter_refused_is_failed_for_each_of_its_orders(shop, smtp_server):  # noqa: F811
+    recorder, port = smtp_server
+    recorder.permanent.add("ada@example.com")
+    campaign(shop, "nov", "smtp", port)
+    cli("campaign", "prepare", "nov", "--as-of", "2026-11-10")
+    report = json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-10", "--json", code=1).stdout)
+    assert (report["sent"], report["failed"]) == (4, 1)
+    for order_id in ("A-1", "A-2"):  # neither counts as reminded: no fee, and the next run may try again
+        story = json.loads(cli("order", order_id, "--as-of", "2026-11-10", "--json").stdout)
+        assert not any(e["event"] == "reminder" and "sent" in e["what"] for e in story["events"]), story["events"]
+        assert story["balance"]["fees_open"] == "0.00"
+
+
+def test_one_letter_per_customer_can_be_turned_off(shop):
+    settings = shop / "dunning.toml"
+    settings.write_text(settings.read_text("utf-8").replace("[policy]\n", "[policy]\none_letter_per_customer = false\n", 1))
+    campaign(shop, "nov")
+    cli("campaign", "prepare", "nov", "--as-of", "2026-11-10")
+    assert json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-10", "--json").stdout)["sent"] == 7
+    subjects = {p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]
+                for p in (shop / "outbox" / "nov").glob("*.eml")}
+    assert not any("your orders" in s for s in subjects.values())
+
+
+def test_notices_before_the_due_date_stay_one_per_installment(shop):
+    campaign(shop, "soon", stage="upcoming")
+    cli("campaign", "prepare", "soon", "--as-of", "2026-11-28")
+    assert json.loads(cli("campaign", "send", "soon", "--send", "--as-of", "2026-11-28", "--json").stdout)["sent"] == 2
+    notices = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in (shop / "outbox" / "soon").glob("*.eml")]
+    assert sorted(to(m) for m in notices) == ["eve@example.com", "eve@example.com"]
+    assert not any("your orders" in m["Subject"] for m in notices)
+
+
+def test_letter_is_no_stage_name(shop):
+    settings = shop / "dunning.toml"
+    settings.write_text(settings.read_text("utf-8").replace('name = "final"', 'name = "letter"'))
+    assert "'letter' names a letter for several orders" in cli("overdue", "plans.csv", "--as-of", "2026-11-10", code=2).output
