@@ -245,7 +245,7 @@ def test_excel_in_german_reads_amounts_as_numbers(tmp_path):
 
 
 def test_line_breaks_never_reach_the_file(tmp_path):
-    frame = overdue_frame(first_name="Anna\r\nBcc: x@evil.example", email="a@example.com\n")
+    frame = overdue_frame(first_name="Anna\r\nBcc: x@evil.example", email=["a@example.com\n", "b@example.com", "c@example.com"])
     text = write("mailchimp", tmp_path, frame).csv_path.read_bytes().decode("utf-8")
     assert text.count("\r\n") == 4 and "\n" not in text.replace("\r\n", "")
     assert "Anna Bcc: x@evil.example" in text

@@ -148,3 +148,27 @@ def test_letter_is_no_stage_name(shop):
     settings = shop / "dunning.toml"
     settings.write_text(settings.read_text("utf-8").replace('name = "final"', 'name = "letter"'))
     assert "'letter' names a letter for several orders" in cli("overdue", "plans.csv", "--as-of", "2026-11-10", code=2).output
+
+
+@pytest.mark.parametrize("tool", ["mailchimp", "klicktipp", "brevo", "activecampaign", "getresponse", "cleverreach"])
+def test_an_export_holds_a_second_order_of_an_address_for_the_next_one(shop, tool):
+    """A newsletter tool keeps one contact per address: a second row of the same address would overwrite the first
+    one's fields, and one of the two reminders would never be read while both count as sent."""
+    if tool == "klicktipp":
+        ids = "\n".join(f'{key} = "2000{n:02d}"' for n, key in enumerate(
+            ("order_id", "product_name", "open_amount_text", "fee_text", "due_date_text", "manage_url", "link_expires_text",
+             "paid_amount_text", "order_date_text", "days_overdue")))
+        settings = shop / "dunning.toml"
+        settings.write_text(settings.read_text("utf-8") + f"\n[exports.klicktipp_field_ids]\n{ids}\n", "utf-8")
+    first = json.loads(cli("export", "plans.csv", "--to", tool, "--as-of", "2026-11-10", "--json", "-o", "first.csv").stdout)
+    assert sorted(first["held_for_the_next_export"]) == ["A-2", "D-2"]  # after A-1 (Ada) and D-1 (Dan's address)
+    assert first["reminders_recorded"] == first["rows"] == 5
+    second = json.loads(cli("export", "plans.csv", "--to", tool, "--as-of", "2026-11-10", "--json", "-o", "second.csv").stdout)
+    assert (second["rows"], second["held_for_the_next_export"]) == (2, [])  # A-2 and D-2, now alone for their addresses
+    story = json.loads(cli("order", "A-2", "--as-of", "2026-11-10", "--json").stdout)
+    assert sum(e["event"] == "reminder" for e in story["events"]) == 1
+
+
+def test_the_generic_export_keeps_every_order(shop):
+    written = json.loads(cli("export", "plans.csv", "--to", "generic", "--as-of", "2026-11-10", "--json").stdout)
+    assert (written["rows"], written["held_for_the_next_export"]) == (7, [])

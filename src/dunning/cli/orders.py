@@ -135,7 +135,8 @@ def export_command(
             "tool": dialect.name, "csv": str(written.csv_path), "rows": written.rows, "manifest": str(written.manifest_path),
             "templates": [str(p) for p in written.template_paths], "rejected": len(written.rejects),
             "rejects": str(written.rejects_path) if written.rejects_path else None,
-            "left_out_without_stage": written.without_stage, "cells_clipped": written.clipped_cells, "totals": written.totals,
+            "left_out_without_stage": written.without_stage, "held_for_the_next_export": written.held_back,
+            "cells_clipped": written.clipped_cells, "totals": written.totals,
             "reminders_recorded": done.reminders,
         }
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
@@ -155,6 +156,9 @@ def _print_export(written: exports.ExportResult, dialect) -> None:
                   f"reminded; {written.rejects_path} says why, row by row)")
     if written.without_stage:
         out.print(f"left out: {written.without_stage} overdue orders not yet at the first reminder stage")
+    if written.held_back:
+        out.print(f"held for the next export: {', '.join(written.held_back)} ({dialect.title} keeps one contact per address, "
+                  "and another order of the same address is in this file; not recorded as reminded)")
     if written.clipped_cells:
         limit = f"{dialect.max_text_bytes} bytes" if dialect.max_text_bytes else f"{dialect.max_text_chars} characters"
         out.print(f"note: {written.clipped_cells} cells were shortened to {dialect.title}'s limit of {limit}")

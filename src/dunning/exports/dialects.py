@@ -40,6 +40,7 @@ class Dialect:
     unsubscribe: str = ""
     field_ids_setting: str = ""
     built_in_fields: frozenset[str] = frozenset()
+    one_contact_per_address: bool = True  # an import keeps one contact per address: a second row overwrites the first
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -208,7 +209,7 @@ GENERIC = Dialect(
     name="generic", title="any other tool",
     headers={key: key for key in FIELD_KEYS},
     merge_names={key: key for key in FIELD_KEYS},
-    placeholder=lambda name: f"{{{{{name}}}}}",
+    placeholder=lambda name: f"{{{{{name}}}}}", one_contact_per_address=False,
     notes=("Placeholders are written {{field}}; replace them with your tool's syntax.",),
 )
 

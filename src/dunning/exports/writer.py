@@ -51,6 +51,7 @@ class ExportResult:
     without_stage: int
     totals: list[dict] = field(default_factory=list)
     values: pd.DataFrame = field(default_factory=pd.DataFrame)  # the rows written, as their field values
+    held_back: list[str] = field(default_factory=list)  # orders of an address already in the file: for the next export
     staging: files.Staging = field(default_factory=files.Staging)  # written with `pending`: named at commit
 
     def commit(self) -> None:
@@ -119,6 +120,9 @@ def write(
     unencodable = _unencodable(table, encoding) & ~bad_email
     problems.append(_rejects(values, unencodable, "(row)", f"has characters {encoding} cannot hold (try --encoding utf-8)"))
     keep = ~(bad_email | unencodable)
+    held = _second_of_address(values, keep) if dialect.one_contact_per_address else pd.Series(False, index=values.index)
+    held_back = values.loc[held, "order_id"].astype(str).tolist()
+    keep &= ~held
     table, values = table[keep.to_numpy()], values[keep]
     clipped = int(clipped_per_row[keep.to_numpy()].sum())
 
@@ -144,16 +148,25 @@ def write(
         "dunning_version": __version__, "sources": sources or [], "filters": filters or {},
         "file": path.name, "sha256": hashlib.sha256(data).hexdigest(), "encoding": encoding, "delimiter": dialect.delimiter,
         "rows": int(len(table)), "rows_rejected": int(len(rejects)), "orders_without_stage_left_out": int(len(frame) - len(staged)),
+        "orders_held_for_the_next_export": held_back,
         "cells_clipped": clipped, "totals_per_currency": totals,
         "columns": _column_meanings(dialect, table.columns),
         "templates": [p.name for p in template_paths], "tool_notes": list(dialect.notes), "tool_sources": list(dialect.sources),
     }
     staging.write(manifest_path, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), overwrite=True)
     result = ExportResult(path, manifest_path, template_paths, int(len(table)), rejects, rejects_path, clipped,
-                          int(len(frame) - len(staged)), totals, values, staging)
+                          int(len(frame) - len(staged)), totals, values, staging=staging, held_back=held_back)
     if not pending:
         result.commit()
     return result
+
+
+def _second_of_address(values: pd.DataFrame, usable: pd.Series) -> pd.Series:
+    """The rows whose address an earlier usable row of the file already has (upper and lower case alike): a tool that
+    keeps one contact per address would overwrite that row's fields with theirs, and its customer would read only one
+    of the two reminders while both count as sent. They wait for the next export."""
+    address = values["email"].str.strip().str.lower()
+    return usable & address.where(usable).duplicated(keep="first")
 
 
 def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, pd.Series]:
