@@ -14,7 +14,7 @@ from dunning import exports
 from dunning.errors import InputError
 from dunning.exports.dialects import DIALECTS, with_field_ids
 from dunning.files import FORMULA_STARTS
-from dunning.mailmerge import LETTER_VARIABLES, SHOP_VARIABLES, TEMPLATE_VARIABLES, Templates
+from dunning.mailmerge import LETTER_VARIABLES, LINES, SHOP_VARIABLES, TEMPLATE_VARIABLES, Templates
 from dunning.policy import Policy, Stage
 from dunning.tokens import TokenSigner, add_links
 
@@ -140,8 +140,8 @@ def test_every_template_variable_becomes_the_tools_placeholder(tool, tmp_path):
         stage, language, *carried, kind = path.name.split(".template.")[1].split(".")
         lines = set(carried[0].removeprefix("with-").split("-")) if carried else set()
         for variable in _variables_used(templates, f"{stage}.{language}.{kind}.j2"):
-            if variable.removesuffix("_text") in {"fee", "interest", "costs", "costs_warning"} - lines:
-                continue  # only the customers asked a fee (interest, costs) read about it
+            if variable.removesuffix("_text") in set(LINES) - lines:
+                continue  # only the customers asked a fee (interest, costs; with other orders) read about it
             assert dialect.tag(variable) in text, (path.name, variable)
     final = (tmp_path / f"{tool}.template.final.en.txt").read_text("utf-8")
     assert final.startswith("Subject: Final notice: order " + dialect.tag("order_id"))

@@ -145,6 +145,9 @@ def test_german_interest_is_asked_by_each_reminder_once_and_charged_when_it_is_s
     report = json.loads(cli("report", "--as-of", "2025-07-24", "--json").stdout)["fees, interest and costs"]
     assert [(r["kind"], r["amount_charged"], r["amount_settled"], r["amount_open"]) for r in report] == [
         ("fee", "2.50", "0.00", "2.50"), ("interest", "7.11", "0.00", "7.11")]
+    cli("report", "--as-of", "2025-07-24", "--html", "report.html", "--lang", "de")
+    page = (tmp_path / "report.html").read_text("utf-8")  # the page the dashboard shows too
+    assert re.search(r"Gebühren, Zinsen und Kosten.*Verzugszinsen.*7,11\xa0€", page, re.S)
     # the customer pays everything asked: the principal first, then the fee and the interest; nothing is left
     (tmp_path / "paid.csv").write_text("payment_id,order_id,paid_at,amount,currency\np-1,K-1,2025-07-30,1009.61,EUR\n")
     cli("track", "payments", "paid.csv", "--as-of", "2025-07-30")

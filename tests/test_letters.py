@@ -4,12 +4,14 @@ Through the CLI, the outbox and a real SMTP server."""
 import email
 import email.policy
 import json
+import csv
 import re
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from dunning import exports
 from tests.test_cycle import cli, manage_page
 from tests.test_law import workspace
 from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on loopback)
@@ -151,22 +153,40 @@ def test_letter_is_no_stage_name(shop):
 
 
 @pytest.mark.parametrize("tool", ["mailchimp", "klicktipp", "brevo", "activecampaign", "getresponse", "cleverreach"])
-def test_an_export_holds_a_second_order_of_an_address_for_the_next_one(shop, tool):
+def test_an_export_gives_an_address_one_row_that_carries_its_other_orders(shop, tool):
     """A newsletter tool keeps one contact per address: a second row of the same address would overwrite the first
     one's fields, and one of the two reminders would never be read while both count as sent."""
     if tool == "klicktipp":
         ids = "\n".join(f'{key} = "2000{n:02d}"' for n, key in enumerate(
             ("order_id", "product_name", "open_amount_text", "fee_text", "due_date_text", "manage_url", "link_expires_text",
-             "paid_amount_text", "order_date_text", "days_overdue")))
+             "paid_amount_text", "order_date_text", "days_overdue", "other_orders_text")))
         settings = shop / "dunning.toml"
         settings.write_text(settings.read_text("utf-8") + f"\n[exports.klicktipp_field_ids]\n{ids}\n", "utf-8")
     first = json.loads(cli("export", "plans.csv", "--to", tool, "--as-of", "2026-11-10", "--json", "-o", "first.csv").stdout)
-    assert sorted(first["held_for_the_next_export"]) == ["A-2", "D-2"]  # after A-1 (Ada) and D-1 (Dan's address)
-    assert first["reminders_recorded"] == first["rows"] == 5
+    assert (first["rows"], first["reminders_recorded"], first["held_for_the_next_export"]) == (5, 7, [])
+    rows = list(csv.DictReader(open("first.csv", encoding="cp1252" if tool == "klicktipp" else "utf-8"),
+                               delimiter=";" if tool in ("klicktipp", "brevo") else ","))
+    other = exports.get(tool).headers["other_orders_text"]
+    ada = next(r for r in rows if "ada@example.com" in r.values())
+    assert re.fullmatch(r"A-2 \(Swiss Retreat\): CHF50\.00, Nov 2, 2026 https://shop\.example/m/\S+", ada[other])
+    assert sum(bool(r[other]) for r in rows) == 2  # Ada's and Dan's address; Cleo's two addresses are two contacts
+    template = next(p for p in first["templates"] if "with-fee-other_orders" in p and p.endswith(".txt"))
+    assert "Also open for your other orders: " in Path(template).read_text("utf-8")
     second = json.loads(cli("export", "plans.csv", "--to", tool, "--as-of", "2026-11-10", "--json", "-o", "second.csv").stdout)
-    assert (second["rows"], second["held_for_the_next_export"]) == (2, [])  # A-2 and D-2, now alone for their addresses
+    assert second["rows"] == 0  # every order was handed over once
     story = json.loads(cli("order", "A-2", "--as-of", "2026-11-10", "--json").stdout)
-    assert sum(e["event"] == "reminder" for e in story["events"]) == 1
+    assert sum(e["event"] == "reminder" for e in story["events"]) == 1 and story["balance"]["fees_open"] == "0.00"
+
+
+def test_what_does_not_fit_the_tools_field_waits_for_the_next_export(shop):
+    plans = [f"M-{n},,many@example.com,Mo,Ng,en,Course number {n},installment,bank_transfer,EUR,active,2026-11-0{n},1 month,1,"
+             f"{n}0.00,," for n in range(1, 5)]
+    (shop / "many.csv").write_text("\n".join([HEADER, *plans]) + "\n", "utf-8")
+    first = json.loads(cli("export", "many.csv", "--to", "mailchimp", "--as-of", "2026-11-10", "--json", "-o", "a.csv").stdout)
+    assert first["rows"] == 1 and first["reminders_recorded"] == 3  # Mailchimp's 255 bytes hold two more orders and links
+    assert first["held_for_the_next_export"] == ["M-4"]
+    second = json.loads(cli("export", "many.csv", "--to", "mailchimp", "--as-of", "2026-11-10", "--json", "-o", "b.csv").stdout)
+    assert (second["rows"], second["reminders_recorded"], second["held_for_the_next_export"]) == (1, 1, [])
 
 
 def test_the_generic_export_keeps_every_order(shop):

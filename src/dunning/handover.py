@@ -63,14 +63,16 @@ def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, p
 
 def hand_over(db: sa.Connection, linked: pd.DataFrame, written: exports.ExportResult, *, tool: str, as_of: date) -> int:
     """Record the rows of an export file as reminders handed to a newsletter tool, sent on `as_of`, with the
-    values the file carried (in the caller's transaction). Returns how many."""
+    values the file carried, and the orders a row stands for besides its own (in the caller's transaction). Returns
+    how many."""
     if written.values.empty:
         return 0
-    rows = linked.loc[written.values.index]
+    rows = pd.concat([linked.loc[written.values.index], linked.loc[written.riding.index].assign(fee=0)])  # one fee per row
+    carried = pd.concat([written.values, written.riding]) if len(written.riding) else written.values
     path = written.csv_path
     name = f"export:{path.name}"
     stages = ",".join(sorted(set(rows["stage"])))
     campaign_id = queue.create_campaign(db, name, stages[:50], f"export:{tool}", as_of, str(path))
     records = [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": "", "message_id": path.name}
-               for o, v in zip(rows.to_dict("records"), written.values.to_dict("records"))]
+               for o, v in zip(rows.to_dict("records"), carried.to_dict("records"))]
     return queue.add_reminders(db, campaign_id, records, handed_over_on=as_of)

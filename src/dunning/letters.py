@@ -12,7 +12,8 @@ import pandas as pd
 from dunning import mailmerge
 from dunning.money import format_amount
 from dunning.policy import LETTER as TEMPLATE, Policy, Stage  # letter.<language>.txt.j2 (and .html.j2)
-ASKED = ("open_amount", "fee", "fees_open", "interest", "interest_open", "costs", "costs_open")
+
+ASKED = ("open_amount", "fee", "fees_open", "interest", "interest_open", "costs", "costs_open")  # what a reminder asks
 LINE_COLUMNS = {"fee": ("fee", "fees_open"), "interest": ("interest", "interest_open"), "costs": ("costs", "costs_open"),
                 "costs_warning": ("costs_warning",)}
 
@@ -27,8 +28,8 @@ def keys(orders: pd.DataFrame, customer_ids: pd.Series | None) -> pd.Series:
     who = ("customer:" + ids).where(ids != "", ("email:" + email).where(email != "", ""))
     shared = (who != "") & (who.map(who.value_counts()) > 1)
     run = uuid.uuid4().hex[:12]
-    return pd.Series([f"{run}-{hashlib.sha256(w.encode('utf-8')).hexdigest()[:24]}" if s else "" for w, s in zip(who, shared)],
-                     index=orders.index, dtype=object)
+    return pd.Series([f"{run}-{hashlib.sha256(w.encode('utf-8')).hexdigest()[:24]}" if together else ""
+                      for w, together in zip(who, shared)], index=orders.index, dtype=object)  # no address in the ledger
 
 
 def tone(policy: Policy, stage: Stage) -> str:
@@ -56,7 +57,7 @@ def context(orders: list[dict], values: list[dict], *, language: str, stage: Sta
         "orders": [{"order_id": v["order_id"], "product_name": v["product_name"], "open_amount_text": v["open_amount_text"],
                     "due_date_text": v["due_date_text"], "manage_url": v["manage_url"]} for v in values],
         "totals_text": per_currency(ASKED), "link_expires_text": first["link_expires_text"],
-        **{f"{line}_text": text for line, text in lines.items()}, **{f"has_{line}": bool(lines[line]) for line in mailmerge.LINES},
+        **{f"{line}_text": text for line, text in lines.items()}, **{f"has_{line}": bool(lines.get(line)) for line in mailmerge.LINES},
         "reminders_sent": min(int(o["reminders_sent"]) for o in orders), "consequence": stage.consequence,
         "pay_by_text": pay_by_text, "shop_name": shop.get("name", ""), "shop_contact": shop.get("contact", ""),
         "shop_address": str(shop.get("address", "")), "unsubscribe_url": "",

@@ -20,11 +20,11 @@ from dunning.policy import Stage
 
 TEMPLATE_VARIABLES = (
     "first_name", "last_name", "order_id", "product_name", "open_amount_text", "paid_amount_text", "fee_text",
-    "interest_text", "costs_text", "costs_warning_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
+    "interest_text", "costs_text", "costs_warning_text", "other_orders_text", "due_date_text", "days_overdue", "manage_url", "link_expires_text",
     "order_date_text",
 )
 LETTER_VARIABLES = ("orders", "totals_text", "tone")  # a letter for several orders (dunning.letters): its own variables
-LINES = ("fee", "interest", "costs", "costs_warning")  # what a message may ask beyond the open amount: `<line>_text`
+LINES = ("fee", "interest", "costs", "costs_warning", "other_orders")  # what a message says beyond its order: `<line>_text`
 SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", *(f"has_{line}" for line in LINES), "language",
                   "stage_label",
                   "reminders_sent", "pay_by_text", "unsubscribe_url", "still_open")

@@ -49,7 +49,8 @@ SEGMENT_BATCH = 500
 MAX_MERGE_FIELDS = 30
 TEXT_LIMIT = 255
 BUILT_IN_TAGS = {"EMAIL", "FNAME", "LNAME"}
-LAW_FIELDS = frozenset({"interest_text", "costs_text", "costs_warning_text"})  # merge fields only a policy with a law fills
+# merge fields a campaign fills only sometimes (a policy with a law): created in the audience only where one is used
+OPTIONAL_FIELDS = frozenset({"interest_text", "costs_text", "costs_warning_text", "other_orders_text"})
 TITLE_PREFIX = "dunning "
 NEW_STATUSES = ("subscribed", "pending", "transactional")
 GONE_OUT = ("sent", "sending", "schedule")
@@ -312,12 +313,12 @@ class MailchimpChannel:
             pass  # already gone
 
     def _ensure_merge_fields(self, list_id: str, reminders: list) -> None:
-        """The audience's merge fields for every field a reminder carries (those of the law only where one asks them)."""
+        """The audience's merge fields for every field a reminder carries (the optional ones only where one is used)."""
         existing = list(self._pages(self.client.lists.get_list_merge_fields, "merge_fields", list_id))
         have = {f["tag"] for f in existing}
-        used = {key for r in reminders for key, value in json.loads(r.merge_fields).items() if key in LAW_FIELDS and value}
+        used = {key for r in reminders for key, value in json.loads(r.merge_fields).items() if key in OPTIONAL_FIELDS and value}
         wanted = {key: tag for key, tag in MAILCHIMP.merge_names.items()
-                  if tag not in BUILT_IN_TAGS and (key not in LAW_FIELDS or key in used)}
+                  if tag not in BUILT_IN_TAGS and (key not in OPTIONAL_FIELDS or key in used)}
         missing = {key: tag for key, tag in wanted.items() if tag not in have}
         if len(existing) + len(missing) > MAX_MERGE_FIELDS:
             raise InputError(f"the Mailchimp audience has {len(existing)} merge fields; adding {len(missing)} would pass "
@@ -416,7 +417,7 @@ def _member(reminder, status_if_new: str) -> dict:
     bytes), language."""
     fields = json.loads(reminder.merge_fields)
     merge = {MAILCHIMP.merge_names[key]: _clip(value) for key, value in fields.items() if key in MAILCHIMP.merge_names
-             and MAILCHIMP.merge_names[key] != "EMAIL" and (value or key not in LAW_FIELDS)}
+             and MAILCHIMP.merge_names[key] != "EMAIL" and (value or key not in OPTIONAL_FIELDS)}
     return {"email_address": reminder.email, "status_if_new": status_if_new, "merge_fields": merge,
             "language": reminder.language}
 

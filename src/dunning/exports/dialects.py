@@ -48,6 +48,12 @@ class Dialect:
         """The placeholder for one export field, as pasted into this tool's editor."""
         return self.placeholder(self.merge_names[key])
 
+    def fits(self, text: str) -> bool:
+        """Whether a text fits one of the tool's fields whole."""
+        if self.max_text_bytes:
+            return len(text.encode("utf-8")) <= self.max_text_bytes
+        return not self.max_text_chars or len(text) <= self.max_text_chars
+
     def refused_addresses(self, emails: pd.Series) -> pd.Series:
         """Why the tool would refuse each address ("" where it takes it), by its documented rules."""
         why = pd.Series("", index=emails.index, dtype="string")
@@ -74,7 +80,7 @@ def _custom(names: dict[str, str], **builtins: str) -> dict[str, str]:
 # 255 bytes; dates other than birthdays as YYYY-MM-DD; tags in one column, comma-separated.
 _MAILCHIMP_TAGS = {
     "order_id": "ORDERID", "product_name": "PRODUCT", "open_amount": "OPENAMT", "open_amount_text": "OPENTEXT",
-    "paid_amount": "PAIDAMT", "paid_amount_text": "PAIDTEXT", "fee_text": "FEETEXT", "interest_text": "INTTEXT", "costs_text": "COSTTEXT", "costs_warning_text": "COSTWARN", "currency": "CURRENCY",
+    "paid_amount": "PAIDAMT", "paid_amount_text": "PAIDTEXT", "fee_text": "FEETEXT", "interest_text": "INTTEXT", "costs_text": "COSTTEXT", "costs_warning_text": "COSTWARN", "other_orders_text": "OTHERORD", "currency": "CURRENCY",
     "due_date": "DUEDATE", "due_date_text": "DUETEXT", "days_overdue": "DAYSOVER", "stage": "STAGE",
     "language": "LANGUAGE", "token": "TOKEN", "manage_url": "MANAGEURL", "link_expires_text": "LINKEXP",
     "order_date": "ORDERDATE", "order_date_text": "ORDDATETXT",
@@ -102,7 +108,7 @@ MAILCHIMP = Dialect(
 _AC_TITLES = {
     "order_id": "Order ID", "product_name": "Product", "open_amount": "Open Amount", "open_amount_text": "Open Amount Text",
     "paid_amount": "Paid Amount", "paid_amount_text": "Paid Amount Text", "fee_text": "Fee Text", "interest_text": "Interest Text", "costs_text": "Costs Text",
-    "costs_warning_text": "Costs Warning Text", "currency": "Currency",
+    "costs_warning_text": "Costs Warning Text", "other_orders_text": "Other Orders", "currency": "Currency",
     "due_date": "Due Date", "due_date_text": "Due Date Text", "days_overdue": "Days Overdue", "stage": "Stage",
     "language": "Language", "token": "Token", "manage_url": "Manage URL", "link_expires_text": "Link Expires",
     "order_date": "Order Date", "order_date_text": "Order Date Text",
@@ -127,7 +133,7 @@ ACTIVECAMPAIGN = Dialect(
 _GR_NAMES = {
     "order_id": "order_id", "product_name": "product", "open_amount": "open_amount", "open_amount_text": "open_amount_text",
     "paid_amount": "paid_amount", "paid_amount_text": "paid_amount_text", "fee_text": "fee_text", "interest_text": "interest_text", "costs_text": "costs_text",
-    "costs_warning_text": "costs_warning_text", "currency": "currency",
+    "costs_warning_text": "costs_warning_text", "other_orders_text": "other_orders", "currency": "currency",
     "due_date": "due_date", "due_date_text": "due_date_text", "days_overdue": "days_overdue", "stage": "stage",
     "language": "language", "token": "token", "manage_url": "manage_url", "link_expires_text": "link_expires",
     "order_date": "order_date", "order_date_text": "order_date_text",
@@ -174,7 +180,7 @@ BREVO = Dialect(
 _KT_NAMES = {
     "order_id": "OrderId", "product_name": "Product", "open_amount": "OpenAmount", "open_amount_text": "OpenAmountText",
     "paid_amount": "PaidAmount", "paid_amount_text": "PaidAmountText", "fee_text": "FeeText", "interest_text": "InterestText", "costs_text": "CostsText",
-    "costs_warning_text": "CostsWarningText", "currency": "Currency",
+    "costs_warning_text": "CostsWarningText", "other_orders_text": "OtherOrders", "currency": "Currency",
     "due_date": "DueDate", "due_date_text": "DueDateText", "days_overdue": "DaysOverdue", "stage": "Stage",
     "language": "Language", "token": "Token", "manage_url": "ManageUrl", "link_expires_text": "LinkExpires",
     "order_date": "OrderDate", "order_date_text": "OrderDateText",

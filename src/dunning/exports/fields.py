@@ -41,6 +41,8 @@ FIELDS: tuple[Field, ...] = (
                               "(empty when none)"),
     Field("costs_warning_text", TEXT, "the collection costs a fourteen-day letter announces should the term pass unpaid "
                                       "(empty in every other message)"),
+    Field("other_orders_text", TEXT, "the customer's other orders this row stands for (a tool keeps one contact per "
+                                     "address): each with what is open, since when and its own link (empty when none)"),
     Field("currency", TEXT, "ISO 4217 currency code"),
     Field("due_date", DATE, "the oldest date on which something open fell due"),
     Field("due_date_text", TEXT, "that date, formatted for the customer's language"),
@@ -76,6 +78,7 @@ def values(frame: pd.DataFrame, fallback_language: str, available: Collection[st
                          ("costs_warning_text", ("costs_warning",))):
         amount = sum((frame[c].fillna(0).astype("int64") for c in columns if c in frame), pd.Series(0, index=frame.index))
         out[key] = format_amounts(amount, frame["currency"], language).where(amount > 0, "")
+    out["other_orders_text"] = ""  # filled where an export's row stands for several orders (exports.writer)
     due = pd.to_datetime(frame["oldest_due_date"])
     out["due_date"] = due
     out["due_date_text"] = _dates_for_people(due, language)

@@ -51,6 +51,7 @@ class ExportResult:
     without_stage: int
     totals: list[dict] = field(default_factory=list)
     values: pd.DataFrame = field(default_factory=pd.DataFrame)  # the rows written, as their field values
+    riding: pd.DataFrame = field(default_factory=pd.DataFrame)  # orders another row of their address stands for
     held_back: list[str] = field(default_factory=list)  # orders of an address already in the file: for the next export
     staging: files.Staging = field(default_factory=files.Staging)  # written with `pending`: named at commit
 
@@ -120,9 +121,14 @@ def write(
     unencodable = _unencodable(table, encoding) & ~bad_email
     problems.append(_rejects(values, unencodable, "(row)", f"has characters {encoding} cannot hold (try --encoding utf-8)"))
     keep = ~(bad_email | unencodable)
-    held = _second_of_address(values, keep) if dialect.one_contact_per_address else pd.Series(False, index=values.index)
-    held_back = values.loc[held, "order_id"].astype(str).tolist()
-    keep &= ~held
+    riding = pd.Series(False, index=values.index)
+    held_back: list[str] = []
+    if dialect.one_contact_per_address:
+        values, riding, held = _together(values, keep, dialect)
+        held_back = values.loc[held, "order_id"].astype(str).tolist()
+        keep &= ~(riding | held)
+        table, clipped_per_row = _table(values, dialect)
+    riders = values[riding]
     table, values = table[keep.to_numpy()], values[keep]
     clipped = int(clipped_per_row[keep.to_numpy()].sum())
 
@@ -141,7 +147,7 @@ def write(
     for template_path, text in rendered:
         staging.write(template_path, text.encode("utf-8"), overwrite=True)
     template_paths = [template_path for template_path, _ in rendered]
-    totals = _totals(staged[keep.to_numpy()])
+    totals = _totals(staged[(keep | riding).to_numpy()])
     manifest_path = path.with_name(path.stem + ".manifest.json")
     manifest = {
         "tool": dialect.name, "as_of": as_of.isoformat(), "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -155,18 +161,37 @@ def write(
     }
     staging.write(manifest_path, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), overwrite=True)
     result = ExportResult(path, manifest_path, template_paths, int(len(table)), rejects, rejects_path, clipped,
-                          int(len(frame) - len(staged)), totals, values, staging=staging, held_back=held_back)
+                          int(len(frame) - len(staged)), totals, values, staging=staging, riding=riders, held_back=held_back)
     if not pending:
         result.commit()
     return result
 
 
-def _second_of_address(values: pd.DataFrame, usable: pd.Series) -> pd.Series:
-    """The rows whose address an earlier usable row of the file already has (upper and lower case alike): a tool that
-    keeps one contact per address would overwrite that row's fields with theirs, and its customer would read only one
-    of the two reminders while both count as sent. They wait for the next export."""
-    address = values["email"].str.strip().str.lower()
-    return usable & address.where(usable).duplicated(keep="first")
+def _together(values: pd.DataFrame, usable: pd.Series, dialect: Dialect) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """One row per address for a tool that keeps one contact per address (a second row would overwrite the first one's
+    fields, and the customer would read one reminder while two count as sent). The first row of an address (the most
+    overdue) carries the others of its stage in `other_orders_text`, each with what is open and its own link, as far
+    as the tool's limit for a field allows; the others wait for the next export. Returns the values, the rows that
+    ride along and the rows held back."""
+    address = values["email"].str.strip().str.lower().where(usable)
+    first = usable & ~address.duplicated(keep="first")
+    carrier = pd.Series(values.index[first], index=address[first].to_numpy())
+    text = {index: "" for index in values.index[first]}
+    riding = pd.Series(False, index=values.index)
+    held = pd.Series(False, index=values.index)
+    for index in values.index[usable & ~first]:
+        row = values.loc[index]
+        line = f"{row['order_id']} ({row['product_name']}): {row['open_amount_text']}, {row['due_date_text']} {row['manage_url']}"
+        lead = carrier[address[index]]
+        joined = f"{text[lead]} | {line}" if text[lead] else line
+        if row["stage"] == values.at[lead, "stage"] and dialect.fits(joined):  # a message speaks of one stage
+            text[lead] = joined
+            riding[index] = True
+        else:
+            held[index] = True
+    values = values.copy()
+    values.loc[list(text), "other_orders_text"] = list(text.values())
+    return values, riding, held
 
 
 def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, pd.Series]:
@@ -186,7 +211,7 @@ def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, pd.Ser
             columns[dialect.full_name_header] = (values["first_name"] + " " + values["last_name"]).str.strip()
     if dialect.tags_header:
         tags = "dunning-" + values["stage"] + ",lang-" + values["language"]
-        for line in mailmerge.LINES[:3]:  # fee, interest, costs: a segment per line the message carries
+        for line in ("fee", "interest", "costs", "other_orders"):  # a segment per line the message carries
             tags = tags + (values[f"{line}_text"] != "").map({True: f",{line}", False: ""}).astype("string")
         columns[dialect.tags_header] = tags
     table = pd.DataFrame(columns)

@@ -58,15 +58,16 @@ def ask(frame: pd.DataFrame, settled: Settled, codes: np.ndarray, history: pd.Da
     if law.charges_interest:
         accrued = _accrued(frame, settled, codes, history, statute, as_of)
         frame["interest"] = pd.array(np.maximum(accrued - claimed["interest"].to_numpy(dtype="int64"), 0), dtype="Int64")
-    in_currency = (frame["currency"] == law.currency).to_numpy() & (claimed["costs"].to_numpy(dtype="int64") == 0)
+    # costs once per order, in the currency the law sets them in
+    may_cost = (frame["currency"] == law.currency).fillna(False).to_numpy(dtype=bool) & (claimed["costs"].to_numpy(dtype="int64") == 0)
     principal = frame["open_amount"].to_numpy(dtype="int64", na_value=0)
     if law.lump_sum:
-        frame["costs"] = pd.array(np.where(in_currency & (principal > 0), law.lump_sum, 0), dtype="Int64")
+        frame["costs"] = pd.array(np.where(may_cost & (principal > 0), law.lump_sum, 0), dtype="Int64")
     if law.scale:
         letter = _letter_sent(frame, history, statute.letter_stage)
         term_over = (letter + np.timedelta64(LETTER_TERM_DAYS + 1, "D")) <= np.datetime64(as_of, "D")
-        frame["costs"] = pd.array(np.where(in_currency & term_over, collection_costs(principal), 0), dtype="Int64")
-        announcing = (frame["stage"] == statute.letter_stage).to_numpy() & in_currency
+        frame["costs"] = pd.array(np.where(may_cost & term_over, collection_costs(principal), 0), dtype="Int64")
+        announcing = (frame["stage"] == statute.letter_stage).fillna(False).to_numpy(dtype=bool) & may_cost
         frame["costs_warning"] = pd.array(np.where(announcing, collection_costs(principal), 0), dtype="Int64")
 
 
