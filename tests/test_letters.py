@@ -75,6 +75,8 @@ def test_one_letter_for_a_customers_orders_in_two_currencies(shop, channel, smtp
     recorder, port = smtp_server
     campaign(shop, "nov", channel, port)
     cli("campaign", "prepare", "nov", "--as-of", "2026-11-10")
+    shown = json.loads(cli("campaign", "preview", "nov", "--json").stdout)
+    assert len(shown) == 5 and all(m["text"] for m in shown)  # the preview shows each letter once
     sent = json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-10", "--json").stdout)
     assert sent["sent"] == 5  # Ada's letter, Bob, Cleo's letter (one customer id, two addresses), Dan and Dana apart
     every = messages(shop, "nov", channel, recorder)

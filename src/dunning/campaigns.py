@@ -290,11 +290,15 @@ def _letter_rows(key: str, members: list[tuple[dict, dict]], templates, stage, t
             for place, (order, value) in enumerate(members)]
 
 
+def messages(rows: list) -> list:
+    """Of a campaign's reminders, those that carry a message: the orders that ride along in a letter have none."""
+    return [row for row in rows if not row.letter or row.body_text]
+
+
 def preview_html(campaign: Campaign, rows: list, language: str, stage_label: str) -> str:
     """One self-contained page in the merchant's language showing each message's envelope, HTML (in a sandboxed frame
-    tall enough for the whole message) and text; the orders that ride along in a letter have no message of their own."""
+    tall enough for the whole message) and text (`rows`: the campaign's `messages`)."""
     texts = TEXTS.get(language, TEXTS["en"])
-    rows = [row for row in rows if not row.letter or row.body_text]
     return _PREVIEW.get_template("page.html.j2").render(
         t=texts, language=language if language in TEXTS else "en", campaign=campaign, rows=rows, stage=stage_label,
         height=_frame_height)

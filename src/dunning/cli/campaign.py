@@ -75,7 +75,7 @@ def campaign_preview(name: CampaignArg,
     row = store.campaign(campaign.name)
     if row is None:
         raise InputError(f"campaign {campaign.name} is not prepared yet: run `dunning campaign prepare {campaign.name}`")
-    rows = store.reminders_of(row.id)
+    rows = campaigns.messages(store.reminders_of(row.id))
     target = html_out or settings.exports_dir / f"{campaign.name}-preview.html"
     language = settings.fallback_language
     label = stage_words(language, settings.stage_labels).get(campaign.stage, campaign.stage)
