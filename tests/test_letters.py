@@ -13,9 +13,11 @@ import pytest
 
 from dunning import exports
 from tests.test_cycle import cli, manage_page
+from tests.mailchimp_server import FakeMailchimp
 from tests.test_law import workspace
 from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on loopback)
 
+MAILCHIMP_KEY = "0123456789abcdef-us21"
 HEADER = ("order_id,customer_id,email,first_name,last_name,language,product_name,kind,payment_method,currency,status,start_date,"
           "interval,installments,installment_amount,first_payment_discount,end_date")
 PLANS = [
@@ -194,3 +196,24 @@ def test_what_does_not_fit_the_tools_field_waits_for_the_next_export(shop):
 def test_the_generic_export_keeps_every_order(shop):
     written = json.loads(cli("export", "plans.csv", "--to", "generic", "--as-of", "2026-11-10", "--json").stdout)
     assert (written["rows"], written["held_for_the_next_export"]) == (7, [])
+
+
+def test_a_mailchimp_campaign_gives_an_address_one_message_with_its_other_orders(shop, monkeypatch):
+    monkeypatch.setenv("DUNNING_MAILCHIMP_API_KEY", MAILCHIMP_KEY)
+    with FakeMailchimp(MAILCHIMP_KEY) as mailchimp:
+        (shop / "campaigns" / "mc.toml").write_text(
+            'stage = "friendly"\nchannel = "mailchimp"\n[input]\nfile = "../plans.csv"\n[sender]\nfrom = "Shop <billing@shop.example>"\n'
+            f'[mailchimp]\nlist_id = "list1"\naudience_name = "Payment reminders"\napi_url = "{mailchimp.url}"\nbackoff_seconds = 0.01\n',
+            "utf-8")
+        cli("campaign", "prepare", "mc", "--as-of", "2026-11-10")
+        sent = json.loads(cli("campaign", "send", "mc", "--send", "--as-of", "2026-11-10", "--json").stdout)
+        assert sent["sent"] == 5  # Ada (A-1 with A-2), Bob, Cleo twice (two addresses), Dan (D-1 with D-2)
+        [ada] = mailchimp.received("ada@example.com")
+        assert "A-1" in ada["text"] and re.search(r"Also open for your other orders: A-2 \(Swiss Retreat\): CHF50\.00, Nov 2, "
+                                                   r"2026 https://shop\.example/m/\S+", ada["text"])
+        [bob] = mailchimp.received("bob@example.com")
+        assert "other orders" not in bob["text"] and "A-2" not in bob["text"]  # nobody reads another's orders
+    for order_id, fee in (("A-1", "2.50"), ("A-2", "0.00")):
+        story = json.loads(cli("order", order_id, "--as-of", "2026-11-10", "--json").stdout)
+        assert any(e["event"] == "reminder" and "friendly" in e["what"] for e in story["events"]), story["events"]
+        assert story["balance"]["fees_open"] == fee

@@ -244,23 +244,32 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
     templates = settings.templates()
     stage = settings.policy.stage_named(campaign.stage)
     shop = settings.section("shop")
-    grouped = (stage in settings.policy.dunning_stages and settings.policy.one_letter_per_customer  # reminders, not notices
-               and not getattr(CHANNELS.get(campaign.channel), "batch", False))
-    frame = frame.assign(letter=letters.keys(frame, customers) if grouped else "")
+    together = stage in settings.policy.dunning_stages and settings.policy.one_letter_per_customer  # reminders, not notices
+    factory = CHANNELS.get(campaign.channel)
+    batch = getattr(factory, "batch", False)
+    frame = frame.assign(letter=letters.keys(frame, customers) if together and not batch else "")
     riding = (frame["letter"] != "") & frame.duplicated("letter")
     frame["fee"] = frame["fee"].where(~riding, 0)  # one fee per letter
     values = field_values(frame, settings.fallback_language, templates.languages())
+    contacts = getattr(factory, "contacts", None)
+    if together and batch and contacts is not None:  # the tool writes the message: one per address, with its other orders
+        values, carriers, _ = letters.together(values, pd.Series(True, index=values.index), contacts.fits)
+        frame["letter"], riding = letters.keys_of(carriers), carriers.notna()
+        frame["fee"] = frame["fee"].where(~riding, 0)
     subject_templates = {lang: templates.env.from_string(text) for lang, text in campaign.subjects.items()}
-    pairs = list(zip(frame.to_dict("records"), values.to_dict("records")))
+    pairs = list(zip(frame.to_dict("records"), values.to_dict("records"), riding.to_numpy()))
     members: dict[str, list[tuple[dict, dict]]] = {}
-    for order, value in pairs:
-        if order["letter"]:
+    for order, value, _ in pairs:
+        if order["letter"] and not batch:
             members.setdefault(order["letter"], []).append((order, value))
     rows, tone = [], letters.tone(settings.policy, stage)
-    for order, value in pairs:
-        if order["letter"]:
+    for order, value, rides in pairs:
+        if order["letter"] and not batch:
             if order["letter"] in members:  # the letter's first order: the whole letter, in the customer's place in line
                 rows.extend(_letter_rows(order["letter"], members.pop(order["letter"]), templates, stage, tone, shop, as_of))
+            continue
+        if rides:  # the tool's message for the address carries it (other_orders_text of the letter's first order)
+            rows.append(reminders.row(order, value) | {"subject": "", "letter": order["letter"], "body_text": "", "body_html": ""})
             continue
         context = mailmerge.context(value, language=value["language"], stage=stage, stage_name=stage.name,
                                     shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
@@ -274,7 +283,8 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
                 subject = subject_templates[value["language"]].render(context)
             except TemplateError as exc:
                 raise InputError(f"{campaign.path}: [subject] {value['language']}: {exc}") from None
-        rows.append(reminders.row(order, value) | {"subject": subject, "body_text": message.text, "body_html": message.html})
+        rows.append(reminders.row(order, value) | {"subject": subject, "letter": order["letter"], "body_text": message.text,
+                                                   "body_html": message.html})
     return rows
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -30,6 +31,45 @@ def keys(orders: pd.DataFrame, customer_ids: pd.Series | None) -> pd.Series:
     run = uuid.uuid4().hex[:12]
     return pd.Series([f"{run}-{hashlib.sha256(w.encode('utf-8')).hexdigest()[:24]}" if together else ""
                       for w, together in zip(who, shared)], index=orders.index, dtype=object)  # no address in the ledger
+
+
+def together(values: pd.DataFrame, usable: pd.Series, fits: Callable[[str], bool]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """One row per address where a tool keeps one contact per address (a second row would overwrite the first one's
+    fields, and the customer would read one reminder while two count as sent). The first usable row of an address (the
+    most overdue) carries the others of its stage in `other_orders_text`, each with what is open and its own link, as
+    far as `fits` (the tool's limit for a field) allows. Returns the values; per row that rides along, the row that
+    carries it (the others: NA); and the rows that do not fit (they wait: for the next export, or the next round of a
+    campaign)."""
+    address = values["email"].str.strip().str.lower().where(usable)
+    first = usable & ~address.duplicated(keep="first")
+    carrier = pd.Series(values.index[first], index=address[first].to_numpy())
+    text = {index: "" for index in values.index[first]}
+    riding = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    held = pd.Series(False, index=values.index)
+    for index in values.index[usable & ~first]:
+        row = values.loc[index]
+        line = f"{row['order_id']} ({row['product_name']}): {row['open_amount_text']}, {row['due_date_text']} {row['manage_url']}"
+        lead = carrier[address[index]]
+        joined = f"{text[lead]} | {line}" if text[lead] else line
+        if row["stage"] == values.at[lead, "stage"] and fits(joined):  # a message speaks of one stage
+            text[lead] = joined
+            riding[index] = lead
+        else:
+            held[index] = True
+    values = values.copy()
+    values.loc[list(text), "other_orders_text"] = list(text.values())
+    return values, riding, held
+
+
+def keys_of(carriers: pd.Series) -> pd.Series:
+    """Letter keys from `together`'s carriers: a row that rides along and the row that carries it share one, unique to
+    this run; "" for the others."""
+    run = uuid.uuid4().hex[:12]
+    riding = carriers.dropna()
+    key = pd.Series("", index=carriers.index, dtype=object)
+    key[riding.index] = [f"{run}-{int(c)}" for c in riding]
+    key[list(dict.fromkeys(int(c) for c in riding))] = [f"{run}-{c}" for c in dict.fromkeys(int(c) for c in riding)]
+    return key
 
 
 def tone(policy: Policy, stage: Stage) -> str:

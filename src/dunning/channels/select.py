@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dunning.config import Settings
 from dunning.errors import InputError
+from dunning.exports.dialects import MAILCHIMP, Dialect
 from dunning.plugins import Registry
 
 CHANNELS: Registry = Registry("channel", "dunning.channels")
@@ -53,6 +54,17 @@ def _with_qr_bills(campaign, settings: Settings, channel):
     return Attaching(channel, qr_bills(bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))))
 
 
+def delivers_batches(contacts: Dialect | None = None):
+    """Mark a channel factory whose channels deliver whole batches and write the messages themselves from merge fields
+    (Mailchimp), with the tool's rules for its contacts (one per address, a limit per field): a campaign asks it before
+    anything is built, and gives an address one message that carries its other orders (`letters.together`)."""
+    def mark(factory):
+        factory.batch, factory.contacts = True, contacts
+        return factory
+    return mark
+
+
+@delivers_batches(MAILCHIMP)
 def _mailchimp(campaign, settings: Settings):
     from dunning.channels.mailchimp import MailchimpChannel, MailchimpSettings, Shop
 

@@ -17,7 +17,7 @@ from dunning.arrowtext import arrow_strings
 from dunning.errors import InputError
 from dunning.exports import fields
 from dunning.exports.dialects import Dialect
-from dunning import files, mailmerge
+from dunning import files, letters, mailmerge
 from dunning.files import single_line
 from dunning.mailmerge import TEMPLATE_VARIABLES, Templates
 from dunning.money import to_major_string
@@ -124,7 +124,8 @@ def write(
     riding = pd.Series(False, index=values.index)
     held_back: list[str] = []
     if dialect.one_contact_per_address:
-        values, riding, held = _together(values, keep, dialect)
+        values, carriers, held = letters.together(values, keep, dialect.fits)
+        riding = carriers.notna()
         held_back = values.loc[held, "order_id"].astype(str).tolist()
         keep &= ~(riding | held)
         table, clipped_per_row = _table(values, dialect)
@@ -165,33 +166,6 @@ def write(
     if not pending:
         result.commit()
     return result
-
-
-def _together(values: pd.DataFrame, usable: pd.Series, dialect: Dialect) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """One row per address for a tool that keeps one contact per address (a second row would overwrite the first one's
-    fields, and the customer would read one reminder while two count as sent). The first row of an address (the most
-    overdue) carries the others of its stage in `other_orders_text`, each with what is open and its own link, as far
-    as the tool's limit for a field allows; the others wait for the next export. Returns the values, the rows that
-    ride along and the rows held back."""
-    address = values["email"].str.strip().str.lower().where(usable)
-    first = usable & ~address.duplicated(keep="first")
-    carrier = pd.Series(values.index[first], index=address[first].to_numpy())
-    text = {index: "" for index in values.index[first]}
-    riding = pd.Series(False, index=values.index)
-    held = pd.Series(False, index=values.index)
-    for index in values.index[usable & ~first]:
-        row = values.loc[index]
-        line = f"{row['order_id']} ({row['product_name']}): {row['open_amount_text']}, {row['due_date_text']} {row['manage_url']}"
-        lead = carrier[address[index]]
-        joined = f"{text[lead]} | {line}" if text[lead] else line
-        if row["stage"] == values.at[lead, "stage"] and dialect.fits(joined):  # a message speaks of one stage
-            text[lead] = joined
-            riding[index] = True
-        else:
-            held[index] = True
-    values = values.copy()
-    values.loc[list(text), "other_orders_text"] = list(text.values())
-    return values, riding, held
 
 
 def _table(values: pd.DataFrame, dialect: Dialect) -> tuple[pd.DataFrame, pd.Series]:
