@@ -238,9 +238,10 @@ def _reachable(orders: pd.DataFrame, campaign: Campaign) -> tuple[pd.DataFrame, 
 
 def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_of: date,
                 customers: pd.Series | None = None) -> list[dict]:
-    """One stored row per order: rendered subject, text and HTML in the customer's language. A customer's orders go out
-    as one letter (`letters`) where the policy says so and the channel writes each message itself: the letter's first
-    order carries the message and the stage's fee, the others ride along (`letter` names them together)."""
+    """One stored row per order: rendered subject, text and HTML in the customer's language. Where the policy says so,
+    a customer's orders go out together (`letter` names them): a channel that sends each message gets one letter whose
+    first order carries it and the stage's fee; a tool that writes the messages from its contacts (Mailchimp) gets one
+    row per address whose first order carries the others in `other_orders_text`. The others ride along."""
     templates = settings.templates()
     stage = settings.policy.stage_named(campaign.stage)
     shop = settings.section("shop")
