@@ -38,11 +38,13 @@ def shop(tmp_path, monkeypatch, signing_key):
     return tmp_path
 
 
-def campaign(shop: Path, name: str, stage: str, channel: str, port: int = 0, extra: str = "") -> None:
+def campaign(shop: Path, name: str, stage: str, channel: str, port: int = 0, extra: str = "", paid: bool = True) -> None:
+    """campaigns/<name>.toml over plans.csv (and paid.csv), sending through the outbox or the SMTP server on `port`."""
     server = f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n' if channel == "smtp" else ""
+    payments = 'payments = "../paid.csv"\n' if paid else ""
     (shop / "campaigns" / f"{name}.toml").write_text(
         f'stage = "{stage}"\nchannel = "{channel}"\nrate_per_minute = 60000\n{extra}[input]\nfile = "../plans.csv"\n'
-        f'payments = "../paid.csv"\n[sender]\nfrom = "Yoga Shop <billing@shop.example>"\n{server}', "utf-8")
+        f'{payments}[sender]\nfrom = "Yoga Shop <billing@shop.example>"\n{server}', "utf-8")
 
 
 def sent(shop: Path, name: str, channel: str, recorder) -> list[email.message.EmailMessage]:

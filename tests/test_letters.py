@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dunning import exports
-from tests.test_cycle import cli, manage_page
+from tests.test_cycle import campaign, cli, manage_page, sent
 from tests.mailchimp_server import FakeMailchimp
 from tests.test_law import workspace
 from tests.test_smtp import smtp_server  # noqa: F401  (a real SMTP server on loopback)
@@ -55,19 +55,6 @@ def shop(tmp_path, monkeypatch, signing_key):
     return workspace(tmp_path, POLICY, PLANS, HEADER)
 
 
-def campaign(shop: Path, name: str, channel: str = "outbox", port: int = 0, stage: str = "friendly") -> None:
-    server = f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n' if channel == "smtp" else ""
-    (shop / "campaigns" / f"{name}.toml").write_text(
-        f'stage = "{stage}"\nchannel = "{channel}"\nrate_per_minute = 60000\n[input]\nfile = "../plans.csv"\n'
-        f'[sender]\nfrom = "Shop <billing@shop.example>"\n{server}', "utf-8")
-
-
-def messages(shop: Path, name: str, channel: str, recorder) -> list[email.message.EmailMessage]:
-    if channel == "smtp":
-        return list(recorder.messages)
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in (shop / "outbox" / name).glob("*.eml")]
-
-
 def to(message: email.message.EmailMessage) -> str:
     return message["To"].addresses[0].addr_spec.lower()
 
@@ -75,13 +62,13 @@ def to(message: email.message.EmailMessage) -> str:
 @pytest.mark.parametrize("channel", ["outbox", "smtp"])
 def test_one_letter_for_a_customers_orders_in_two_currencies(shop, channel, smtp_server):  # noqa: F811
     recorder, port = smtp_server
-    campaign(shop, "nov", channel, port)
+    campaign(shop, "nov", "friendly", channel, port, paid=False)
     cli("campaign", "prepare", "nov", "--as-of", "2026-11-10")
     shown = json.loads(cli("campaign", "preview", "nov", "--json").stdout)
     assert len(shown) == 5 and all(m["text"] for m in shown)  # the preview shows each letter once
-    sent = json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-10", "--json").stdout)
-    assert sent["sent"] == 5  # Ada's letter, Bob, Cleo's letter (one customer id, two addresses), Dan and Dana apart
-    every = messages(shop, "nov", channel, recorder)
+    report = json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-10", "--json").stdout)
+    assert report["sent"] == 5  # Ada's letter, Bob, Cleo's letter (one customer id, two addresses), Dan and Dana apart
+    every = sent(shop, "nov", channel, recorder)
     assert sorted(to(m) for m in every) == ["ada@example.com", "bob@example.com", "cleo@example.com", "dan@example.com",
                                             "dan@example.com"]  # Dan and Dana share an address, not a customer id
     got = {to(m): m for m in every}
@@ -120,7 +107,7 @@ def test_one_letter_for_a_customers_orders_in_two_currencies(shop, channel, smtp
 def test_a_letter_refused_is_failed_for_each_of_its_orders(shop, smtp_server):  # noqa: F811
     recorder, port = smtp_server
     recorder.permanent.add("ada@example.com")
-    campaign(shop, "nov", "smtp", port)
+    campaign(shop, "nov", "friendly", "smtp", port, paid=False)
     cli("campaign", "prepare", "nov", "--as-of", "2026-11-10")
     report = json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-10", "--json", code=1).stdout)
     assert (report["sent"], report["failed"]) == (4, 1)
@@ -133,7 +120,7 @@ def test_a_letter_refused_is_failed_for_each_of_its_orders(shop, smtp_server):  
 def test_one_letter_per_customer_can_be_turned_off(shop):
     settings = shop / "dunning.toml"
     settings.write_text(settings.read_text("utf-8").replace("[policy]\n", "[policy]\none_letter_per_customer = false\n", 1))
-    campaign(shop, "nov")
+    campaign(shop, "nov", "friendly", "outbox", paid=False)
     cli("campaign", "prepare", "nov", "--as-of", "2026-11-10")
     assert json.loads(cli("campaign", "send", "nov", "--send", "--as-of", "2026-11-10", "--json").stdout)["sent"] == 7
     subjects = {p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]
@@ -142,7 +129,7 @@ def test_one_letter_per_customer_can_be_turned_off(shop):
 
 
 def test_notices_before_the_due_date_stay_one_per_installment(shop):
-    campaign(shop, "soon", stage="upcoming")
+    campaign(shop, "soon", "upcoming", "outbox", paid=False)
     cli("campaign", "prepare", "soon", "--as-of", "2026-11-28")
     assert json.loads(cli("campaign", "send", "soon", "--send", "--as-of", "2026-11-28", "--json").stdout)["sent"] == 2
     notices = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in (shop / "outbox" / "soon").glob("*.eml")]
@@ -206,8 +193,8 @@ def test_a_mailchimp_campaign_gives_an_address_one_message_with_its_other_orders
             f'[mailchimp]\nlist_id = "list1"\naudience_name = "Payment reminders"\napi_url = "{mailchimp.url}"\nbackoff_seconds = 0.01\n',
             "utf-8")
         cli("campaign", "prepare", "mc", "--as-of", "2026-11-10")
-        sent = json.loads(cli("campaign", "send", "mc", "--send", "--as-of", "2026-11-10", "--json").stdout)
-        assert sent["sent"] == 5  # Ada (A-1 with A-2), Bob, Cleo twice (two addresses), Dan (D-1 with D-2)
+        report = json.loads(cli("campaign", "send", "mc", "--send", "--as-of", "2026-11-10", "--json").stdout)
+        assert report["sent"] == 5  # Ada (A-1 with A-2), Bob, Cleo twice (two addresses), Dan (D-1 with D-2)
         [ada] = mailchimp.received("ada@example.com")
         assert "A-1" in ada["text"] and re.search(r"Also open for your other orders: A-2 \(Swiss Retreat\): CHF50\.00, Nov 2, "
                                                    r"2026 https://shop\.example/m/\S+", ada["text"])

@@ -128,7 +128,8 @@ def write(
         riding = carriers.notna()
         held_back = values.loc[held, "order_id"].astype(str).tolist()
         keep &= ~(riding | held)
-        table, clipped_per_row = _table(values, dialect)
+        if riding.any():  # the rows that carry others have a new field: their columns again
+            table, clipped_per_row = _table(values, dialect)
     riders = values[riding]
     table, values = table[keep.to_numpy()], values[keep]
     clipped = int(clipped_per_row[keep.to_numpy()].sum())
