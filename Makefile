@@ -17,13 +17,13 @@ LOWEST_STAMP := $(LOWEST)/.installed
 $(STAMP): $(SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --constraint constraints.txt '.[test,bench,postgres]'
+	$(BIN)/pip install --quiet --constraint constraints.txt '.[test,bench,postgres,letters]'
 	touch $(STAMP)
 
 $(LOWEST_STAMP): $(SOURCES) constraints-lowest.txt
 	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/pip install --quiet --upgrade pip
-	$(LOWEST)/bin/pip install --quiet --constraint constraints-lowest.txt '.[test,postgres]'
+	$(LOWEST)/bin/pip install --quiet --constraint constraints-lowest.txt '.[test,postgres,letters]'
 	touch $(LOWEST_STAMP)
 
 demo: $(STAMP)

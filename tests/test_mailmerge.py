@@ -18,7 +18,7 @@ def context(language: str, consequence: str = "", has_fee: bool = False, reminde
         "shop_name": "Beispiel GmbH", "shop_contact": "help@shop.example", "shop_address": "", "pay_by_text": "", "unsubscribe_url": "",
         "language": row["language"],
         "consequence": consequence, "has_fee": has_fee, "has_interest": False, "has_costs": False, "has_costs_warning": False, "has_other_orders": False,
-        "stage_label": "Final notice", "reminders_sent": reminders_sent}
+        "stage_label": "Final notice", "reminders_sent": reminders_sent, "by_post": False}
 
 
 @pytest.mark.parametrize(("language", "amount", "date_text", "greeting"), [

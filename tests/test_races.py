@@ -57,17 +57,23 @@ def test_two_senders_at_once_deliver_every_reminder_once(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     prepared = CliRunner().invoke(app, ["campaign", "prepare", "now", "--as-of", "2026-11-10", "--json"])
     assert json.loads(prepared.stdout)["prepared"] == 300, prepared.output
-    command = [sys.executable, "-m", "dunning", "campaign", "send", "now", "--send", "--as-of", "2026-11-10", "--json"]
-    env = {**__import__("os").environ, "DUNNING_SECRET_KEYS": KEY, "DUNNING_DATABASE_URL": database_url}
-    runs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
-    outputs = [run.communicate(timeout=300) for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
+    outputs = sent_twice_at_once("now", tmp_path, database_url)
     addresses = [m["To"].addresses[0].addr_spec for m in recorder.messages]
     assert len(addresses) == len(set(addresses)) == 300
     summaries = [json.loads(out) for out, _ in outputs]
     assert sum(s["sent"] for s in summaries) == 300 and all(s["resent_in_flight"] == [] for s in summaries)
     assert Store(database_url).counts(Store(database_url).campaign("now").id) == {"sent": 300}
+
+
+def sent_twice_at_once(campaign: str, workspace, database_url) -> list[tuple[str, str]]:
+    """`dunning campaign send <campaign> --send` run by two processes at once; both must end well."""
+    command = [sys.executable, "-m", "dunning", "campaign", "send", campaign, "--send", "--as-of", "2026-11-10", "--json"]
+    env = {**__import__("os").environ, "DUNNING_SECRET_KEYS": KEY, "DUNNING_DATABASE_URL": database_url}
+    runs = [subprocess.Popen(command, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    return outputs
 
 
 def serving(tmp_path, database_url):
@@ -208,3 +214,32 @@ def test_two_cancellations_of_the_same_orders_at_once_record_each_once(tmp_path,
     assert len(made) == 20 and set(made["decision"]) == {"cancelled"} and int(made["amount_open"].sum()) == 20 * 10000
     for n in range(2):  # each run's file for the shop holds every order
         assert len((tmp_path / f"shop-{n}.csv").read_text("utf-8").splitlines()) == 21
+
+
+def test_two_letter_runs_at_once_print_every_letter_once(tmp_path, monkeypatch, database_url):
+    """A cron job and a person print the same letters campaign: each letter is written by one of them, and the two
+    files to print hold every letter once between them."""
+    import pypdf
+
+    monkeypatch.setenv("DUNNING_SECRET_KEYS", KEY)
+    monkeypatch.setenv("DUNNING_DATABASE_URL", database_url)
+    CliRunner().invoke(app, ["init", str(tmp_path)])
+    rows = [f"O-{n},c{n}@example.com,A,B{n},en,EUR,pending,2026-10-01,25.00,Street {n},1010{n % 10},Berlin,DE" for n in range(24)]
+    (tmp_path / "orders.csv").write_text("\n".join([HEADER + ",address_line1,postal_code,city,country", *rows]) + "\n", "utf-8")
+    settings = tmp_path / "dunning.toml"
+    settings.write_text(settings.read_text("utf-8").replace(
+        "[shop]\n", '[shop]\npostal_address = ["Shop GmbH", "Musterstraße 1", "10115 Berlin"]\ncountry = "DE"\n', 1), "utf-8")
+    (tmp_path / "campaigns" / "post.toml").write_text(
+        'stage = "friendly"\nchannel = "letters"\n[input]\nfile = "../orders.csv"\n[sender]\nfrom = "Shop <billing@shop.example>"\n')
+    monkeypatch.chdir(tmp_path)
+    prepared = CliRunner().invoke(app, ["campaign", "prepare", "post", "--as-of", "2026-11-10", "--json"])
+    assert json.loads(prepared.stdout)["prepared"] == 24, prepared.output
+    outputs = sent_twice_at_once("post", tmp_path, database_url)
+    assert sum(json.loads(out)["sent"] for out, _ in outputs) == 24  # each letter by one of them
+    folder = tmp_path / "letters" / "post"
+    assert len(list(folder.glob("O-*.pdf"))) == 24
+    printed = sorted(folder.glob("print-*.pdf"))
+    assert [p.name for p in printed] in (["print-001.pdf"], ["print-001.pdf", "print-002.pdf"])  # one each that wrote any
+    names = [line for p in printed for page in pypdf.PdfReader(p).pages for line in page.extract_text().splitlines()
+             if line.startswith("A B")]
+    assert sorted(names) == sorted(f"A B{n}" for n in range(24))  # every letter once across the files to print

@@ -153,19 +153,25 @@ def epc_qr_svg(name: str, iban: str, amount: Decimal, reference: str, bic: str =
 
 
 @lru_cache(maxsize=4096)
-def swiss_qr_bill_svg(account: Account, amount: Decimal, currency: str, order_id: str, order_key: int, language: str) -> str:
+def swiss_qr_bill_svg(account: Account, amount: Decimal, currency: str, order_id: str, order_key: int, language: str,
+                      debtor: tuple[tuple[str, str], ...] = ()) -> str:
     """The payment part and receipt of a Swiss QR-bill (the `qrbill` package, SIX's implementation guidelines)
-    for the order's open amount, with its reference, as inline SVG."""
+    for the order's open amount, with its reference, as inline SVG. `debtor` (name, street, pcode, city, country), where
+    a letter knows the customer's address, fills in "Payable by"; one the bill cannot carry leaves the box to the hand."""
     import qrbill  # with its drawing libraries, loaded only where a Swiss bill is drawn
 
     address = dict(account.address)
-    bill = qrbill.QRBill(
+    fields = dict(
         account=account.iban, currency=currency, amount=f"{amount:.2f}", reference_number=account.reference(order_id, order_key),
         creditor={"name": qr_bill_text(account.beneficiary)[:70], "street": address.get("street", ""),
                   "house_num": address.get("house_number", ""), "pcode": address["postal_code"], "city": address["city"],
                   "country": account.iban[:2]},
         additional_information=qr_bill_text(order_id)[:140], language=language if language in ("de", "fr", "it", "en") else "en",
     )
+    try:
+        bill = qrbill.QRBill(**fields, debtor={k: qr_bill_text(v) for k, v in debtor} if debtor else None)
+    except ValueError:
+        bill = qrbill.QRBill(**fields)
     buffer = io.StringIO()
     bill.as_svg(buffer)
     return re.sub(r"^<\?xml[^>]*>\s*", "", buffer.getvalue())

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from jinja2 import Environment, PackageLoader, TemplateError, select_autoescape
 
-from dunning import cancellations, confirmations, letters, mailmerge, pipeline, reminders, tokens
+from dunning import cancellations, confirmations, letters, mailmerge, pipeline, postal, reminders, tokens
 from dunning.journal import queue
 from dunning.statements import booking
 from dunning.channels.select import CHANNELS
@@ -51,6 +51,7 @@ class Campaign:
     channel_settings: dict = field(default_factory=dict)
     source: str = ""
     attach_qr_bill: bool = False
+    attach_invoice: bool = False  # a notice before a due date: the term's invoice as a PDF (an e-mail channel)
     confirm_within_days: int = 14  # a confirmation campaign: payments of the last days only
     connections: int = DEFAULT_CONNECTIONS  # a channel that sends one message at a time: how many at once
 
@@ -96,6 +97,7 @@ def load(name: str, settings: Settings) -> Campaign:
         sender=str(sender["from"]), reply_to=str(sender.get("reply_to", "")),
         subjects={str(k): str(v) for k, v in data.get("subject", {}).items()}, rate_per_minute=rate,
         channel_settings=dict(data.get(channel, {})), source=text, attach_qr_bill=_flag(data, "attach_qr_bill", where),
+        attach_invoice=_flag(data, "attach_invoice", where),
         confirm_within_days=within, connections=connections,
     )
 
@@ -161,6 +163,7 @@ class Prepared:
     other_stage: int
     excluded: pd.DataFrame
     rejects: pd.DataFrame
+    unreachable: list[dict] = field(default_factory=list)  # order_id and reason: due, but the channel cannot reach them
 
 
 def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, keys: list[str],
@@ -182,12 +185,12 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
             booking.rematch(store, db, as_of, settings.match_window_days)
             due = (confirmations.due(db, as_of, campaign.confirm_within_days) if campaign.stage == CONFIRMATION
                    else cancellations.due(db, as_of))
-            chosen = _chosen(campaign, due, db)
+            chosen = _chosen(campaign, _addressed(due, found.export.orders), db)
             rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step)
             campaign_id, added = _stored(db, campaign, as_of, rows)
     else:  # rendered first: a template error stops here, before anything is stored
         with store.engine.connect() as db:
-            chosen = _chosen(campaign, found.at_stage((campaign.stage,)), db)
+            chosen = _chosen(campaign, _addressed(found.at_stage((campaign.stage,)), found.export.orders), db)
         customers = found.export.orders.set_index("order_id")["customer_id"] if "customer_id" in found.export.orders else None
         rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step, customers)
         with store.writing() as db:
@@ -196,7 +199,8 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
             campaign_id, added = _stored(db, campaign, as_of, rows)
     fresh, unreachable, already, other_stage = chosen
     rejects = pd.concat([r for r in (found.rejects, unreachable) if not r.empty] or [found.rejects], ignore_index=True)
-    return Prepared(campaign_id, added, already, other_stage, found.result.excluded, rejects)
+    return Prepared(campaign_id, added, already, other_stage, found.result.excluded, rejects,
+                    [{"order_id": r.row, "reason": r.reason} for r in unreachable.itertuples()])
 
 
 def _chosen(campaign: Campaign, orders: pd.DataFrame, db) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
@@ -224,15 +228,27 @@ def _stored(db, campaign: Campaign, as_of: date, rows: list[dict]) -> tuple[int,
     return campaign_id, queue.add_reminders(db, campaign_id, rows)
 
 
+def _addressed(orders: pd.DataFrame, export: pd.DataFrame) -> pd.DataFrame:
+    """The orders with the postal address the export gives each (`postal.stored`; "" where none)."""
+    addresses = pd.Series(postal.stored(export).to_numpy(), index=export["order_id"].to_numpy(), dtype=object)
+    return orders.assign(postal_address=addresses.reindex(orders["order_id"]).fillna("").to_numpy())
+
+
 def _reachable(orders: pd.DataFrame, campaign: Campaign) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The orders the campaign's channel can reach; a channel that sends e-mail leaves out (and reports) those
-    without an address. The reader accepts them: another channel, or the manage page, may reach them."""
-    if not getattr(CHANNELS.get(campaign.channel), "needs_email", True):
+    without an e-mail address, one that sends letters those without a postal address. The reader accepts them:
+    another channel, or the manage page, may reach them."""
+    factory = CHANNELS.get(campaign.channel)
+    if getattr(factory, "needs_postal_address", False):
+        missing = orders.get("postal_address", pd.Series("", index=orders.index)).fillna("") == ""
+        column, why = "address_line1", f"no postal address (street and city), and the channel {campaign.channel} sends letters"
+    elif getattr(factory, "needs_email", True):
+        missing = orders["email"].fillna("") == ""
+        column, why = "email", f"no e-mail address, and the channel {campaign.channel} sends e-mail"
+    else:
         return orders, pd.DataFrame(columns=REJECT_COLUMNS)
-    missing = orders["email"].fillna("") == ""
-    rejected = pd.DataFrame({"file": "overdue orders", "row": orders.loc[missing, "order_id"], "column": "email",
-                             "reason": f"no e-mail address, and the channel {campaign.channel} sends e-mail", "value": ""},
-                            columns=REJECT_COLUMNS)
+    rejected = pd.DataFrame({"file": "overdue orders", "row": orders.loc[missing, "order_id"], "column": column,
+                             "reason": why, "value": ""}, columns=REJECT_COLUMNS)
     return orders[~missing], rejected
 
 
@@ -247,7 +263,7 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
     shop = settings.section("shop")
     together = stage in settings.policy.dunning_stages and settings.policy.one_letter_per_customer  # reminders, not notices
     factory = CHANNELS.get(campaign.channel)
-    batch = getattr(factory, "batch", False)
+    batch, by_post = getattr(factory, "batch", False), getattr(factory, "needs_postal_address", False)
     frame = frame.assign(letter=letters.keys(frame, customers) if together and not batch else "")
     riding = (frame["letter"] != "") & frame.duplicated("letter")
     frame["fee"] = frame["fee"].where(~riding, 0)  # one fee per letter
@@ -267,7 +283,8 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
     for order, value, rides in pairs:
         if order["letter"] and not batch:
             if order["letter"] in members:  # the letter's first order: the whole letter, in the customer's place in line
-                rows.extend(_letter_rows(order["letter"], members.pop(order["letter"]), templates, stage, tone, shop, as_of))
+                rows.extend(_letter_rows(order["letter"], members.pop(order["letter"]), templates, stage, tone, shop, as_of,
+                                         by_post))
             continue
         if rides:  # the tool's message for the address carries it (other_orders_text of the letter's first order)
             rows.append(reminders.row(order, value) | {"subject": "", "letter": order["letter"], "body_text": "", "body_html": ""})
@@ -276,7 +293,8 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
                                     shop_name=shop.get("name", ""), shop_contact=shop.get("contact", ""),
                                     shop_address=str(shop.get("address", "")),
                                     pay_by_text=mailmerge.pay_by_text(stage, as_of, value["language"]), asked=mailmerge.asks(value),
-                                    reminders_sent=int(order["reminders_sent"]), still_open=int(order["open_amount"]) > 0)
+                                    reminders_sent=int(order["reminders_sent"]), still_open=int(order["open_amount"]) > 0,
+                                    by_post=by_post)
         message = templates.render(campaign.stage, value["language"], context)
         subject = message.subject
         if value["language"] in subject_templates:
@@ -289,11 +307,12 @@ def _render_all(campaign: Campaign, settings: Settings, frame: pd.DataFrame, as_
     return rows
 
 
-def _letter_rows(key: str, members: list[tuple[dict, dict]], templates, stage, tone: str, shop: dict, as_of: date) -> list[dict]:
+def _letter_rows(key: str, members: list[tuple[dict, dict]], templates, stage, tone: str, shop: dict, as_of: date,
+                 by_post: bool) -> list[dict]:
     """The rows of one letter: the first order's carries the message, the others ride along with none of their own."""
     language = members[0][1]["language"]
     context = letters.context([o for o, _ in members], [v for _, v in members], language=language, stage=stage, tone_word=tone,
-                              shop=shop, pay_by_text=mailmerge.pay_by_text(stage, as_of, language))
+                              shop=shop, pay_by_text=mailmerge.pay_by_text(stage, as_of, language), by_post=by_post)
     message = templates.render(letters.TEMPLATE, language, context)
     return [reminders.row(order, value) | {"subject": message.subject, "letter": key,
                                            "body_text": message.text if place == 0 else "",

@@ -19,14 +19,16 @@ from dunning.tokens import TokenSigner, keys_from_env, require_keys
 FILE_NAME = "dunning.toml"
 WORKSPACE_FOLDERS = ("exports", "campaigns", "templates")
 # Every setting dunning.toml may hold, per table, with what it must be: one schema, checked when the file is read.
-TEXT, FLAG, DAYS, WHOLE, NUMBER, DATE, TABLE, TABLES, AMOUNTS, TEXTS = (
+TEXT, FLAG, DAYS, WHOLE, NUMBER, DATE, TABLE, TABLES, AMOUNTS, TEXTS, LINES = (
     "text", "true or false", "a whole number of days, 0 or more", "a whole number", "a number", "a date",
-    "a table", "a list of tables", "a table of currency = amount (e.g. EUR = \"2.50\")", "a table of texts")
+    "a table", "a list of tables", "a table of currency = amount (e.g. EUR = \"2.50\")", "a table of texts",
+    "a list of lines (e.g. [\"Example Shop GmbH\", \"Musterstraße 1\", \"10115 Berlin\"])")
 ADDRESS = {"street": TEXT, "house_number": TEXT, "postal_code": TEXT, "city": TEXT}
 SCHEMA: dict[str, dict[str, str]] = {
     "": {"shop": TABLE, "input": TABLE, "links": TABLE, "paths": TABLE, "policy": TABLE, "exports": TABLE, "store": TABLE,
          "ledger": TABLE, "payment": TABLE, "web": TABLE},
-    "shop": {"name": TEXT, "contact": TEXT, "fallback_language": TEXT, "address": TEXT, "cancel_url": TEXT},
+    "shop": {"name": TEXT, "contact": TEXT, "fallback_language": TEXT, "address": TEXT, "cancel_url": TEXT,
+             "postal_address": LINES, "country": TEXT},
     "input": {"profile": TEXT, "payments_profile": TEXT},
     "links": {"manage_url": TEXT, "token_max_age_days": DAYS},
     "paths": {"exports": TEXT},
@@ -200,6 +202,8 @@ def _fits(value: object, kind: str) -> bool:
         return isinstance(value, dict) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value.values())
     if kind == TEXTS:
         return isinstance(value, dict) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value.values())
+    if kind == LINES:
+        return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v.strip() and len(v) <= 100 for v in value)
     return False
 
 

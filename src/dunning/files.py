@@ -10,6 +10,7 @@ import csv
 import errno
 import io
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +42,11 @@ def neutralise(values: pd.Series) -> pd.Series:
 def single_line(values: pd.Series) -> pd.Series:
     """Line breaks and tabs become single spaces (names and e-mail addresses stay on one line)."""
     return values.astype("string").fillna("").str.replace(r"[\r\n\t\u2028\u2029]+", " ", regex=True).str.strip()
+
+
+def safe_name(text: str, default: str = "order") -> str:
+    """Text (an order id) as part of a file name: letters, digits, '_', '.' and '-' only, never hidden or empty."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or default
 
 
 def write_private(path: Path, data: bytes, *, overwrite: bool = False) -> Path:

@@ -81,7 +81,7 @@ def tone(policy: Policy, stage: Stage) -> str:
 
 
 def context(orders: list[dict], values: list[dict], *, language: str, stage: Stage, tone_word: str, shop: dict,
-            pay_by_text: str) -> dict:
+            pay_by_text: str, by_post: bool = False) -> dict:
     """The template context of one letter: the customer, each order with its link, and per currency the total and each
     line beyond the open amounts (fees, interest, costs), as text in the letter's language."""
     currencies = list(dict.fromkeys(o["currency"] for o in orders))
@@ -100,7 +100,7 @@ def context(orders: list[dict], values: list[dict], *, language: str, stage: Sta
         **{f"{line}_text": text for line, text in lines.items()}, **{f"has_{line}": bool(lines.get(line)) for line in mailmerge.LINES},
         "reminders_sent": min(int(o["reminders_sent"]) for o in orders), "consequence": stage.consequence,
         "pay_by_text": pay_by_text, "shop_name": shop.get("name", ""), "shop_contact": shop.get("contact", ""),
-        "shop_address": str(shop.get("address", "")), "unsubscribe_url": "",
+        "shop_address": str(shop.get("address", "")), "unsubscribe_url": "", "by_post": by_post,
     }
 
 

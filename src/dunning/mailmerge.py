@@ -27,7 +27,7 @@ LETTER_VARIABLES = ("orders", "totals_text", "tone")  # a letter for several ord
 LINES = ("fee", "interest", "costs", "costs_warning", "other_orders")  # what a message says beyond its order: `<line>_text`
 SHOP_VARIABLES = ("shop_name", "shop_contact", "shop_address", "consequence", *(f"has_{line}" for line in LINES), "language",
                   "stage_label",
-                  "reminders_sent", "pay_by_text", "unsubscribe_url", "still_open")
+                  "reminders_sent", "pay_by_text", "unsubscribe_url", "still_open", "by_post")
 
 
 def pay_by_text(stage: Stage | None, reminded_on: date, language: str) -> str:
@@ -45,16 +45,17 @@ def asks(fields: Mapping[str, object]) -> frozenset[str]:
 
 def context(fields: Mapping[str, object], *, language: str, stage: Stage | None, stage_name: str, shop_name: str,
             shop_contact: str, asked: frozenset[str], reminders_sent: int, shop_address: str = "", pay_by_text: str = "",
-            unsubscribe_url: str = "", still_open: bool = False) -> dict:
+            unsubscribe_url: str = "", still_open: bool = False, by_post: bool = False) -> dict:
     """The one template context of a reminder: its merge fields (a customer's values, or a tool's merge tags)
     and what the shop and the stage say. `reminders_sent` counts the reminders this customer had before;
     `unsubscribe_url` is the tool's unsubscribe link where it needs one in the message (Mailchimp's *|UNSUB|*);
-    `still_open` tells a payment confirmation whether something is left to pay."""
+    `still_open` tells a payment confirmation whether something is left to pay; `by_post`, that the message is printed
+    and posted (it asks for a letter, not a reply to an e-mail)."""
     return {key: fields[key] for key in TEMPLATE_VARIABLES} | {
         "shop_name": shop_name, "shop_contact": shop_contact, "shop_address": shop_address, "language": language,
         "consequence": stage.consequence if stage else "", **{f"has_{line}": line in asked for line in LINES},
         "stage_label": stage.label if stage else stage_name, "reminders_sent": reminders_sent, "pay_by_text": pay_by_text,
-        "unsubscribe_url": unsubscribe_url, "still_open": still_open,
+        "unsubscribe_url": unsubscribe_url, "still_open": still_open, "by_post": by_post,
     }
 
 

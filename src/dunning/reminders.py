@@ -18,7 +18,7 @@ def row(order: dict, value: dict) -> dict:
         "currency": order["currency"], "open_amount": int(order["open_amount"]), "fee": int(order["fee"]),
         **{column: int(order.get(column) or 0) for column in ("fees_open", "interest", "costs", "interest_open", "costs_open")},
         "reason": order["reason"], "payment_method": order["payment_method"] or "", "days_overdue": int(order["days_overdue"]),
-        "token_id": tokens.token_id(order["token"]),
+        "token_id": tokens.token_id(order["token"]), "postal_address": order.get("postal_address") or "",
         "merge_fields": json.dumps({key: str(value[key]) for key in FIELD_KEYS if key not in ("due_date", "order_date")}
                                    | {"due_date": value["due_date"].date().isoformat(),
                                       "order_date": "" if pd.isna(value["order_date"]) else value["order_date"].date().isoformat(),

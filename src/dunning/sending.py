@@ -8,6 +8,7 @@ flight by a sender that died (its process has ended on this machine, or its clai
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -127,7 +128,7 @@ class _Queue:
             self.store.release(reminder.id, "not sent: the run stopped before it")
 
     def outgoing(self, reminder: sa.Row) -> Outgoing:
-        return _outgoing(self.campaign_id, self.campaign, reminder, self.store.riding(reminder))
+        return _outgoing(self.campaign_id, self.campaign, reminder, self.store.riding(reminder), self.as_of)
 
     def _count(self, reminder: sa.Row, values: dict) -> None:
         if values["status"] == SENT:
@@ -261,8 +262,8 @@ def _send_batch(campaign: Campaign, store: Store, channel, claimed: list, report
         on_progress(done, len(claimed))
 
 
-def _outgoing(campaign_id: int, campaign: Campaign, reminder, riding: list) -> Outgoing:
-    """The message of a reminder (and of the others of its letter, `riding`, which it lists)."""
+def _outgoing(campaign_id: int, campaign: Campaign, reminder, riding: list, as_of: date) -> Outgoing:
+    """The message of a reminder (and of the others of its letter, `riding`, which it lists), going out on `as_of`."""
     return Outgoing(
         reminder_id=reminder.id, order_id=reminder.order_id, to=reminder.email,
         to_name=f"{reminder.first_name} {reminder.last_name}".strip(),
@@ -271,6 +272,7 @@ def _outgoing(campaign_id: int, campaign: Campaign, reminder, riding: list) -> O
         list_unsubscribe=unsubscribe_header(campaign.reply_to, campaign.sender), language=reminder.language,
         amount=_asked(reminder), currency=reminder.currency, order_key=int(reminder.order_key or 0),
         riding=tuple(Payable(r.order_id, int(r.order_key or 0), _asked(r), r.currency) for r in riding),
+        postal_address=reminder.postal_address, about=reminder.about, dated=as_of, fields=json.loads(reminder.merge_fields or "{}"),
     )
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Protocol
 
 from dunning.errors import PermanentFailure, TemporaryFailure  # noqa: F401  (what a channel raises)
@@ -42,6 +43,9 @@ class Outgoing:
     attachments: tuple[Attachment, ...] = ()
     order_key: int = 0  # the order's number in the ledger (its creditor reference carries it)
     riding: tuple[Payable, ...] = ()  # a letter for several orders: the others it lists, each with what it asks
+    postal_address: str = ""  # the order's postal address (dunning.postal), for a letter by post
+    about: str = ""  # a notice before a due date: due:<date>
+    dated: date | None = None  # the day it goes out
 
 
 @dataclass(frozen=True)

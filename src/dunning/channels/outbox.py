@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from dunning.channels import Outgoing
 from dunning.channels.email import as_bytes
-from dunning.files import private_folder, write_private
+from dunning.files import private_folder, safe_name, write_private
 
 
 class OutboxChannel:
@@ -17,8 +16,7 @@ class OutboxChannel:
         self.folder = private_folder(folder)
 
     def send(self, message: Outgoing) -> str:
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", message.order_id).strip("._") or "order"
-        target = self.folder / f"{safe}.{message.reminder_id}.eml"
+        target = self.folder / f"{safe_name(message.order_id)}.{message.reminder_id}.eml"
         partial = write_private(target.with_suffix(".eml.part"), as_bytes(message), overwrite=True)
         os.replace(partial, target)
         return message.message_id

@@ -18,9 +18,10 @@ def channel_for(campaign, settings: Settings):
 
 def channels_for(campaign, settings: Settings) -> list:
     """The channels one send run works with: for a channel that sends one message at a time, one per connection
-    (the campaign's `connections`), each sent over in a thread of its own; a batch channel (Mailchimp) once."""
+    (the campaign's `connections`), each sent over in a thread of its own; a batch channel (Mailchimp), or one that
+    works alone (letters, merged into one file to print), once."""
     first = channel_for(campaign, settings)
-    if getattr(first, "batch", False):
+    if getattr(first, "batch", False) or getattr(first, "alone", False):
         return [first]
     return [first] + [channel_for(campaign, settings) for _ in range(campaign.connections - 1)]
 
@@ -28,8 +29,8 @@ def channels_for(campaign, settings: Settings) -> list:
 def _outbox(campaign, settings: Settings):
     from dunning.channels.outbox import OutboxChannel
 
-    return _with_qr_bills(campaign, settings,
-                          OutboxChannel(settings.root / campaign.channel_settings.get("folder", "outbox") / campaign.name))
+    return _with_attachments(campaign, settings,
+                             OutboxChannel(settings.root / campaign.channel_settings.get("folder", "outbox") / campaign.name))
 
 
 def _smtp(campaign, settings: Settings):
@@ -39,19 +40,43 @@ def _smtp(campaign, settings: Settings):
     check_keys(campaign, options, SmtpSettings)
     if "host" not in options:
         raise InputError(f"{campaign.path}: [smtp] needs host")
-    return _with_qr_bills(campaign, settings, SmtpChannel(SmtpSettings(**options)))
+    return _with_attachments(campaign, settings, SmtpChannel(SmtpSettings(**options)))
 
 
-def _with_qr_bills(campaign, settings: Settings, channel):
-    """The e-mail channel, attaching a Swiss QR-bill (SVG) to reminders paid into a Swiss account where the
-    campaign asks for it (`attach_qr_bill = true`)."""
-    if not campaign.attach_qr_bill:
+def _with_attachments(campaign, settings: Settings, channel):
+    """The e-mail channel, attaching what the campaign asks for: a Swiss QR-bill (SVG) to reminders paid into a Swiss
+    account (`attach_qr_bill = true`), the term's invoice (PDF) to a notice before a due date (`attach_invoice = true`)."""
+    if not (campaign.attach_qr_bill or campaign.attach_invoice):
         return channel
     from dunning import bank
     from dunning.channels import Attaching
-    from dunning.channels.attachments import qr_bills
+    from dunning.channels import attachments
 
-    return Attaching(channel, qr_bills(bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))))
+    accounts = bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))
+    attachers = [attachments.qr_bills(accounts)] if campaign.attach_qr_bill else []
+    if campaign.attach_invoice:
+        from dunning import printed
+
+        attachers.append(attachments.invoices(*printed.of_settings(settings)))
+    return Attaching(channel, attachments.both(*attachers))
+
+
+def _letters(campaign, settings: Settings):
+    from dunning import printed
+
+    options = campaign.channel_settings
+    unknown = set(options) - {"folder", "duplex"}
+    if unknown:
+        raise InputError(f"{campaign.path}: [letters] has unknown key(s) {', '.join(sorted(unknown))}")
+    if not isinstance(options.get("duplex", True), bool):
+        raise InputError(f"{campaign.path}: [letters] duplex must be true or false")
+    from dunning.channels.letters import LettersChannel, folder_of
+
+    letterhead, accounts = printed.of_settings(settings)
+    return LettersChannel(folder_of(campaign, settings.root), letterhead, accounts, duplex=options.get("duplex", True))
+
+
+_letters.needs_email, _letters.needs_postal_address = False, True
 
 
 def delivers_batches(contacts: Dialect | None = None):
@@ -85,5 +110,5 @@ def check_keys(campaign, options: dict, settings_class) -> None:
         raise InputError(f"{campaign.path}: [{campaign.channel}] has unknown key(s) {', '.join(sorted(unknown))}")
 
 
-for _name, _factory in (("outbox", _outbox), ("smtp", _smtp), ("mailchimp", _mailchimp)):
+for _name, _factory in (("outbox", _outbox), ("smtp", _smtp), ("mailchimp", _mailchimp), ("letters", _letters)):
     CHANNELS.register(_name, _factory)

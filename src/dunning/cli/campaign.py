@@ -51,13 +51,16 @@ def campaign_prepare(name: CampaignArg, as_of: AsOfOpt = None, as_json: JsonOpt 
                                      on_step=lambda text: bar.update(step, description=text))
     summary = {"campaign": campaign.name, "prepared": prepared.added, "already_reminded_at_this_stage": prepared.already_reminded,
                "at_another_stage": prepared.other_stage, "not_dunned": int(len(prepared.excluded)),
-               "rejected_input_rows": int(prepared.rejects["row"].nunique()) if len(prepared.rejects) else 0}
+               "rejected_input_rows": int(prepared.rejects["row"].nunique()) if len(prepared.rejects) else 0,
+               "unreachable": prepared.unreachable}
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return
     out.print(f"{campaign.name}: {prepared.added} reminders prepared for stage {campaign.stage}"
               f" ({prepared.already_reminded} already reminded at this stage, {prepared.other_stage} at another stage,"
               f" {len(prepared.excluded)} not dunned)")
+    for left_out in prepared.unreachable:
+        out.print(f"left out: order {left_out['order_id']}: {left_out['reason']}")
     out.print(f"next: dunning campaign preview {campaign.name}, then dunning campaign send {campaign.name} --send")
 
 

@@ -1,10 +1,11 @@
-"""`dunning order ID`, `dunning customer EMAIL` and `dunning payments`: one order's whole story, a customer's whole
-account, and the payments that wait for the merchant."""
+"""`dunning order ID`, `dunning customer EMAIL`, `dunning letter ID` and `dunning payments`: one order's whole story, a
+customer's whole account, a copy of an order's last message to post, and the payments that wait for the merchant."""
 from __future__ import annotations
 
 import json
 import sys
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, Optional
 
 import pandas as pd
@@ -12,7 +13,9 @@ import typer
 
 from dunning.cli.common import load_settings, Command, Group, AsOfOpt, ConfigOption, JsonOpt, as_of_date, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
+from dunning import printed, reprint
 from dunning.errors import InputError
+from dunning.files import safe_name, write_private
 from dunning.journal import history, payments
 from dunning.money import from_decimal, to_major_string
 
@@ -39,6 +42,27 @@ def order_command(order_id: Annotated[str, typer.Argument(help="The shop's order
     out.print(fitted(f"Order {order_id} ({told.currency}, {told.email})", _EVENT_COLUMNS,
                      _event_rows(told.events, {order_id: told.currency}), out.width))
     out.print(_owes(told))
+
+
+@handles_input_errors
+def letter_command(order_id: Annotated[str, typer.Argument(help="The shop's order id.")], as_of: AsOfOpt = None,
+                   output: Annotated[Optional[Path], typer.Option("-o", "--output", help="PDF path (default: exports/letter-<order>-<message>.pdf).")] = None,
+                   force: Annotated[bool, typer.Option("--force", metavar=" ", help="Replace an existing file given with -o.")] = False,
+                   as_json: JsonOpt = False, config_path: ConfigOption = None) -> None:
+    """The order's last message as a letter to post (the customer says the e-mail never came): its text as sent, to the
+    postal address it was prepared with, dated --as-of, asking what is open that day. Records nothing.
+
+    Library twin: dunning.reprint.copy."""
+    settings = load_settings(config_path)
+    letterhead, accounts = printed.of_settings(settings)
+    made = reprint.copy(settings.store(), order_id, as_of_date(as_of), letterhead, accounts)
+    target = write_private(output or settings.exports_dir / f"letter-{safe_name(order_id)}-{made.reminder_id}.pdf", made.pdf,
+                           overwrite=force or output is None)
+    if as_json:
+        sys.stdout.write(json.dumps({"order_id": order_id, "file": str(target), "stage": made.stage,
+                                     "sent_on": made.sent_on.isoformat()}) + "\n")
+        return
+    out.print(f"{target}: a copy of the {made.stage} message of {made.sent_on.isoformat()} to post")
 
 
 @handles_input_errors

@@ -65,6 +65,22 @@ class SendQueue:
         with self.engine.connect() as db:
             return list(db.execute(query).all())
 
+    def last_message(self, order_id: str) -> sa.Row | None:
+        """The last message sent or handed over about an order (a reminder, a notice, a confirmation, a cancellation),
+        with its order's number: its own, or that of the letter it rode along in (the letter's first carries the text).
+        None when it had none with a text of its own (a newsletter tool wrote it)."""
+        mine = (sa.select(reminders.c.letter, reminders.c.id).where(reminders.c.order_id == order_id, reminders.c.status == SENT)
+                .order_by(reminders.c.reminded_on.desc(), reminders.c.id.desc()).limit(1))
+        with self.engine.connect() as db:
+            last = db.execute(mine).first()
+            if last is None:
+                return None
+            carrier = (reminders.c.id == last.id) if not last.letter else (reminders.c.letter == last.letter)
+            query = (sa.select(reminders, orders.c.order_key)
+                     .select_from(reminders.outerjoin(orders, orders.c.order_id == reminders.c.order_id))
+                     .where(carrier, reminders.c.body_text != "").order_by(reminders.c.id).limit(1))
+            return db.execute(query).first()
+
     def reminders_of(self, campaign_id: int, limit: int | None = None) -> list[sa.Row]:
         query = sa.select(reminders).where(reminders.c.campaign_id == campaign_id).order_by(reminders.c.id).limit(limit)
         with self.engine.connect() as db:

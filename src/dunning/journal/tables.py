@@ -59,6 +59,7 @@ reminders = sa.Table(
     sa.Column("costs_open", sa.BigInteger, nullable=False, server_default="0"),
     # one letter for a customer's orders: the reminders of a letter share this key; the first carries the message
     sa.Column("letter", sa.String(300), nullable=False, server_default="", index=True),
+    sa.Column("postal_address", sa.Text, nullable=False, server_default=""),  # JSON (dunning.postal), "" for none
     sa.UniqueConstraint("order_id", "stage", "about", name="uq_reminders_order_stage_about"),
 )
 orders = sa.Table(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dunning import languages
+from dunning import languages, postal
 from dunning.schedule import expand, last_due
 from dunning.sources import parsing
 from dunning.sources.mapped import Counted, Mapped, bounded, normalise_words, raw_table
@@ -25,7 +25,7 @@ TEXT_LIMITS = {"order_id": 200, "email": 254, "first_name": 200, "last_name": 20
 CLOSED_STATUSES = frozenset({"cancelled", "refunded", "draft"})
 ORDER_FIELDS = [
     "order_id", "email", "first_name", "last_name", "language", "product_name", "kind",
-    "payment_method", "currency", "status", "created_at", "customer_id", "failure",
+    "payment_method", "currency", "status", "created_at", "customer_id", "failure", *postal.ADDRESS_COLUMNS,
 ]
 
 
@@ -93,7 +93,8 @@ def read_orders(source: str | Path | pd.DataFrame, profile: Profile, name: str =
     frame["failure"] = normalise_words(m.mapped_values("failure"))
     frame["customer_id"] = m.text("customer_id")
     frame["created_at"] = m.dates("created_at")
-    bounded(m, frame, TEXT_LIMITS)
+    _address(m, frame)
+    bounded(m, frame, TEXT_LIMITS | postal.LIMITS)
     notes = _language_notes(m, foreign) + m.notes()
 
     if is_plan:
@@ -126,6 +127,14 @@ def _status(m: Mapped) -> pd.Series:
     unknown = (status != "") & ~status.isin(STATUSES)
     m.log.add(unknown, "status", "unknown status (map it in the profile's [values.status])", m.text("status"))
     return status
+
+
+def _address(m: Mapped, frame: pd.DataFrame) -> None:
+    """The postal address columns (empty where the export has none); a country that is no country is rejected."""
+    for column in postal.ADDRESS_COLUMNS[:-1]:
+        frame[column] = m.text(column)
+    frame["country"], unknown = postal.country_codes(m.text("country"))
+    m.log.add(unknown, "country", "not a country (an ISO 3166 code such as DE, or its name)", m.text("country"))
 
 
 def _names(m: Mapped, frame: pd.DataFrame) -> None:

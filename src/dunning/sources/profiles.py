@@ -12,6 +12,7 @@ from dunning.errors import InputError
 ORDER_COLUMNS = (
     "order_id", "email", "first_name", "last_name", "full_name", "language", "product_name",
     "kind", "payment_method", "currency", "status", "created_at", "customer_id", "failure",
+    "company", "address_line1", "address_line2", "postal_code", "city", "region", "country",
 )
 RECEIVABLE_COLUMNS = ("due_date", "open_amount", "paid_amount", "total_amount")
 PLAN_COLUMNS = (

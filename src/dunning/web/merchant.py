@@ -6,6 +6,8 @@ POST /merchant/logout
 GET  /merchant/                              report, work list, requests, orders
 GET  /merchant/orders/<order_id>             reminders, visits, payments, requests and decisions in date order
 GET  /merchant/customers/<email>             every order under an address: what each owes, one time line
+GET  /merchant/letters/<campaign>/<file>     a letters campaign's file to print (print-001.pdf, ...)
+GET  /merchant/copies/<order_id>             the order's last message as a letter to post (PDF; records nothing)
 POST /merchant/orders/<order_id>/decide      cancelled, written off or with collection
 POST /merchant/requests/<id>/done
 
@@ -21,19 +23,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 from babel.dates import format_date
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, send_file, session, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
 from werkzeug.security import check_password_hash
 
-from dunning import actions, cancelling, config, report, report_html
+from dunning import actions, campaigns, cancelling, config, printed, report, report_html, reprint
+from dunning.channels.letters import PRINT_FILE, folder_of, to_print
 from dunning.errors import InputError
+from dunning.files import safe_name
 from dunning.journal import decisions, history
 from dunning.journal.pages import end_session, open_session, session_alive
 from dunning.journal.store import Store
@@ -142,7 +148,24 @@ def blueprint(settings: config.Settings, store: Store, env: Mapping[str, str], t
         body = Markup(report_html.render(made, lang, standalone=False, stage_labels=settings.stage_labels))
         return page("dashboard.html", report_body=body, work=_work(store, settings, as_of, lang),
                     asks=_asks(store, lang), orders=_orders(made.rows, lang, stage_words(lang, settings.stage_labels)),
-                    choices=decisions.DECISIONS)
+                    choices=decisions.DECISIONS, letters=_letters(settings, store, lang))
+
+    @merchant.get("/copies/<path:order_id>")
+    def copy_to_post(order_id: str):
+        try:
+            made = reprint.copy(store, order_id, today(), *printed.of_settings(settings))
+        except InputError as exc:
+            return page("message.html", 404, text=str(exc))
+        return send_file(io.BytesIO(made.pdf), mimetype="application/pdf", as_attachment=True,
+                         download_name=f"letter-{safe_name(order_id)}-{made.reminder_id}.pdf", max_age=0)
+
+    @merchant.get("/letters/<campaign>/<name>")
+    def letters_file(campaign: str, name: str):
+        folders = _letter_folders(settings, store)
+        if campaign not in folders or not PRINT_FILE.fullmatch(name) or not (folders[campaign] / name).is_file():
+            abort(404)
+        return send_file(folders[campaign] / name, mimetype="application/pdf", as_attachment=True,
+                         download_name=f"{campaign}-{name}", max_age=0)
 
     @merchant.get("/orders/<path:order_id>")
     def order(order_id: str):
@@ -256,6 +279,24 @@ def _work(store: Store, settings: config.Settings, as_of: date, lang: str) -> li
     return [item | {"final_sent_on": _day(item["final_sent_on"] or None, lang), "reminders": reminded(item["reminders"]),
                     "open_amount": format_amount(from_decimal(item["open_amount"], item["currency"]), item["currency"], lang)}
             for item in actions.work_list(store, settings.policy, as_of).to_dict("records")]
+
+
+def _letter_folders(settings: config.Settings, store: Store) -> dict[str, Path]:
+    """Each campaign on the letters channel (its file, or the one the store holds) and the folder it writes to."""
+    folders = {}
+    for row in campaigns.listed(settings, store):
+        if row["channel"] == "letters":
+            try:
+                folders[row["campaign"]] = folder_of(campaigns.load(row["campaign"], settings), settings.root)
+            except InputError:  # its file is gone or broken: where it wrote by default
+                folders[row["campaign"]] = settings.root / "letters" / row["campaign"]
+    return folders
+
+
+def _letters(settings: config.Settings, store: Store, lang: str) -> list[dict]:
+    """The files to print of every letters campaign: campaign, file name, the day it was written."""
+    return [{"campaign": name, "file": path.name, "written": _day(date.fromtimestamp(path.stat().st_mtime), lang)}
+            for name, folder in _letter_folders(settings, store).items() for path in to_print(folder)]
 
 
 def _asks(store: Store, lang: str) -> list[dict]:
