@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/campaign.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/letters.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/summary.py
 

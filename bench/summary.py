@@ -21,6 +21,7 @@ ROWS = [
     ("web", "manage page share of bare Flask (req/s)", ("page_share_of_ceiling",), 0.5, True),
     ("web", "manage page p99 (ms)", ("manage_page", "p99_ms"), 15.0, False),
     ("report", "report vs SQLite's own query", ("ratio_vs_sqlite_query",), None, False),
+    ("letters", "printed letters vs WeasyPrint alone", ("ratio_vs_weasyprint",), None, False),
 ]
 
 

@@ -289,3 +289,20 @@ def test_the_last_e_mail_as_a_copy_to_post_asks_what_is_open_that_day(shop):
     answer = client.get("/merchant/copies/A-1")
     assert answer.status_code == 200 and answer.mimetype == "application/pdf" and answer.data.startswith(b"%PDF")
     assert client.get("/merchant/copies/S-1").status_code == 404
+
+
+def test_a_transfer_in_another_currency_gets_the_bank_details_and_what_customers_typed_stays_text():
+    from dunning import bank, printed
+    from dunning.channels import Outgoing
+
+    letterhead = printed.Letterhead("Shop", ("Shop Ltd", "1 High Street", "London EC1A 1BB"), "billing@shop.example",
+                                    'Shop Ltd "</style><script>"', "GB")
+    accounts = {"GBP": bank.Account("Shop Ltd", "GB29NWBK60161331926819", "NWBKGB2L")}
+    message = Outgoing(reminder_id=1, order_id="G-1", to="eve@example.com", to_name="<b>Eve</b> Smith", subject="Reminder",
+                       text="Hello <Eve>,\n\nplease pay.", html="", sender="", amount=4200, currency="GBP", order_key=3,
+                       postal_address=json.dumps({"address_line1": "2 Low Road", "postal_code": "SW1A 1AA",
+                                                  "city": "London", "country": "GB"}), dated=date(2026, 11, 12))
+    page = printed.html(message, letterhead, accounts)
+    assert "GB29 NWBK 6016 1331 9268 19" in page and "£42.00" in page and "<svg" not in page  # no EPC code for pounds
+    assert "&lt;b&gt;Eve&lt;/b&gt; Smith" in page and "Hello &lt;Eve&gt;," in page and "<script>" not in page
+    assert "LONDON\nSW1A 1AA" in "\n".join(postal.lines(message.postal_address, "Eve Smith", "GB"))  # at home: no country

@@ -71,8 +71,8 @@ class Letterhead:
     def of(cls, shop: dict, accounts: dict[str, bank.Account]) -> Letterhead:
         """From [shop]: `postal_address` (a list of lines: the window's return line and the letterhead), `country` (else
         the country of the shop's first bank account), `name`, `contact`, `address` (the legal line)."""
-        lines = shop.get("postal_address")
-        if not isinstance(lines, list) or not lines or not all(isinstance(line, str) and line.strip() for line in lines):
+        lines = shop.get("postal_address")  # its shape is checked with the settings
+        if not lines:
             raise InputError('[shop] postal_address: a letter shows your postal address above the customer\'s; set it as a '
                              'list of lines, such as postal_address = ["Example Shop GmbH", "Musterstraße 1", "10115 Berlin"]')
         country = str(shop.get("country") or next((a.iban[:2] for a in accounts.values()), "")).upper()
@@ -160,12 +160,14 @@ def invoice_number(message: Outgoing) -> str:
 
 
 def _transfer(account: bank.Account | None, payable: Payable, language: str) -> dict | None:
-    """The bank details and EPC QR code of a transfer into a SEPA account (a Swiss account gets its QR-bill instead)."""
-    if account is None or account.swiss or payable.amount <= 0 or payable.currency != "EUR":
+    """The bank details of a transfer into the account for the payable's currency, with the EPC QR code where the
+    transfer is in euros (a Swiss account gets its QR-bill instead)."""
+    if account is None or account.swiss or payable.amount <= 0:
         return None
     amount: Decimal = to_decimal(payable.amount, payable.currency)
     reference = account.reference(payable.order_id, payable.order_key)
-    return {"qr": Markup(bank.epc_qr_svg(account.beneficiary, account.iban, amount, reference, account.bic)),
+    qr = bank.epc_qr_svg(account.beneficiary, account.iban, amount, reference, account.bic) if payable.currency == "EUR" else ""
+    return {"qr": Markup(qr),
             "beneficiary": account.beneficiary, "iban": " ".join(re.findall(".{1,4}", account.iban)), "bic": account.bic,
             "amount_text": format_amount(payable.amount, payable.currency, language),
             "reference": bank.readable_reference(reference), "order_id": payable.order_id}
