@@ -292,7 +292,8 @@ def test_the_last_e_mail_as_a_copy_to_post_asks_what_is_open_that_day(shop):
 
 
 def test_a_transfer_in_another_currency_gets_the_bank_details_and_what_customers_typed_stays_text():
-    from dunning import bank, printed
+    from dunning import bank
+    from dunning.channels import printed
     from dunning.channels import Outgoing
 
     letterhead = printed.Letterhead("Shop", ("Shop Ltd", "1 High Street", "London EC1A 1BB"), "billing@shop.example",

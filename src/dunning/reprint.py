@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from dunning import bank, manage, printed
-from dunning.channels import Outgoing, Payable
+from dunning import bank, manage
+from dunning.channels import Outgoing, Payable, printed
 from dunning.errors import InputError
 from dunning.journal.store import Store
 

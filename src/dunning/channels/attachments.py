@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dunning import bank, printed
-from dunning.channels import Attachment, Outgoing, Payable
+from dunning import bank
+from dunning.channels import Attachment, Outgoing, Payable, printed
 from dunning.files import safe_name
 from dunning.money import to_decimal
 

@@ -7,8 +7,8 @@ import os
 import re
 from pathlib import Path
 
-from dunning import bank, printed
-from dunning.channels import Outgoing, PermanentFailure
+from dunning import bank
+from dunning.channels import Outgoing, PermanentFailure, printed
 from dunning.errors import InputError
 from dunning.files import private_folder, safe_name, write_private
 

@@ -55,14 +55,14 @@ def _with_attachments(campaign, settings: Settings, channel):
     accounts = bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))
     attachers = [attachments.qr_bills(accounts)] if campaign.attach_qr_bill else []
     if campaign.attach_invoice:
-        from dunning import printed
+        from dunning.channels import printed
 
         attachers.append(attachments.invoices(*printed.of_settings(settings)))
     return Attaching(channel, attachments.both(*attachers))
 
 
 def _letters(campaign, settings: Settings):
-    from dunning import printed
+    from dunning.channels import printed
 
     options = campaign.channel_settings
     unknown = set(options) - {"folder", "duplex"}

@@ -13,7 +13,8 @@ import typer
 
 from dunning.cli.common import load_settings, Command, Group, AsOfOpt, ConfigOption, JsonOpt, as_of_date, handles_input_errors, out
 from dunning.cli.tables import Column, fitted
-from dunning import printed, reprint
+from dunning import reprint
+from dunning.channels import printed
 from dunning.errors import InputError
 from dunning.files import safe_name, write_private
 from dunning.journal import history, payments

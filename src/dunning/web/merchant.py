@@ -36,7 +36,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
 from werkzeug.security import check_password_hash
 
-from dunning import actions, campaigns, cancelling, config, printed, report, report_html, reprint
+from dunning import actions, campaigns, cancelling, config, report, report_html, reprint
+from dunning.channels import printed
 from dunning.channels.letters import PRINT_FILE, folder_of, to_print
 from dunning.errors import InputError
 from dunning.files import safe_name
