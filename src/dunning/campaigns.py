@@ -230,6 +230,7 @@ def _stored(db, campaign: Campaign, as_of: date, rows: list[dict]) -> tuple[int,
 
 def _addressed(orders: pd.DataFrame, export: pd.DataFrame) -> pd.DataFrame:
     """The orders with the postal address the export gives each (`postal.stored`; "" where none)."""
+    export = export[export["order_id"].isin(orders["order_id"])]  # only the orders at hand, not the whole export
     addresses = pd.Series(postal.stored(export).to_numpy(), index=export["order_id"].to_numpy(), dtype=object)
     return orders.assign(postal_address=addresses.reindex(orders["order_id"]).fillna("").to_numpy())
 
@@ -240,7 +241,7 @@ def _reachable(orders: pd.DataFrame, campaign: Campaign) -> tuple[pd.DataFrame, 
     another channel, or the manage page, may reach them."""
     factory = CHANNELS.get(campaign.channel)
     if getattr(factory, "needs_postal_address", False):
-        missing = orders.get("postal_address", pd.Series("", index=orders.index)).fillna("") == ""
+        missing = orders["postal_address"] == ""
         column, why = "address_line1", f"no postal address (street and city), and the channel {campaign.channel} sends letters"
     elif getattr(factory, "needs_email", True):
         missing = orders["email"].fillna("") == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from dunning import bank
@@ -16,9 +17,17 @@ from dunning.files import private_folder, safe_name, write_private
 PRINT_FILE = re.compile(r"print-\d{3,}\.pdf")
 
 
+@dataclass(frozen=True)
+class LettersSettings:
+    """A campaign's [letters] table."""
+
+    folder: str = "letters"  # relative to the workspace; each campaign writes into <folder>/<campaign>
+    duplex: bool = True
+
+
 def folder_of(campaign, root: Path) -> Path:
-    """Where a letters campaign writes: <workspace>/<[letters] folder, default letters>/<campaign>."""
-    return root / str(campaign.channel_settings.get("folder", "letters")) / campaign.name
+    """Where a letters campaign writes: <workspace>/<[letters] folder>/<campaign>."""
+    return root / str(campaign.channel_settings.get("folder", LettersSettings.folder)) / campaign.name
 
 
 def to_print(folder: Path) -> list[Path]:

@@ -128,6 +128,7 @@ def html(message: Outgoing, letterhead: Letterhead, accounts: dict[str, bank.Acc
         raise InputError(f"order {message.order_id}: no postal address to print a letter to")
     payables = [Payable(message.order_id, message.order_key, message.amount, message.currency), *message.riding]
     invoice = _invoice(message, language) if message.about.startswith("due:") else None
+    debtor = _debtor(message, letterhead)
     orders = [p.order_id for p in payables]
     info = [(texts["orders"] if len(orders) > 1 else texts["order"], ", ".join(orders))]
     if invoice:
@@ -142,7 +143,7 @@ def html(message: Outgoing, letterhead: Letterhead, accounts: dict[str, bank.Acc
         title=f"{texts['invoice']} {invoice['number']}" if invoice else message.subject, invoice=invoice,
         paragraphs=_paragraphs(message.text) if with_text else [],
         transfers=[t for p in payables if (t := _transfer(accounts.get(p.currency), p, language))],
-        bills=[b for p in payables if (b := _bill(accounts.get(p.currency), p, language, _debtor(message, letterhead)))],
+        bills=[b for p in payables if (b := _bill(accounts.get(p.currency), p, language, debtor))],
     )
 
 

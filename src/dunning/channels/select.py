@@ -49,31 +49,27 @@ def _with_attachments(campaign, settings: Settings, channel):
     if not (campaign.attach_qr_bill or campaign.attach_invoice):
         return channel
     from dunning import bank
-    from dunning.channels import Attaching
-    from dunning.channels import attachments
+    from dunning.channels import Attaching, attachments, printed
 
-    accounts = bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))
-    attachers = [attachments.qr_bills(accounts)] if campaign.attach_qr_bill else []
-    if campaign.attach_invoice:
-        from dunning.channels import printed
-
-        attachers.append(attachments.invoices(*printed.of_settings(settings)))
+    if campaign.attach_invoice:  # the letterhead, and the accounts with it
+        letterhead, accounts = printed.of_settings(settings)
+    else:
+        accounts = bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))
+    attachers = ([attachments.qr_bills(accounts)] if campaign.attach_qr_bill else []) + \
+        ([attachments.invoices(letterhead, accounts)] if campaign.attach_invoice else [])
     return Attaching(channel, attachments.both(*attachers))
 
 
 def _letters(campaign, settings: Settings):
     from dunning.channels import printed
+    from dunning.channels.letters import LettersChannel, LettersSettings, folder_of
 
-    options = campaign.channel_settings
-    unknown = set(options) - {"folder", "duplex"}
-    if unknown:
-        raise InputError(f"{campaign.path}: [letters] has unknown key(s) {', '.join(sorted(unknown))}")
-    if not isinstance(options.get("duplex", True), bool):
+    check_keys(campaign, campaign.channel_settings, LettersSettings)
+    options = LettersSettings(**campaign.channel_settings)
+    if not isinstance(options.duplex, bool):
         raise InputError(f"{campaign.path}: [letters] duplex must be true or false")
-    from dunning.channels.letters import LettersChannel, folder_of
-
     letterhead, accounts = printed.of_settings(settings)
-    return LettersChannel(folder_of(campaign, settings.root), letterhead, accounts, duplex=options.get("duplex", True))
+    return LettersChannel(folder_of(campaign, settings.root), letterhead, accounts, duplex=options.duplex)
 
 
 _letters.needs_email, _letters.needs_postal_address = False, True
