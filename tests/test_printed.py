@@ -307,3 +307,17 @@ def test_a_transfer_in_another_currency_gets_the_bank_details_and_what_customers
     assert "GB29 NWBK 6016 1331 9268 19" in page and "£42.00" in page and "<svg" not in page  # no EPC code for pounds
     assert "&lt;b&gt;Eve&lt;/b&gt; Smith" in page and "Hello &lt;Eve&gt;," in page and "<script>" not in page
     assert "LONDON\nSW1A 1AA" in "\n".join(postal.lines(message.postal_address, "Eve Smith", "GB"))  # at home: no country
+
+
+def test_a_cancellation_by_post_asks_for_nothing(shop):
+    letters_campaign(shop, "nov-post", "friendly")
+    assert send("nov-post", "2026-11-10")["sent"] == 2
+    cli("actions", "decide", "B-1", "--as", "cancelled", "--as-of", "2026-11-25")
+    letters_campaign(shop, "gone", "cancellation")
+    assert send("gone", "2026-11-26")["sent"] == 1
+    [notice] = (shop / "post" / "gone").glob("B-1.*.pdf")
+    text = "".join(text_of(notice))
+    assert "Bob Marr" in text and "storniert" in text
+    assert "IBAN" not in text and codes_of(notice) == []  # nothing is owed: no bank details, no code to pay
+    copy = Path(json.loads(cli("letter", "B-1", "--as-of", "2026-11-30", "--json").stdout)["file"])
+    assert "storniert" in "".join(text_of(copy)) and codes_of(copy) == []

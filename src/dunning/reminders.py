@@ -7,6 +7,7 @@ import pandas as pd
 
 from dunning import tokens
 from dunning.exports.fields import FIELD_KEYS
+from dunning.policy import CANCELLATION
 
 
 def row(order: dict, value: dict) -> dict:
@@ -24,3 +25,9 @@ def row(order: dict, value: dict) -> dict:
                                       "order_date": "" if pd.isna(value["order_date"]) else value["order_date"].date().isoformat(),
                                       "reminders_sent": int(order["reminders_sent"])}, ensure_ascii=False),
     }
+
+
+def asks_payment(stage: str) -> bool:
+    """Whether a message of this stage asks to be paid (and carries how): every one but the notice that an order is
+    cancelled, which says that nothing more is owed for it."""
+    return stage != CANCELLATION

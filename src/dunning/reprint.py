@@ -11,6 +11,7 @@ from dunning import bank, manage
 from dunning.channels import Outgoing, Payable, printed
 from dunning.errors import InputError
 from dunning.journal.store import Store
+from dunning.reminders import asks_payment
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def copy(store: Store, order_id: str, as_of: date, letterhead: printed.Letterhea
                          "(the export gave none), so it cannot be posted")
 
     def open_now(other: str) -> int:
-        view = manage.view(store, other, as_of)
+        view = manage.view(store, other, as_of) if asks_payment(reminder.stage) else None
         return view.to_pay if view else 0
 
     message = Outgoing(

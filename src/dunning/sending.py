@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from dunning.channels import Outgoing, Payable, PermanentFailure, TemporaryFailure
 from dunning.channels.email import message_id, unsubscribe_header
 from dunning.errors import InputError
+from dunning.reminders import asks_payment
 from dunning.journal.queue import failed, sent
 from dunning.letters import ASKED
 from dunning.journal.store import Store
@@ -277,5 +278,5 @@ def _outgoing(campaign_id: int, campaign: Campaign, reminder, riding: list, as_o
 
 
 def _asked(reminder) -> int:
-    """What a reminder asks to be paid: the open amount with its fee, interest and costs."""
-    return sum(int(getattr(reminder, column)) for column in ASKED)
+    """What a reminder asks to be paid: the open amount with its fee, interest and costs (nothing for a cancellation)."""
+    return sum(int(getattr(reminder, column)) for column in ASKED) if asks_payment(reminder.stage) else 0
