@@ -126,7 +126,8 @@ def arrival_of(db: sa.Connection, export: loader.OrderExport, paid: loader.Payme
 def _currencies(db: sa.Connection, export: loader.OrderExport, order_ids: pd.Series) -> pd.Series:
     """Each order's currency: the export's, else the journal's."""
     mine = pd.Series(export.orders["currency"].to_numpy(), index=export.orders["order_id"].to_numpy())
-    others = [o for o in pd.unique(order_ids) if o not in mine.index]
+    wanted = pd.Series(pd.unique(order_ids))
+    others = wanted[~wanted.isin(mine.index)].tolist()
     rows = [r for start in range(0, len(others), BATCH) for r in fetch(db, sa.select(order_table.c.order_id, order_table.c.currency)
                                                                         .where(order_table.c.order_id.in_(others[start:start + BATCH])))]
     return pd.concat([mine, pd.Series(dict(rows), dtype=object)])

@@ -119,10 +119,9 @@ def plan(db: sa.Connection, arrival: Arrival) -> Plan:
     for row, state in exported.status.items():
         if row < 0:
             matched.status[-row - 1] = state
-    new_moves = pd.concat([matched.movements, exported.movements], ignore_index=True)
+    new_moves = _joined([matched.movements, exported.movements])
     columns = ["code", "id", "amount", "occurred_on", "kind", "source", "origin"]
-    moved = pd.concat([stored_moves[columns + ["recorded_at"]],
-                       new_moves[columns].assign(recorded_at=pd.Timestamp.now(tz="UTC"))], ignore_index=True)
+    moved = _joined([stored_moves[columns + ["recorded_at"]], new_moves[columns].assign(recorded_at=pd.Timestamp.now(tz="UTC"))])
     book = Book(book_orders, charged, moved.astype({"code": "int64", "id": "int64", "amount": "int64"}))
     planned = Plan(arrival, version, book, new_orders, updates, charge_rows, incoming, matched, exported, new_moves)
     _note_overpayments(planned)

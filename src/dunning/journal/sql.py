@@ -29,8 +29,8 @@ def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict] | pd.DataFra
 
     The database decides what is new (its unique constraint), so two processes inserting the same
     rows at once add each row once, and each learns how many were its own (the driver's row count,
-    summed over the batch, inside this transaction). A frame goes in column by column, dates converted once
-    per column."""
+    summed over the batch, inside this transaction). A frame goes in column by column, a slice of rows at a
+    time, each slice's dates converted in one step."""
     columns = _columns(rows)
     if not columns or not len(next(iter(columns.values()))):
         return 0
@@ -44,18 +44,22 @@ def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict] | pd.DataFra
     compiled = statement.compile(dialect=db.dialect)
     sqlite_order = compiled.positiontup or []
     convert = _sqlite_values if sqlite_order else _python_values
-    if stamp_column:  # one time for every row, converted once
-        columns[stamp_column] = convert(table.c[stamp_column].type, [now()]) * count
-    if sqlite_order:  # SQLite (qmark): values in the statement's order, dates as SQLAlchemy stores them
-        values = list(zip(*(convert(table.c[name].type, columns[name]) for name in sqlite_order)))
-    else:  # PostgreSQL: psycopg adapts Python values itself
-        lists = [convert(table.c[name].type, columns[name]) for name in names]
-        values = [dict(zip(names, row)) for row in zip(*lists)]
+    stamp = convert(table.c[stamp_column].type, [now()])[0] if stamp_column else None  # one time for every row, converted once
     cursor = db.connection.dbapi_connection.cursor()
     try:
         added = 0
-        for start in range(0, count, ROWS_PER_EXECUTE):
-            cursor.executemany(str(compiled), values[start:start + ROWS_PER_EXECUTE])
+        for start in range(0, count, ROWS_PER_EXECUTE):  # converted a slice at a time: memory stays bounded
+            part = {name: (values.iloc if isinstance(values, pd.Series) else values)[start:start + ROWS_PER_EXECUTE]
+                    for name, values in columns.items()}
+            size = len(next(iter(part.values())))
+            if stamp_column:
+                part[stamp_column] = [stamp] * size
+            if sqlite_order:  # SQLite (qmark): values in the statement's order, dates as SQLAlchemy stores them
+                rows = list(zip(*(convert(table.c[name].type, part[name]) for name in sqlite_order)))
+            else:  # PostgreSQL: psycopg adapts Python values itself
+                lists = [convert(table.c[name].type, part[name]) for name in names]
+                rows = [dict(zip(names, row)) for row in zip(*lists)]
+            cursor.executemany(str(compiled), rows)
             added += max(cursor.rowcount, 0)
     finally:
         cursor.close()
@@ -116,7 +120,9 @@ def _python_values(kind: sa.types.TypeEngine, values: list | pd.Series) -> list:
         return (values.dt.date if isinstance(kind, sa.Date) else values.dt.to_pydatetime()).astype(object).where(values.notna(), None).tolist()
     if isinstance(kind, sa.Boolean):
         return [bool(v) for v in values]
-    return values.astype(object).where(values.notna(), None).tolist()
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":  # numpy integers hold no missing value
+        return values.tolist()
+    return values.to_numpy(dtype=object, na_value=None).tolist()
 
 
 def _sqlite_values(kind: sa.types.TypeEngine, values: list | pd.Series) -> list:

@@ -82,10 +82,10 @@ def _read_csv(path: Path, *, delimiter: str, encoding: str) -> pd.DataFrame:
 
 def _without_trailing_blanks(text: str, sep: str) -> tuple[str, int]:
     """The text without the blank (or delimiter-only) lines a spreadsheet leaves at its end, and how many there were."""
-    tail = re.search(rf"(?:\n[ \t\r{re.escape(sep)}]*)+\Z", text)
-    if tail is None:
+    cut = text.find("\n", len(text.rstrip(" \t\r\n" + sep)))  # the line break that ends the last line with content
+    if cut < 0:
         return text, 0
-    return text[:tail.start()] + "\n", max(tail.group(0).count("\n") - 1, 0)
+    return text[:cut] + "\n", max(text.count("\n", cut) - 1, 0)
 
 
 def _decoded(data: bytes, path: Path, encoding: str) -> str:
