@@ -55,11 +55,11 @@ def insert_new(db: sa.Connection, table: sa.Table, rows: list[dict] | pd.DataFra
             if stamp_column:
                 part[stamp_column] = [stamp] * size
             if sqlite_order:  # SQLite (qmark): values in the statement's order, dates as SQLAlchemy stores them
-                rows = list(zip(*(convert(table.c[name].type, part[name]) for name in sqlite_order)))
+                batch = list(zip(*(convert(table.c[name].type, part[name]) for name in sqlite_order)))
             else:  # PostgreSQL: psycopg adapts Python values itself
                 lists = [convert(table.c[name].type, part[name]) for name in names]
-                rows = [dict(zip(names, row)) for row in zip(*lists)]
-            cursor.executemany(str(compiled), rows)
+                batch = [dict(zip(names, row)) for row in zip(*lists)]
+            cursor.executemany(str(compiled), batch)
             added += max(cursor.rowcount, 0)
     finally:
         cursor.close()
