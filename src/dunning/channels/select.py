@@ -51,12 +51,11 @@ def _with_attachments(campaign, settings: Settings, channel):
     from dunning import bank
     from dunning.channels import Attaching, attachments, printed
 
-    if campaign.attach_invoice:  # the letterhead, and the accounts with it
-        letterhead, accounts = printed.of_settings(settings)
-    else:
-        accounts = bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))
-    attachers = ([attachments.qr_bills(accounts)] if campaign.attach_qr_bill else []) + \
-        ([attachments.invoices(letterhead, accounts)] if campaign.attach_invoice else [])
+    letterhead, accounts = (printed.of_settings(settings) if campaign.attach_invoice  # the letterhead, and the accounts with it
+                            else (None, bank.accounts(settings.section("payment"), str(settings.shop.get("name", "")))))
+    attachers = [attachments.qr_bills(accounts)] if campaign.attach_qr_bill else []
+    if campaign.attach_invoice:
+        attachers.append(attachments.invoices(letterhead, accounts))
     return Attaching(channel, attachments.both(*attachers))
 
 
