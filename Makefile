@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/letters.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/web.py --workers 1
 	$(BIN)/python bench/summary.py
 
 clean:

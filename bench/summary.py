@@ -23,6 +23,7 @@ ROWS = [
     ("campaign", "sending vs mailmerge, sink 2 ms away (messages/s)", ("across_send_ratio_vs_mailmerge",), 3.0, True),
     ("web", "manage page share of bare Flask (req/s)", ("page_share_of_ceiling",), 0.5, True),
     ("web", "manage page p99 (ms)", ("manage_page", "p99_ms"), 15.0, False),
+    ("web_1_workers", "the share with one gunicorn worker on the server's core", ("page_share_of_ceiling",), None, True),
     ("report", "report vs SQLite's own query", ("ratio_vs_sqlite_query",), None, False),
     ("letters", "printed letters vs WeasyPrint alone", ("ratio_vs_weasyprint",), None, False),
 ]

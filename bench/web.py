@@ -1,6 +1,6 @@
 """Benchmark the manage page: requests per second and p99 latency of /m/<token> under load on loopback, served
-as `dunning serve` serves it (gunicorn, 2 workers, access log written), next to a bare Flask endpoint added to
-the same app on the same server (the ceiling).
+as `dunning serve` serves it (gunicorn, 2 workers unless `--workers` says otherwise, access log written), next to
+a bare Flask endpoint added to the same app on the same server (the ceiling).
 
 The workspace has a bank account (IBAN) configured, so each order's first visit draws its EPC QR code, and the
 load rotates over every order the ledger holds: thousands of generated orders (`--orders`, default 3,500), as the
@@ -39,7 +39,7 @@ from dunning.web import create_app
 from dunning.web.server import serve
 app = create_app(config.load())
 app.add_url_rule("/bare", "bare", lambda: "ok")
-serve(app, "127.0.0.1", int(sys.argv[1]), 2, False)
+serve(app, "127.0.0.1", int(sys.argv[1]), int(sys.argv[2]), False)
 """
 PAYMENT = """
 [payment]
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--orders", type=int, default=3500)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (`dunning serve` starts 2)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/web.py needs wrk: apt-get install -y wrk")
@@ -110,7 +111,7 @@ def main() -> None:
         port = free_port()
         env = dict(os.environ, DUNNING_SECRET_KEYS=KEY)
         with (workspace / "access.log").open("w") as log:
-            server = subprocess.Popen([*server_pin, sys.executable, "-c", SERVER, str(port)], cwd=workspace, env=env,
+            server = subprocess.Popen([*server_pin, sys.executable, "-c", SERVER, str(port), str(args.workers)], cwd=workspace, env=env,
                                       stdout=log, stderr=subprocess.STDOUT)
             try:
                 wait_for(port)
@@ -123,7 +124,7 @@ def main() -> None:
                 server.wait(timeout=20)
         logged = sum(1 for _ in (workspace / "access.log").open())
     shares = [page["per_second"] / bare["per_second"] for page, bare in zip(runs["manage_page"], runs["bare_flask_endpoint"])]
-    report = {"workers": 2, "connections": args.connections, "seconds_each": args.seconds, "runs": args.runs,
+    report = {"workers": args.workers, "connections": args.connections, "seconds_each": args.seconds, "runs": args.runs,
               "orders": args.orders,
               "tokens": len(pages), "server_cores": server_pin[2:] or "all", "wrk_cores": load_pin[2:] or "all",
               "access_log_lines": logged}
@@ -133,7 +134,7 @@ def main() -> None:
         report[name]["per_second_min_max"] = [min(r["per_second"] for r in results), max(r["per_second"] for r in results)]
     report["page_share_of_ceiling"] = round(statistics.median(shares), 2)
     report["page_share_min_max"] = [round(min(shares), 2), round(max(shares), 2)]
-    save("web", report)
+    save("web" if args.workers == 2 else f"web_{args.workers}_workers", report)
 
 
 if __name__ == "__main__":

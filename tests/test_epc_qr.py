@@ -1,4 +1,4 @@
-"""The EPC QR code drawn with the mask chosen by numpy is segno's own symbol, bit for bit, whatever the payload."""
+"""The EPC QR code placed, masked and written with numpy is segno's own symbol and SVG, bit for bit, whatever the payload."""
 import random
 from decimal import Decimal
 
@@ -25,7 +25,16 @@ def test_the_symbol_is_segnos_own_for_every_payload():
     for name, iban, amount, reference, bic in payloads(600):
         ours = epc_qr.make(name, iban, amount, reference, bic)
         theirs = helpers.make_epc_qr(name=name, iban=iban, amount=amount, reference=reference, bic=bic)
-        assert (ours.mask, ours.matrix, ours.version) == (theirs.mask, theirs.matrix, theirs.version), (name, amount, reference)
+        matrix = tuple(bytearray(row.tobytes()) for row in ours.matrix)
+        assert (ours.mask, matrix, ours.version) == (theirs.mask, theirs.matrix, theirs.version), (name, amount, reference)
         versions.add(theirs.version)
     assert {5, 6, 7, 8} <= versions  # with and without the version information (7 and later)
     assert len({epc_qr.make(*p).mask for p in payloads(200, seed=8)}) == 8  # every mask is chosen somewhere
+
+
+def test_the_svg_is_segnos_own():
+    for name, iban, amount, reference, bic in payloads(300, seed=9):
+        title = f"EPC QR code <{name}> & more"
+        theirs = helpers.make_epc_qr(name=name, iban=iban, amount=amount, reference=reference, bic=bic)
+        assert epc_qr.svg(epc_qr.make(name, iban, amount, reference, bic), title) == \
+            theirs.svg_inline(scale=1, omitsize=True, title=title)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
+from types import SimpleNamespace
 from urllib.parse import quote
 
 from babel.dates import format_date
@@ -31,6 +32,9 @@ from dunning.web import merchant, webhook
 from dunning.web.security import Limiter, TrustedProxies, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
 from dunning.web.visits import VisitLog
+
+
+WORDS = {lang: SimpleNamespace(**texts) for lang, texts in TEXTS.items()}  # templates read t.key as a plain attribute
 
 
 def create_app(settings: config.Settings | None = None, *, store: Store | None = None, environ: dict | None = None,
@@ -75,7 +79,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
 
     def page(template: str, status: int = 200, lang: str = "", **context):
         lang = lang or language()
-        return render_template(template, lang=lang, t=TEXTS[lang], shop_name=shop.get("name", ""),
+        return render_template(template, lang=lang, t=WORDS[lang], shop_name=shop.get("name", ""),
                                shop_contact=shop.get("contact", ""), shop_address=shop.get("address", ""),
                                languages=LANGUAGES, **context), status
 
