@@ -2,7 +2,7 @@
 import random
 from decimal import Decimal
 
-from segno import helpers
+from segno import consts, encoder, helpers
 
 from dunning import epc_qr
 
@@ -38,3 +38,17 @@ def test_the_svg_is_segnos_own():
         theirs = helpers.make_epc_qr(name=name, iban=iban, amount=amount, reference=reference, bic=bic)
         assert epc_qr.svg(epc_qr.make(name, iban, amount, reference, bic), title) == \
             theirs.svg_inline(scale=1, omitsize=True, title=title)
+
+
+def test_the_error_correction_is_segnos_division():
+    """Each data bit's error correction codewords, for every block of level M up to version 13 (the largest an EPC
+    payload needs), are those segno's Reed-Solomon division gives for a block holding that bit alone."""
+    blocks = {(info.num_data, info.num_total - info.num_data) for version in range(1, 14)
+              for info in consts.ECC[version][consts.ERROR_LEVEL_M]}
+    for data, correction in sorted(blocks):
+        one = (consts.ECC[1][consts.ERROR_LEVEL_M][0]._replace(num_blocks=1, num_total=data + correction, num_data=data),)
+        rows = epc_qr._error_correction(data, correction)
+        for bit in range(8 * data):
+            unit = [0] * (8 * data)
+            unit[bit] = 1
+            assert rows[bit].tobytes() == bytes(encoder.make_blocks(one, encoder.Buffer(unit))[1][0]), (data, correction, bit)
