@@ -30,20 +30,20 @@ ROWS = [
 
 
 def main() -> None:
-    print(f"{'benchmark':<10} {'measure':<64} {'figure':>9} {'aim':>8}  met")
+    print(f"{'benchmark':<13} {'measure':<64} {'figure':>9} {'aim':>8}  met")
     for bench, what, path, aim, higher in ROWS:
         found = load(bench)
         value = found
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         if value is None:
-            print(f"{bench:<10} {what:<64} {'not run':>9}")
+            print(f"{bench:<13} {what:<64} {'not run':>9}")
             continue
         met = "-" if aim is None else ("yes" if (value >= aim if higher else value <= aim) else "no")
         if "aim at 1M" in what and found.get("orders", 0) < 1_000_000:
             met = f"- ({found['orders']:,} orders)"
         aim_text = "-" if aim is None else (f">= {aim:g}" if higher else f"<= {aim:g}")
-        print(f"{bench:<10} {what:<64} {value:>9} {aim_text:>8}  {met}")
+        print(f"{bench:<13} {what:<64} {value:>9} {aim_text:>8}  {met}")
 
 
 if __name__ == "__main__":
