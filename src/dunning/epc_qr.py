@@ -100,8 +100,6 @@ def _finder_like(lines: np.ndarray) -> np.ndarray:
     qualified = np.zeros_like(found)
     qualified[line, at] = ~dark_before | ~dark_after | (at == 0) | (at == size - 7)
     counted = qualified
-    if not ((qualified[:, 4:] & qualified[:, :-4]).any() or (qualified[:, 6:] & qualified[:, :-6]).any()):
-        return counted
     while True:  # a pattern overlaps another only 4 or 6 modules on; the one counted first hides it
         hidden = np.zeros_like(counted)
         hidden[:, 4:] |= counted[:, :-4]
