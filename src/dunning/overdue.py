@@ -101,9 +101,7 @@ def judge(orders: pd.DataFrame, settled: Settled, codes: np.ndarray, as_of: date
     n = len(orders)
     place = np.full(max(len(settled.paid), 1), -1, dtype="int64")
     place[codes] = np.arange(n)
-    installments = settled.installments
-    position = place[installments["code"].to_numpy(dtype="int64")]
-    rec = installments[position >= 0].assign(code=position[position >= 0]).sort_values(["code", "due_date", "seq"], kind="stable")
+    rec = settled.installments(place)
     cutoff = np.datetime64(as_of - timedelta(days=policy.grace_days), "D")
     open_amount = rec["amount_open"].to_numpy()
     due_days = rec["due_date"].to_numpy(dtype="datetime64[D]")

@@ -24,7 +24,7 @@ from dunning.journal import decisions, matcher, queue, recording, rules
 from dunning.journal.sql import BATCH, fetch
 from dunning.journal.store import Store
 from dunning.journal.tables import coverage, observations, orders as order_table
-from dunning.overdue import OverdueResult, judge
+from dunning.overdue import OverdueResult, codes_for, judge
 from dunning.sources import loader, profiles
 
 
@@ -127,31 +127,31 @@ def _currencies(db: sa.Connection, export: loader.OrderExport, order_ids: pd.Ser
     """Each order's currency: the export's, else the journal's."""
     mine = pd.Series(export.orders["currency"].to_numpy(), index=export.orders["order_id"].to_numpy())
     wanted = pd.Series(pd.unique(order_ids))
-    others = wanted[~wanted.isin(mine.index)].tolist()
+    others = wanted[codes_for(wanted, export.orders["order_id"]) < 0].tolist()
     rows = [r for start in range(0, len(others), BATCH) for r in fetch(db, sa.select(order_table.c.order_id, order_table.c.currency)
                                                                         .where(order_table.c.order_id.in_(others[start:start + BATCH])))]
     return pd.concat([mine, pd.Series(dict(rows), dtype=object)])
 
 
-def _shown_elsewhere(db: sa.Connection, planned: recording.Plan, paid: loader.PaymentExport | None) -> set[int]:
+def _shown_elsewhere(db: sa.Connection, planned: recording.Plan, paid: loader.PaymentExport | None) -> np.ndarray:
     """Movements a shop's export has shown, or this run's payments file holds (stored ids; new ones are negative)."""
-    shown = {r[0] for r in fetch(db, sa.select(coverage.c.movement_id))}
-    shown |= {m for ms in planned.exported.covers.values() for m in ms}
+    shown = [np.fromiter((r[0] for r in fetch(db, sa.select(coverage.c.movement_id))), dtype="int64"),
+             np.fromiter((m for ms in planned.exported.covers.values() for m in ms), dtype="int64")]
     if paid is not None:
         origin = f"file:{paid.path.name}"
-        shown |= {r[0] for r in fetch(db, sa.select(observations.c.movement_id).where(
-            observations.c.origin == origin, observations.c.movement_id.is_not(None)))}
-        mine = (planned.incoming["origin"] == origin).to_numpy()
-        shown |= set(planned.matched.movement.to_numpy()[mine].tolist())
-    return shown
+        shown.append(np.fromiter((r[0] for r in fetch(db, sa.select(observations.c.movement_id).where(
+            observations.c.origin == origin, observations.c.movement_id.is_not(None)))), dtype="int64"))
+        mine = (planned.incoming["origin"] == origin).to_numpy(dtype=bool)
+        shown.append(planned.matched.movement.to_numpy(dtype="int64")[mine])
+    return np.unique(np.concatenate(shown))
 
 
-def _only_in_ledger(planned: recording.Plan, shown: set[int], as_of: date) -> np.ndarray:
+def _only_in_ledger(planned: recording.Plan, shown: np.ndarray, as_of: date) -> np.ndarray:
     """Per order code: money in that neither the export nor this run's payments file shows (the webhook, an earlier
     file, a bank statement)."""
     moved = planned.book.movements
-    pick = ((moved["source"] != matcher.EXPORT) & ~moved["id"].isin(shown)
-            & (moved["occurred_on"] <= pd.Timestamp(as_of))).to_numpy(dtype=bool)
+    pick = ((moved["source"] != matcher.EXPORT).to_numpy(dtype=bool) & ~np.isin(moved["id"].to_numpy(dtype="int64"), shown)
+            & (moved["occurred_on"] <= pd.Timestamp(as_of)).to_numpy(dtype=bool))
     out = np.zeros(len(planned.book.orders), dtype="int64")
     np.add.at(out, moved["code"].to_numpy(dtype="int64")[pick], moved["amount"].to_numpy(dtype="int64")[pick])
     return np.maximum(out, 0)

@@ -59,14 +59,16 @@ class Settled:
                              "due_date": self.due, "amount_due": self.amount, "amount_paid": self.applied,
                              "amount_open": self.amount - self.applied})
 
-    @property
-    def installments(self) -> pd.DataFrame:
-        """The installments (code, seq, due_date, amount_due, amount_paid, amount_open), by code, due date and number."""
-        keep = ~self.fee
-        order = np.lexsort((self.seq[keep], self.due[keep], self.code[keep]))
-        return pd.DataFrame({"code": self.code[keep][order], "seq": self.seq[keep][order], "due_date": self.due[keep][order],
-                             "amount_due": self.amount[keep][order], "amount_paid": self.applied[keep][order],
-                             "amount_open": (self.amount - self.applied)[keep][order]})
+    def installments(self, place: np.ndarray) -> pd.DataFrame:
+        """The installments of the orders `place` (per code) gives a position, -1 leaving an order out: code (that
+        position), seq, due_date, amount_due, amount_paid, amount_open, by position, due date and number."""
+        position = place[self.code]
+        keep = ~self.fee & (position >= 0)
+        position, seq, due = position[keep], self.seq[keep], self.due[keep]
+        order = np.lexsort((seq, due, position))
+        amount, applied = self.amount[keep][order], self.applied[keep][order]
+        return pd.DataFrame({"code": position[order], "seq": seq[order], "due_date": due[order], "amount_due": amount,
+                             "amount_paid": applied, "amount_open": amount - applied})
 
     @property
     def owed_now(self) -> np.ndarray:

@@ -175,9 +175,9 @@ def _new_movements(rows: pd.DataFrame, start: int) -> pd.DataFrame:
     """One new movement per row (ids -start, -start-1, ...)."""
     return pd.DataFrame({
         "id": -np.arange(start, start + len(rows), dtype="int64"), "code": rows["code"].to_numpy(dtype="int64"),
-        "kind": rows["kind"].to_numpy(dtype=object), "amount": rows["amount"].to_numpy(dtype="int64"),
-        "currency": rows["currency"].to_numpy(dtype=object), "occurred_on": rows["occurred_on"].to_numpy(dtype="datetime64[ns]"),
-        "source": rows["source"].to_numpy(dtype=object), "origin": rows["origin"].to_numpy(dtype=object),
+        "kind": rows["kind"].array, "amount": rows["amount"].to_numpy(dtype="int64"),
+        "currency": rows["currency"].array, "occurred_on": rows["occurred_on"].to_numpy(dtype="datetime64[ns]"),
+        "source": rows["source"].array, "origin": rows["origin"].array,
         "covers_from": np.full(len(rows), np.datetime64("NaT"), dtype="datetime64[ns]"),
         "reverses": pd.array([pd.NA] * len(rows), dtype="Int64"), "made_by": pd.NA, "note": "",
     }, columns=MOVEMENT_COLUMNS)

@@ -15,6 +15,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from pandas.util import hash_pandas_object
 
@@ -49,7 +51,7 @@ def views_from(receivables: pd.DataFrame) -> pd.DataFrame:
     due = receivables["amount_due"].to_numpy(dtype="int64", na_value=0)
     paid = np.clip(receivables["amount_paid"].to_numpy(dtype="int64", na_value=0), 0, due)
     return pd.DataFrame({
-        "order_id": receivables["order_id"].to_numpy(dtype=object), "seq": receivables["seq"].to_numpy(dtype="int64"),
+        "order_id": receivables["order_id"].array, "seq": receivables["seq"].to_numpy(dtype="int64"),
         "due_date": pd.to_datetime(receivables["due_date"]).to_numpy(), "amount_due": due, "amount_open": due - paid,
     })
 
@@ -208,8 +210,8 @@ def _orders(held: pd.DataFrame, details: pd.DataFrame) -> tuple[pd.DataFrame, pd
     current = held.set_index("order_id")
     if len(changed):
         current.loc[changed["order_id"], DETAILS[1:]] = changed.set_index("order_id")[DETAILS[1:]]
-    book_orders = pd.concat([current.reset_index()[["order_key", *DETAILS, "seen_on"]],
-                             fresh[["order_key", *DETAILS]].assign(seen_on=pd.NaT)], ignore_index=True)
+    book_orders = _joined([current.reset_index()[["order_key", *DETAILS, "seen_on"]],
+                           fresh[["order_key", *DETAILS]].assign(seen_on=pd.NaT)])
     return (book_orders.astype({"order_key": "int64"}), fresh.reset_index(drop=True),
             pd.Series(changed["details_digest"].to_numpy(), index=changed["order_id"].to_numpy()))
 
@@ -272,7 +274,7 @@ def _charges(db: sa.Connection, arrival: Arrival, book_orders: pd.DataFrame, hel
     opening = _openings(fresh, arrival) if not arrival.open_only else empty_observations()
     to_write = _joined([_as_charges(fresh), merged])
     to_write.insert(0, "order_key", key_of.reindex(to_write.pop("order_id")).to_numpy())
-    return charged, to_write, pd.concat([opening, aggregates], ignore_index=True), view_digest[changed_view | ~is_held]
+    return charged, to_write, _joined([opening, aggregates]), view_digest[changed_view | ~is_held]
 
 
 def _merge(stored: pd.DataFrame, views: pd.DataFrame, seen: pd.Series, arrival: Arrival,
@@ -323,16 +325,16 @@ def _incoming(db: sa.Connection, arrival: Arrival, aggregates: pd.DataFrame, wai
               code_of: pd.Series) -> pd.DataFrame:
     """The observations to judge: this run's that are new to the journal, the export's, and those stored earlier for an
     order nobody knew that the journal now holds (with their ids)."""
-    rows = pd.concat([arrival.observations.assign(covers_from=pd.NaT), aggregates], ignore_index=True)
+    rows = _joined([arrival.observations.assign(covers_from=pd.NaT), aggregates])
     rows = rows.drop_duplicates(["source", "source_key"]).reset_index(drop=True)
     if len(rows):
         rows = rows[~_seen(db, rows)].reset_index(drop=True)
-    rows = pd.concat([rows.assign(id=-1), waiting], ignore_index=True)
+    rows = _joined([rows.assign(id=-1), waiting])
     rows["code"] = code_of.reindex(rows["order_id"]).fillna(-1).to_numpy(dtype="int64")
     rows["occurred_on"] = pd.to_datetime(rows["occurred_on"])
     rows["covers_from"] = pd.to_datetime(rows["covers_from"])
-    rows["reference"] = rows["reference"].fillna("").astype(object)
-    rows["note"] = rows["note"].fillna("").astype(object)
+    rows["reference"] = rows["reference"].fillna("")
+    rows["note"] = rows["note"].fillna("")
     rows["review"] = rows["review"].fillna(False).astype(bool)
     rows["amount"] = rows["amount"].astype("int64")
     blank = rows["currency"].fillna("") == ""
@@ -347,15 +349,17 @@ def _seen(db: sa.Connection, rows: pd.DataFrame) -> np.ndarray:
     """Which rows' (source, source key) the journal holds already."""
     found: set[tuple[str, str]] = set()
     for source, group in rows.groupby("source"):
-        keys = group["source_key"].astype(str).tolist()
         query = sa.select(observations.c.source, observations.c.source_key).where(observations.c.source == source)
-        if len(keys) > WHOLE_TABLE:
+        if len(group) > WHOLE_TABLE:
             found |= {tuple(r) for r in fetch(db, query)}
         else:
+            keys = group["source_key"].astype(str).tolist()
             for start in range(0, len(keys), BATCH):
                 found |= {tuple(r) for r in fetch(db, query.where(observations.c.source_key.in_(keys[start:start + BATCH])))}
+    if not found:
+        return np.zeros(len(rows), dtype=bool)
     pairs = pd.MultiIndex.from_arrays([rows["source"].astype(str), rows["source_key"].astype(str)])
-    return pairs.isin(list(found)) if found else np.zeros(len(rows), dtype=bool)
+    return pairs.isin(list(found))
 
 
 def _waiting(db: sa.Connection, arriving: pd.Series) -> pd.DataFrame:
@@ -515,11 +519,19 @@ def _write_observations(db: sa.Connection, planned: Plan, ids: np.ndarray, real_
 
 
 def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Frames of the same columns one after the other; empty ones left out (they would make every column an object)."""
+    """Frames one after the other, with every column any of them has. Empty ones are left out (they would make every
+    column an object), and a text column that is Arrow's in one frame is made Arrow's in all (else pandas would turn
+    each of its values into a Python string)."""
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
     full = [f for f in frames if len(f)]
     if len(full) == 1:
-        return full[0].reset_index(drop=True)
-    return pd.concat(full or frames[:1], ignore_index=True)
+        joined = full[0].reset_index(drop=True)
+    else:
+        text = {c: f[c].dtype for f in full for c in f.columns if isinstance(f[c].dtype, pd.StringDtype)}
+        full = [f.astype({c: d for c, d in text.items() if c in f.columns and f[c].dtype == object}) for f in full]
+        joined = pd.concat(full or frames[:1], ignore_index=True)
+    missing = {c: pd.Series(None, index=joined.index, dtype=object) for c in columns if c not in joined.columns}
+    return joined.assign(**missing)[columns] if missing else joined
 
 
 def _plain_value(value):
@@ -551,7 +563,7 @@ def _stored_charges(db: sa.Connection, keys: list[int], kinds: tuple[str, ...] =
 
 
 def _as_charges(views: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"order_id": views["order_id"].astype(object).to_numpy(), "seq": views["seq"].to_numpy(dtype="int64"),
+    return pd.DataFrame({"order_id": views["order_id"].array, "seq": views["seq"].to_numpy(dtype="int64"),
                          "due_on": pd.to_datetime(views["due_date"]).to_numpy(),
                          "amount": views["amount_due"].to_numpy(dtype="int64"), "shop_open": views["amount_open"].to_numpy(dtype="int64")})
 
@@ -569,11 +581,11 @@ def _view_digests(views: pd.DataFrame) -> pd.Series:
     """Per order, a digest of its installments (order-independent)."""
     if views.empty:
         return pd.Series(dtype="int64")
-    rows = hash_pandas_object(pd.DataFrame({
-        "o": views["order_id"].astype(str), "s": views["seq"].astype("int64"),
-        "d": pd.to_datetime(views["due_date"]).dt.strftime("%Y-%m-%d"), "a": views["amount_due"].astype("int64"),
-        "p": views["amount_open"].astype("int64")}), index=False).to_numpy()
-    codes, uniques = pd.factorize(views["order_id"].astype(object))
+    days = pc.strftime(pa.array(pd.to_datetime(views["due_date"]).to_numpy(dtype="datetime64[s]")), format="%Y-%m-%d")
+    rows = hash_pandas_object(pd.DataFrame({  # text hashed as Arrow's: each distinct value becomes a Python string once
+        "o": views["order_id"], "s": views["seq"].astype("int64"), "d": pd.arrays.ArrowExtensionArray(days),
+        "a": views["amount_due"].astype("int64"), "p": views["amount_open"].astype("int64")}), index=False).to_numpy()
+    codes, uniques = pd.factorize(views["order_id"])
     out = np.zeros(len(uniques), dtype="uint64")
     np.bitwise_xor.at(out, codes, rows)
     return pd.Series(out.view("int64"), index=pd.Index(uniques, dtype=object))

@@ -51,10 +51,13 @@ def observed(candidates: pd.DataFrame, currency: pd.Series, today: date, *, sour
     good["amount"] = good["amount"].astype("int64")
     kind = good["kind"].fillna("payment").astype(str) if "kind" in good else pd.Series("payment", index=good.index)
     given_id = good["payment_id"].fillna("").astype(str)
-    day = good["paid_at"].dt.strftime("%Y-%m-%d")
-    content = (good["order_id"].astype(str) + "|" + day + "|" + good["amount"].astype(str) + "|" + good["currency"] + "|" + kind)
-    occurrence = content.groupby(content).cumcount().astype(str)
-    key = given_id.where(given_id != "", "row:" + content + "|" + occurrence)
+    key = given_id.copy()
+    unnamed = (given_id == "").to_numpy(dtype=bool)
+    if unnamed.any():
+        rows = good[unnamed]
+        content = (rows["order_id"].astype(str) + "|" + rows["paid_at"].dt.strftime("%Y-%m-%d") + "|" + rows["amount"].astype(str)
+                   + "|" + rows["currency"] + "|" + kind[unnamed])
+        key[unnamed] = ("row:" + content + "|" + content.groupby(content).cumcount().astype(str)).to_numpy()
     out = pd.DataFrame({
         "source": source, "source_key": key, "origin": origin, "order_id": good["order_id"].astype(str), "kind": kind,
         "amount": good["amount"], "currency": good["currency"], "occurred_on": good["paid_at"],
