@@ -111,3 +111,31 @@ def test_a_postgresql_store_without_its_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as where `pip install .` left out the postgres extra
     with pytest.raises(InputError, match=r"needs dunning's postgres extra: pip install 'dunning\[postgres\]'"):
         Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_a_table_read_a_slice_at_a_time_is_the_table_read_at_once(database_url):
+    """Large reads go a slice of rows at a time (the driver's tuples stay few): the frame is the same as one read's,
+    empty dates, missing numbers and repeated text included."""
+    from dunning.journal.sql import fetch, insert_new, read_typed, typed
+    from dunning.journal.tables import movements, orders
+
+    store = Store(database_url)
+    columns = ["id", "order_key", "kind", "amount", "currency", "occurred_on", "source", "origin", "covers_from", "reverses", "note"]
+    rows = pd.DataFrame({"id": range(1, 8), "order_key": [1, 1, 2, 2, 2, 3, 3], "kind": ["payment"] * 6 + ["refund"],
+                         "amount": [100, 200, 300, 400, 500, 600, -600], "currency": "EUR",
+                         "occurred_on": pd.to_datetime(["2026-01-0%d" % d for d in range(1, 8)]),
+                         "source": ["file", "webhook", "file", "file", "statement", "file", "file"], "origin": "file:p.csv",
+                         "covers_from": pd.to_datetime([None, None, "2026-01-01", None, None, None, None]),
+                         "reverses": pd.array([None] * 6 + [6], dtype="Int64"), "note": ""})
+    query = sa.select(*(sa.cast(movements.c[c], sa.String) if c in ("occurred_on", "covers_from") else movements.c[c] for c in columns)
+                      ).order_by(movements.c.id)
+    with store.writing() as db:
+        insert_new(db, orders, [{"order_key": k, "order_id": f"O-{k}", "email": "", "first_name": "", "last_name": "", "language": "de",
+                                 "product_name": "", "currency": "EUR", "status": "", "seen_on": date(2026, 1, 1)} for k in (1, 2, 3)],
+                   None, "updated_at")
+        insert_new(db, movements, rows, None)
+    with store.engine.connect() as db:
+        whole = typed(fetch(db, query), movements, columns)
+        sliced = read_typed(db, query, movements, columns, slice_rows=2)
+    pd.testing.assert_frame_equal(sliced, whole)
+    assert sliced["covers_from"].isna().sum() == 6 and sliced["reverses"].tolist()[-1] == 6 and sliced["note"].tolist() == [""] * 7

@@ -20,9 +20,10 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from pandas.util import hash_pandas_object
 
+from dunning.arrowtext import arrow_strings
 from dunning.journal import matcher
 from dunning.journal.balance import INSTALLMENT, KINDS, ORDER_COLUMNS, Book, Settled, settle
-from dunning.journal.sql import BATCH, fetch, insert_new, next_id, now, typed
+from dunning.journal.sql import BATCH, fetch, insert_new, next_id, now, read_typed, typed
 from dunning.journal.store import Store
 from dunning.journal.tables import charges, coverage, ledger_version, movements, observations, orders
 
@@ -157,10 +158,10 @@ def _stored_events(db: sa.Connection, keys: list[int], whole: bool) -> pd.DataFr
     query = sa.select(*(sa.cast(observations.c[c], sa.String) if c == "occurred_on" else observations.c[c] for c in columns)).where(
         observations.c.source == matcher.EXPORT, observations.c.kind.in_(matcher.AGGREGATE))
     if whole:
-        rows = fetch(db, query)
+        frame = read_typed(db, query, observations, columns)
     else:
-        rows = [r for start in range(0, len(keys), BATCH) for r in fetch(db, query.where(observations.c.order_key.in_(keys[start:start + BATCH])))]
-    frame = typed(rows, observations, columns)
+        frame = typed([r for start in range(0, len(keys), BATCH)
+                       for r in fetch(db, query.where(observations.c.order_key.in_(keys[start:start + BATCH])))], observations, columns)
     if whole:
         frame = frame[frame["order_key"].isin(keys)]
     return frame.assign(covers_from=pd.NaT).reset_index(drop=True)
@@ -185,11 +186,10 @@ def _held(db: sa.Connection, order_ids: list) -> pd.DataFrame:
     selected = [sa.cast(orders.c[c], sa.String) if c == "seen_on" else orders.c[c] for c in columns]
     query = sa.select(*selected)
     if len(order_ids) > WHOLE_TABLE:
-        rows = fetch(db, query)
+        frame = read_typed(db, query, orders, columns)
     else:
-        rows = [r for start in range(0, len(order_ids), BATCH)
-                for r in fetch(db, query.where(orders.c.order_id.in_(order_ids[start:start + BATCH])))]
-    frame = typed(rows, orders, columns)
+        frame = typed([r for start in range(0, len(order_ids), BATCH)
+                       for r in fetch(db, query.where(orders.c.order_id.in_(order_ids[start:start + BATCH])))], orders, columns)
     if len(order_ids) > WHOLE_TABLE:
         frame = frame[frame["order_id"].isin(order_ids)]
     return frame.reset_index(drop=True)
@@ -347,19 +347,20 @@ def _incoming(db: sa.Connection, arrival: Arrival, aggregates: pd.DataFrame, wai
 
 def _seen(db: sa.Connection, rows: pd.DataFrame) -> np.ndarray:
     """Which rows' (source, source key) the journal holds already."""
-    found: set[tuple[str, str]] = set()
+    seen = np.zeros(len(rows), dtype=bool)
     for source, group in rows.groupby("source"):
-        query = sa.select(observations.c.source, observations.c.source_key).where(observations.c.source == source)
+        keys = group["source_key"].astype(str)
+        query = sa.select(observations.c.source_key).where(observations.c.source == source)
         if len(group) > WHOLE_TABLE:
-            found |= {tuple(r) for r in fetch(db, query)}
+            held = read_typed(db, query, observations, ["source_key"])["source_key"]
         else:
-            keys = group["source_key"].astype(str).tolist()
-            for start in range(0, len(keys), BATCH):
-                found |= {tuple(r) for r in fetch(db, query.where(observations.c.source_key.in_(keys[start:start + BATCH])))}
-    if not found:
-        return np.zeros(len(rows), dtype=bool)
-    pairs = pd.MultiIndex.from_arrays([rows["source"].astype(str), rows["source_key"].astype(str)])
-    return pairs.isin(list(found))
+            listed = keys.tolist()
+            held = pd.Series([r[0] for start in range(0, len(listed), BATCH)
+                              for r in fetch(db, query.where(observations.c.source_key.in_(listed[start:start + BATCH])))], dtype=object)
+        if len(held):
+            where = rows.index.get_indexer(group.index)
+            seen[where] = pc.is_in(arrow_strings(keys), value_set=arrow_strings(held)).to_numpy(zero_copy_only=False)
+    return seen
 
 
 def _waiting(db: sa.Connection, arriving: pd.Series) -> pd.DataFrame:
@@ -367,7 +368,7 @@ def _waiting(db: sa.Connection, arriving: pd.Series) -> pd.DataFrame:
     columns = ["id", *OBSERVED_COLUMNS[:-1]]
     query = sa.select(*(observations.c[c] if c != "occurred_on" else sa.cast(observations.c.occurred_on, sa.String)
                         for c in columns)).where(observations.c.status == matcher.UNMATCHED, observations.c.order_id != "")
-    frame = typed(fetch(db, query), observations, columns)
+    frame = read_typed(db, query, observations, columns)
     if frame.empty:
         return frame.assign(covers_from=pd.NaT, review=False)
     held = {r[0] for start in range(0, len(frame), BATCH) for r in fetch(db, sa.select(orders.c.order_id).where(
@@ -382,11 +383,11 @@ def _movements(db: sa.Connection, keys: np.ndarray, whole: bool) -> pd.DataFrame
     query = sa.select(*(sa.cast(movements.c[c], sa.String) if c in ("occurred_on", "covers_from") else movements.c[c]
                         for c in columns))
     if whole:
-        rows = fetch(db, query)
+        frame = read_typed(db, query, movements, columns)
     else:
-        rows = [r for start in range(0, len(keys), BATCH)
-                for r in fetch(db, query.where(movements.c.order_key.in_([int(k) for k in keys[start:start + BATCH]])))]
-    frame = typed(rows, movements, columns)
+        frame = typed([r for start in range(0, len(keys), BATCH)
+                       for r in fetch(db, query.where(movements.c.order_key.in_([int(k) for k in keys[start:start + BATCH]])))],
+                      movements, columns)
     if whole:
         frame = frame[frame["order_key"].isin(keys)]
     frame["reverses"] = frame["reverses"].astype("Int64")
@@ -550,11 +551,11 @@ def _stored_charges(db: sa.Connection, keys: list[int], kinds: tuple[str, ...] =
     query = sa.select(charges.c.order_key, charges.c.kind, charges.c.seq, sa.cast(charges.c.due_on, sa.String), charges.c.amount,
                       charges.c.shop_open).where(charges.c.kind.in_(kinds))
     if whole:
-        rows = fetch(db, query)
+        frame = read_typed(db, query, charges, columns)
     else:
         keys = [int(k) for k in keys]
-        rows = [r for start in range(0, len(keys), BATCH) for r in fetch(db, query.where(charges.c.order_key.in_(keys[start:start + BATCH])))]
-    frame = typed(rows, charges, columns)
+        frame = typed([r for start in range(0, len(keys), BATCH)
+                       for r in fetch(db, query.where(charges.c.order_key.in_(keys[start:start + BATCH])))], charges, columns)
     if whole:
         frame = frame[frame["order_key"].isin(keys)].reset_index(drop=True)
     frame["shop_open"] = frame["shop_open"].astype("Int64")

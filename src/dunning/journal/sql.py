@@ -1,6 +1,8 @@
 """What every part of the journal shares: the clock of record, inserts the database settles, frames read fast."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -72,26 +74,44 @@ def read_frame(db: sa.Connection, table: sa.Table, columns: list[str], where: sa
     selected = [sa.cast(table.c[c], sa.String).label(c) if isinstance(table.c[c].type, sa.Date) else table.c[c]
                 for c in columns]
     query = sa.select(*selected)
-    return typed(fetch(db, query if where is None else query.where(where)), table, columns)
+    return read_typed(db, query if where is None else query.where(where), table, columns)
 
 
 def fetch(db: sa.Connection, query: sa.Select) -> list[tuple]:
     """The rows of a query as plain tuples through the driver's cursor: a million rows load in a second. The values
     are bound, never pasted into the SQL: a where clause may hold what a request sent."""
+    with _executed(db, query) as cursor:
+        return cursor.fetchall()
+
+
+def read_typed(db: sa.Connection, query: sa.Select, table: sa.Table, columns: list[str], slice_rows: int = 100_000) -> pd.DataFrame:
+    """`typed(fetch(db, query), table, columns)` a slice of rows at a time: the driver's rows (a Python object per
+    value) never outnumber one slice."""
+    with _executed(db, query) as cursor:
+        frames = []
+        while rows := cursor.fetchmany(slice_rows):
+            frames.append(typed(rows, table, columns))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] if frames else typed([], table, columns)
+
+
+@contextmanager
+def _executed(db: sa.Connection, query: sa.Select) -> Iterator:
+    """The driver's cursor with the query executed, its values bound."""
     compiled = query.compile(dialect=db.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     args = tuple(params[name] for name in compiled.positiontup) if compiled.positiontup else params
     cursor = db.connection.dbapi_connection.cursor()
     try:
         cursor.execute(str(compiled), args)
-        return cursor.fetchall()
+        yield cursor
     finally:
         cursor.close()
 
 
 def typed(rows: list[tuple], table: sa.Table, columns: list[str]) -> pd.DataFrame:
     """Rows of `table`'s columns as a frame: dates as datetime64, times in UTC, integers as int64 (or Int64 where
-    the column may be empty)."""
+    the column may be empty), and text with each value repeated down a column held once (the driver makes a new
+    string for every cell)."""
     frame = pd.DataFrame.from_records(rows, columns=columns)
     for column in columns:
         kind = table.c[column].type
@@ -103,7 +123,20 @@ def typed(rows: list[tuple], table: sa.Table, columns: list[str]) -> pd.DataFram
             frame[column] = frame[column].astype(bool)
         elif isinstance(kind, (sa.BigInteger, sa.Integer)):
             frame[column] = frame[column].astype("Int64" if table.c[column].nullable and frame[column].isna().any() else "int64")
+        elif frame[column].dtype == object:
+            frame[column] = _shared(frame[column])
     return frame
+
+
+def _shared(values: pd.Series) -> pd.Series:
+    """The same values, each distinct one held once where values repeat (missing ones kept as they are)."""
+    codes, uniques = pd.factorize(values)
+    if len(uniques) * 2 > len(values):
+        return values
+    held = np.asarray(uniques, dtype=object)[codes]
+    missing = codes < 0
+    held[missing] = values.to_numpy(dtype=object)[missing]
+    return pd.Series(held, index=values.index, dtype=object)
 
 
 def _columns(rows: list[dict] | pd.DataFrame) -> dict[str, list | pd.Series]:
