@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from dunning import config
 from dunning.cli import app
 from dunning.journal.store import Store
+from dunning.journal.tables import reminders
 from dunning.tokens import TokenSigner
 from dunning.web import create_app
 from tests.test_web import SECRET, post_payment
@@ -232,3 +233,16 @@ def test_every_command_agrees_on_what_is_open_and_still_reads_after_a_decision(s
         cli(*command)
     report = json.loads(cli("report", "--as-of", "2026-11-22", "--json").stdout)
     assert report["headline"][0]["closed"] == report["closed by you"][0]["amount"] == "60.00"
+
+
+def test_an_export_handed_over_a_slice_at_a_time_records_and_charges_each_order_once(shop, monkeypatch, database_url):
+    monkeypatch.setattr("dunning.handover.HAND_OVER_SLICE", 2)  # three orders: two slices
+    settings = shop / "dunning.toml"
+    settings.write_text(settings.read_text("utf-8").replace("skip_stages = false", "skip_stages = true")
+                        .replace('# fee = { EUR = "5.00" }', 'fee = { EUR = "5.00" }'), "utf-8")
+    export = orders_file(shop / "orders.csv", *(row(f"S-{n}", "80.00", due="2026-10-01") for n in (1, 2, 3)))
+    for _ in range(2):  # the second export the same day hands over nothing again and charges nothing twice
+        cli("export", export, "--as-of", "2026-11-01", "--to", "generic", "-o", shop / "handed.csv", "--force")
+        for n in (1, 2, 3):
+            assert (owes(f"S-{n}", "2026-11-02")["fees_open"], owes(f"S-{n}", "2026-11-02")["owed_now"]) == ("5.00", "85.00")
+    assert sorted(Store(database_url).frame(reminders, ["order_id"])["order_id"]) == ["S-1", "S-2", "S-3"]

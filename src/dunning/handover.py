@@ -18,6 +18,8 @@ from dunning.journal import queue, recording
 from dunning.journal.store import Store
 from dunning.statements import booking
 
+HAND_OVER_SLICE = 20_000  # reminders built and inserted at a time
+
 
 @dataclass
 class HandOver:
@@ -73,6 +75,12 @@ def hand_over(db: sa.Connection, linked: pd.DataFrame, written: exports.ExportRe
     name = f"export:{path.name}"
     stages = ",".join(sorted(set(rows["stage"])))
     campaign_id = queue.create_campaign(db, name, stages[:50], f"export:{tool}", as_of, str(path))
-    records = [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": "", "message_id": path.name}
-               for o, v in zip(rows.to_dict("records"), carried.to_dict("records"))]
-    return queue.add_reminders(db, campaign_id, records, handed_over_on=as_of)
+    added = 0
+    for start in range(0, len(rows), HAND_OVER_SLICE):  # a slice at a time: a reminder's dicts are many times its row
+        part = slice(start, start + HAND_OVER_SLICE)
+        records = [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": "", "message_id": path.name}
+                   for o, v in zip(rows.iloc[part].to_dict("records"), carried.iloc[part].to_dict("records"))]
+        added += queue.insert_reminders(db, campaign_id, records, handed_over_on=as_of)
+    if added:
+        queue.charge_campaign(db, campaign_id)
+    return added

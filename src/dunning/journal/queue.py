@@ -152,16 +152,27 @@ def create_campaign(db: sa.Connection, name: str, stage: str, channel: str, as_o
 def add_reminders(db: sa.Connection, campaign_id: int, rows: list[dict], handed_over_on: date | None = None) -> int:
     """`SendQueue.add_reminders` inside a transaction of the caller's; reminders handed over charge their fees, interest
     and costs."""
+    added = insert_reminders(db, campaign_id, rows, handed_over_on)
+    if handed_over_on and added:
+        charge_campaign(db, campaign_id)
+    return added
+
+
+def insert_reminders(db: sa.Connection, campaign_id: int, rows: list[dict], handed_over_on: date | None = None) -> int:
+    """The reminders of `add_reminders` without charging anything (a caller adding a campaign's reminders a slice at a
+    time charges the campaign once, at the end: `charge_campaign`); how many were new."""
     done = {"status": SENT, "reminded_on": handed_over_on, "sent_at": now()} if handed_over_on else {"status": PREPARED}
     zero = dict.fromkeys(("fees_open", "interest", "costs", "interest_open", "costs_open"), 0)
     rows = [{"about": "", "letter": "", **zero, **row, "campaign_id": campaign_id, **done} for row in rows]
-    added = insert_new(db, reminders, rows, ["order_id", "stage", "about"], stamp_column="prepared_at")
-    if handed_over_on and added:
-        asks = sa.or_(reminders.c.fee > 0, reminders.c.interest > 0, reminders.c.costs > 0)
-        ids = db.execute(sa.select(reminders.c.id).where(reminders.c.campaign_id == campaign_id, reminders.c.status == SENT,
-                                                         asks)).scalars().all()
-        charge_fees(db, list(ids))
-    return added
+    return insert_new(db, reminders, rows, ["order_id", "stage", "about"], stamp_column="prepared_at")
+
+
+def charge_campaign(db: sa.Connection, campaign_id: int) -> None:
+    """The fees, interest and costs of a campaign's reminders that were sent, as charges (`charge_fees`)."""
+    asks = sa.or_(reminders.c.fee > 0, reminders.c.interest > 0, reminders.c.costs > 0)
+    ids = db.execute(sa.select(reminders.c.id).where(reminders.c.campaign_id == campaign_id, reminders.c.status == SENT,
+                                                     asks)).scalars().all()
+    charge_fees(db, list(ids))
 
 
 def charge_fees(db: sa.Connection, reminder_ids: list[int]) -> None:
