@@ -1,5 +1,5 @@
-"""The one balance: charges less movements, settled in the stated order, never creating or losing a cent; and the digest
-that tells an order's changed installments from the ones the journal holds."""
+"""The one balance: charges less movements, settled in the stated order, never creating or losing a cent; the digest
+that tells an order's changed installments from the ones the journal holds, and the key of a payment without an id."""
 from datetime import date
 
 import numpy as np
@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from dunning.journal.balance import settle
 from dunning.journal.recording import _view_digests
+from dunning.journal.rules import observed
 
 
 def charged(amounts, code=0, kind="installment", start="2026-01-01"):
@@ -94,3 +95,12 @@ def test_the_digest_of_an_orders_installments_does_not_depend_on_how_its_text_is
                           "due_date": pd.to_datetime(["2026-01-05", "2026-02-05", "2025-12-31"]),
                           "amount_due": [1000, 1000, 250], "amount_open": [0, 1000, 250]}).astype({"order_id": text})
     assert _view_digests(views).to_dict() == {"A-1": -7925022056663466922, "Ö-2": 7551472943299885246}
+
+
+def test_a_payment_without_an_id_is_keyed_by_which_of_the_files_identical_rows_it_is():
+    """Its key counts every identical row of the file, one with an id included, so a file imported again, by this
+    version or an earlier one, gives the same keys (and counts once)."""
+    rows = pd.DataFrame({"order_id": ["A"] * 3, "paid_at": ["2026-01-01"] * 3, "amount": [100] * 3, "currency": ["EUR"] * 3,
+                         "payment_id": ["p1", "", ""], "kind": ["payment"] * 3, "row": [2, 3, 4]})
+    found, _ = observed(rows, pd.Series({"A": "EUR"}), date(2026, 2, 1), source="file", origin="file:p.csv", file="p.csv")
+    assert found["source_key"].tolist() == ["p1", "row:A|2026-01-01|100|EUR|payment|1", "row:A|2026-01-01|100|EUR|payment|2"]

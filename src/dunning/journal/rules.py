@@ -53,11 +53,10 @@ def observed(candidates: pd.DataFrame, currency: pd.Series, today: date, *, sour
     given_id = good["payment_id"].fillna("").astype(str)
     key = given_id.copy()
     unnamed = (given_id == "").to_numpy(dtype=bool)
-    if unnamed.any():
-        rows = good[unnamed]
-        content = (rows["order_id"].astype(str) + "|" + rows["paid_at"].dt.strftime("%Y-%m-%d") + "|" + rows["amount"].astype(str)
-                   + "|" + rows["currency"] + "|" + kind[unnamed])
-        key[unnamed] = ("row:" + content + "|" + content.groupby(content).cumcount().astype(str)).to_numpy()
+    if unnamed.any():  # which of identical rows it is counts every row of the file, with an id or without
+        content = (good["order_id"].astype(str) + "|" + good["paid_at"].dt.strftime("%Y-%m-%d") + "|" + good["amount"].astype(str)
+                   + "|" + good["currency"] + "|" + kind)
+        key[unnamed] = ("row:" + content + "|" + content.groupby(content).cumcount().astype(str)).to_numpy()[unnamed]
     out = pd.DataFrame({
         "source": source, "source_key": key, "origin": origin, "order_id": good["order_id"].astype(str), "kind": kind,
         "amount": good["amount"], "currency": good["currency"], "occurred_on": good["paid_at"],
