@@ -1,6 +1,8 @@
 """The journal through the command line, on SQLite and PostgreSQL, every figure asserted: each real movement of money
 counted once however many sources report it and in whatever order they arrive; money going back; fees that exist
 only once their reminder was sent; then `overdue`, `export`, the page, `actions`, `report` and `order` agree."""
+import csv
+import io
 import json
 from datetime import date
 
@@ -13,6 +15,7 @@ from dunning.journal.store import Store
 from dunning.journal.tables import reminders
 from dunning.tokens import TokenSigner
 from dunning.web import create_app
+from tests.conftest import observed
 from tests.test_web import SECRET, post_payment
 
 runner = CliRunner()
@@ -246,3 +249,59 @@ def test_an_export_handed_over_a_slice_at_a_time_records_and_charges_each_order_
         for n in (1, 2, 3):
             assert (owes(f"S-{n}", "2026-11-02")["fees_open"], owes(f"S-{n}", "2026-11-02")["owed_now"]) == ("5.00", "85.00")
     assert sorted(Store(database_url).frame(reminders, ["order_id"])["order_id"]) == ["S-1", "S-2", "S-3"]
+
+
+def _run_in_parts(folder, database_url, monkeypatch, size, whole_table=20_000):
+    """A history in a workspace of its own, run in partitions of `size` orders, the ledger's tables read whole when a
+    partition asks for more than `whole_table` rows and a quarter of them: what every command then says."""
+    monkeypatch.setattr("dunning.pipeline.PARTITION_ORDERS", size)
+    monkeypatch.setattr("dunning.journal.recording.WHOLE_TABLE", whole_table)
+    monkeypatch.setenv("DUNNING_SECRET_KEYS", KEY)
+    monkeypatch.setenv("DUNNING_DATABASE_URL", database_url)
+    cli("init", folder)
+    monkeypatch.chdir(folder)
+    statement(folder / "early.xml", ("E1", "120.00", "credit", "2026-10-28", "Rechnung P-5", ""))
+    cli("track", "statement", "early.xml", "--as-of", "2026-10-29")  # before its order: waiting
+    rows = [row(f"P-{n}", "120.00", paid=paid, last=f"Name{n}", due=due) for n, paid, due in
+            [(1, "0.00", "2026-10-01"), (2, "20.00", "2026-10-10"), (3, "0.00", "2026-10-20"), (4, "120.00", "2026-10-01"),
+             (5, "0.00", "2026-10-05"), (6, "0.00", "2026-10-10"), (7, "60.00", "2026-10-01")]]
+    export = orders_file(folder / "orders.csv", *rows)
+    (folder / "pay.csv").write_text("payment_id,order_id,paid_at,amount,currency\npi_1,P-1,2026-10-20,30.00,EUR\n"
+                                    "pi_3,P-3,2026-10-25,120.00,EUR\npi_6,P-6,2026-10-26,50.00,EUR\npi_9,Z-9,2026-10-26,10.00,EUR\n",
+                                    "utf-8")
+    first = cli("overdue", orders_file(folder / "first.csv", *rows, row("P-8", "120.00", paid="120.00", status="paid")),
+                "--payments", "pay.csv", "--as-of", "2026-11-01")
+    rows[1] = row("P-2", "120.00", paid="70.00", last="Name2", due="2026-10-10")  # the shop saw 50.00 more
+    export = orders_file(folder / "orders.csv", *rows)  # P-8 is no longer in it, yet a payment for it comes
+    (folder / "pay2.csv").write_text((folder / "pay.csv").read_text("utf-8") + "pi_8,P-8,2026-11-02,5.00,EUR\n", "utf-8")
+    cli("export", export, "--payments", "pay2.csv", "--to", "generic", "--as-of", "2026-11-03", "-o", "handed.csv")
+    store = Store(database_url)
+    seen = [{k: v for k, v in r.items() if k not in ("token", "manage_url")}
+            for r in json.loads(cli("overdue", export, "--as-of", "2026-11-04", "--json", "--dry-run").stdout)]
+    aside = json.loads(cli("overdue", export, "--as-of", "2026-11-04", "--json", "--dry-run", "--not-dunned").stdout)
+    return {
+        "said": first.stderr.split("ledger:")[1].splitlines()[0], "overdue": seen, "not_dunned": aside,
+        "handed": [{k: v for k, v in r.items() if k not in ("token", "manage_url")}  # signed at another second
+                   for r in csv.DictReader(io.StringIO((folder / "handed.csv").read_text("utf-8")))],
+        "balances": {f"P-{n}": owes(f"P-{n}", "2026-11-04") for n in range(1, 9)},
+        "observations": sorted(map(tuple, observed(store)[["source", "order_id", "kind", "amount", "status"]].astype(str).values)),
+        "reminded": sorted(store.frame(reminders, ["order_id"])["order_id"]),
+    }
+
+
+def test_a_run_in_partitions_of_orders_records_and_judges_what_one_run_does(tmp_path, monkeypatch, database_url):
+    whole = _run_in_parts(tmp_path / "whole", f"sqlite:///{tmp_path / 'whole.sqlite3'}", monkeypatch, 100_000)
+    by_key = _run_in_parts(tmp_path / "by_key", f"sqlite:///{tmp_path / 'by_key.sqlite3'}", monkeypatch, 2)
+    parts = _run_in_parts(tmp_path / "parts", database_url, monkeypatch, 2, whole_table=1)  # the early ones read tables whole
+    assert by_key == parts == whole  # eight orders, then seven: four partitions each
+    assert parts["said"] == " 3 new payments, 4 changes in what the export says is paid, 8 new orders, 1 payments for orders not known yet (kept)"
+    assert [r["order_id"] for r in parts["handed"]] == ["P-1", "P-7", "P-2", "P-6"]  # by days overdue, then id, across partitions
+    assert [r["open_amount"] for r in parts["handed"]] == ["90.00", "60.00", "50.00", "70.00"]
+    assert parts["overdue"] == [] and [r["order_id"] for r in parts["not_dunned"]] == ["P-1", "P-2", "P-6", "P-7"]  # the cooldown
+    assert {o: b["paid"] for o, b in parts["balances"].items()} == {
+        "P-1": "30.00", "P-2": "70.00", "P-3": "120.00", "P-4": "120.00", "P-5": "120.00", "P-6": "50.00", "P-7": "60.00",
+        "P-8": "120.00"}
+    assert [o for o in parts["observations"] if o[1] in ("P-5", "P-8", "Z-9")] == [  # waiting: taken once, by its own partition
+        ("export", "P-8", "opening", "12000", "counted"), ("file", "P-8", "payment", "500", "counted"),
+        ("file", "Z-9", "payment", "1000", "unmatched"), ("statement", "P-5", "payment", "12000", "counted")]
+    assert parts["reminded"] == ["P-1", "P-2", "P-6", "P-7"]

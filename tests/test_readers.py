@@ -65,3 +65,15 @@ def test_broken_workbook_is_one_sentence(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="not a readable XLSX"):
         read_table(path)
+
+
+@pytest.mark.parametrize("start", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("end", ["", ",\r\n\r\n \t\r\n", ",,\n"])
+def test_an_ascii_file_is_read_from_its_own_bytes_without_the_blank_lines_at_its_end(tmp_path, start, end):
+    rows = [["order_id", "name"], ["1", "Ada"], ["2", "Bo"]]
+    path = tmp_path / "x.csv"
+    path.write_bytes(start + (text(rows) + end).encode("ascii"))
+    frame = read_table(path)
+    assert list(frame.columns) == ["order_id", "name"] and frame.values.tolist() == [["1", "Ada"], ["2", "Bo"]]
+    assert frame.attrs["blank_rows"] == end.count("\n")
+    assert read_table(path, encoding="utf-8-sig").values.tolist() == frame.values.tolist()  # encoded again: the same

@@ -172,31 +172,25 @@ def prepare(campaign: Campaign, settings: Settings, store: Store, as_of: date, k
     source, the stage after the last one sent, the cooldown), render every message (a template error
     stops here, before anything is stored), record the batch and the orders' links in the ledger."""
     tokens.require_keys(keys)
-    found = pipeline.find_overdue(
-        settings, store, campaign.input_file, as_of=as_of, payments=campaign.payments_file, profile=campaign.profile,
-        payments_profile=campaign.payments_profile, filters=campaign.filters, on_step=on_step,
-    )
     existing = store.campaign(campaign.name)
     if existing and existing.stage != campaign.stage:
         raise InputError(f"campaign {campaign.name} was prepared for stage {existing.stage}; give the new stage another campaign name")
-    if campaign.stage in NOTICES:  # a notice is of what this run records (payments, decisions): all in one transaction
-        with store.writing() as db:
-            pipeline.record(found, store, db)
-            booking.rematch(store, db, as_of, settings.match_window_days)
+    with store.writing() as db:  # what the run learns, the batch and the links: one transaction (an error keeps none)
+        found = pipeline.find_overdue(
+            settings, store, campaign.input_file, as_of=as_of, payments=campaign.payments_file, profile=campaign.profile,
+            payments_profile=campaign.payments_profile, filters=campaign.filters, on_step=on_step, db=db,
+        )
+        booking.rematch(store, db, as_of, settings.match_window_days)
+        if campaign.stage in NOTICES:  # a notice is of what this run records (payments, decisions)
             due = (confirmations.due(db, as_of, campaign.confirm_within_days) if campaign.stage == CONFIRMATION
                    else cancellations.due(db, as_of))
             chosen = _chosen(campaign, _addressed(due, found.export.orders), db)
             rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step)
-            campaign_id, added = _stored(db, campaign, as_of, rows)
-    else:  # rendered first: a template error stops here, before anything is stored
-        with store.engine.connect() as db:
+        else:
             chosen = _chosen(campaign, _addressed(found.at_stage((campaign.stage,)), found.export.orders), db)
-        customers = found.export.orders.set_index("order_id")["customer_id"] if "customer_id" in found.export.orders else None
-        rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step, customers)
-        with store.writing() as db:
-            pipeline.record(found, store, db)
-            booking.rematch(store, db, as_of, settings.match_window_days)
-            campaign_id, added = _stored(db, campaign, as_of, rows)
+            customers = found.export.orders.set_index("order_id")["customer_id"] if "customer_id" in found.export.orders else None
+            rows = _rendered(campaign, settings, chosen[0], keys, as_of, on_step, customers)
+        campaign_id, added = _stored(db, campaign, as_of, rows)
     fresh, unreachable, already, other_stage = chosen
     rejects = pd.concat([r for r in (found.rejects, unreachable) if not r.empty] or [found.rejects], ignore_index=True)
     return Prepared(campaign_id, added, already, other_stage, found.result.excluded, rejects,

@@ -5,6 +5,7 @@ so the cooldown, the next stage and the recovery report know of it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 
 from dunning import exports, pipeline, reminders, tokens
 from dunning.config import Settings
-from dunning.journal import queue, recording
+from dunning.journal import queue
 from dunning.journal.store import Store
 from dunning.statements import booking
 
@@ -23,44 +24,63 @@ HAND_OVER_SLICE = 20_000  # reminders built and inserted at a time
 
 @dataclass
 class HandOver:
-    """What an export wrote and recorded."""
+    """What an export found, wrote and recorded."""
 
+    found: pipeline.Found
     written: exports.ExportResult
-    recorded: recording.Plan
+    recorded: pipeline.Recorded
     reminders: int
 
 
-def export(settings: Settings, store: Store, found: pipeline.Found, tool: str, path: Path | None = None, *,
-           encoding: str | None = None, overwrite: bool = False, record: bool = True, excel: bool = False) -> HandOver:
-    """Sign the links, write the tool's CSV with its templates and manifest, then record what the run learnt and
-    (unless `record` is off: a test import) the hand-over, in one transaction; the files get their names only once
-    it committed."""
+def export(settings: Settings, store: Store, found: pipeline.Found | Callable[[sa.Connection], pipeline.Found], tool: str,
+           path: Path | None = None, *, encoding: str | None = None, overwrite: bool = False, record: bool = True,
+           excel: bool = False) -> HandOver:
+    """In one transaction: find the run (`found` is a run found already, or how to find it inside this transaction,
+    recording it as it goes), sign the links, write the tool's CSV with its templates and manifest, record what the
+    run learnt and (unless `record` is off: a test import) the hand-over; the files get their names only once it
+    committed."""
     dialect = exports.get(tool)
+    written = None
+    try:
+        with store.writing() as db:
+            if callable(found):
+                found = found(db)
+            written = _written(settings, found, dialect.name, path, encoding, overwrite, excel)
+            recorded = pipeline.record(found, store, db)
+            booking.rematch(store, db, found.as_of, settings.match_window_days)
+            handed = hand_over(db, written.linked, written.result, tool=dialect.name, as_of=found.as_of) if record else 0
+    except BaseException:
+        if written is not None:
+            written.result.discard()
+        raise
+    written.result.commit()
+    return HandOver(found, written.result, recorded, handed)
+
+
+@dataclass
+class _Written:
+    linked: pd.DataFrame
+    result: exports.ExportResult
+
+
+def _written(settings: Settings, found: pipeline.Found, tool: str, path: Path | None, encoding: str | None, overwrite: bool,
+             excel: bool) -> _Written:
+    """The orders at their stage with signed links, written to the tool's files under a name taken only at commit."""
     linked = tokens.add_links(found.at_stage(found.filters.stages), settings.signer(), settings.link_template)
     described = found.filters.describe()
     words = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in described.items()]
     sources = [str(found.export.path)] + ([str(found.payments.path)] if found.payments else [])
-    written = exports.write(
-        linked, dialect.name, path or exports.default_path(settings.exports_dir, dialect.name, found.as_of, words),
+    return _Written(linked, exports.write(
+        linked, tool, path or exports.default_path(settings.exports_dir, tool, found.as_of, words),
         as_of=found.as_of, policy=settings.policy,
         shop=exports.Shop(str(settings.shop.get("name", "")), str(settings.shop.get("contact", "")),
                           str(settings.shop.get("address", ""))),
         templates=settings.templates(), fallback_language=settings.fallback_language, filters=described,
         sources=sources, encoding=encoding, overwrite=overwrite,
-        field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if dialect.name == "klicktipp" else None,
-        attributes=settings.section("exports").get("brevo_attributes", {}) if dialect.name == "brevo" else None,
+        field_ids=settings.section("exports").get("klicktipp_field_ids", {}) if tool == "klicktipp" else None,
+        attributes=settings.section("exports").get("brevo_attributes", {}) if tool == "brevo" else None,
         excel_language=settings.fallback_language if excel else None, pending=True,
-    )
-    try:
-        with store.writing() as db:
-            recorded = pipeline.record(found, store, db)
-            booking.rematch(store, db, found.as_of, settings.match_window_days)
-            handed = hand_over(db, linked, written, tool=dialect.name, as_of=found.as_of) if record else 0
-    except BaseException:
-        written.discard()
-        raise
-    written.commit()
-    return HandOver(written, recorded, handed)
+    ))
 
 
 def hand_over(db: sa.Connection, linked: pd.DataFrame, written: exports.ExportResult, *, tool: str, as_of: date) -> int:

@@ -1,13 +1,17 @@
 """One pipeline for every command that reads an export: read, plan what the journal learns, judge, record.
 
-`find_overdue` writes nothing: it reads the export (and a payments file), plans what the journal would learn from
-them (`journal.recording.plan`: orders, installments, drops, payments matched to movements) and judges what is
-overdue on the balance the journal will then hold. `record` writes that plan in one transaction, so a look
-(`--dry-run`) shows exactly what a recording run records.
+`find_overdue` reads the export (and a payments file), then goes through the orders a partition at a time
+(`PARTITION_ORDERS`): it plans what the journal learns of them (`journal.recording.plan`: orders, installments, drops,
+payments matched to movements), judges what is overdue on the balance the journal will then hold, and, inside the
+ledger's write transaction (`db`), writes that plan before the next partition: a run's memory is bounded by a
+partition, not by the export. Without `db` it only looks: the same plans and judgement, nothing written, so a look
+(`--dry-run`) shows exactly what a recording run records. A payment of an order the export does not hold is planned
+with the last partition.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,20 +29,33 @@ from dunning.journal.sql import BATCH, fetch
 from dunning.journal.store import Store
 from dunning.journal.tables import coverage, observations, orders as order_table
 from dunning.overdue import OverdueResult, codes_for, judge
+from dunning.policy import Policy
 from dunning.sources import loader, profiles
+
+PARTITION_ORDERS = 100_000  # orders planned, judged and written at a time
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a run added to the journal: new observations by what became of them, and new orders (`Plan.counts`)."""
+
+    counts: dict[str, int]
 
 
 @dataclass
 class Found:
-    """The export read, the payments read (if any), the overdue result, and what the journal would learn."""
+    """The export read, the payments read (if any), the overdue result, and what the run learnt (recorded already
+    when it was found inside the ledger's write transaction)."""
 
     export: loader.OrderExport
     payments: loader.PaymentExport | None
     result: OverdueResult
-    arrival: recording.Arrival
-    plan: recording.Plan
     as_of: date
     filters: Filters  # as applied: every value canonical
+    observed: pd.DataFrame  # the payments file's rows as the journal observes them, kept to `record` a look's run
+    until: date  # installments up to this date (the notice stages look ahead)
+    window: int
+    recorded: Recorded | None = None
 
     @property
     def rejects(self) -> pd.DataFrame:
@@ -62,10 +79,11 @@ class Found:
 def find_overdue(
     settings: Settings, store: Store, file: str | Path, *, as_of: date, payments: str | Path | None = None, profile: str | None = None,
     payments_profile: str | None = None, grace: int | None = None, filters: Filters = Filters(),
-    on_step: Callable[[str], None] = lambda text: None, sheet: str | None = None,
+    on_step: Callable[[str], None] = lambda text: None, sheet: str | None = None, db: sa.Connection | None = None,
 ) -> Found:
     """Read the export (and payments file; of a workbook the sheet named) and find what is overdue, judged on the
-    journal's balance."""
+    journal's balance. With `db` (a transaction holding `store.writing()`) what the run learns is recorded in it as
+    it goes; without, nothing is written."""
     policy = settings.policy
     if grace is not None:
         if grace < 0:
@@ -80,43 +98,137 @@ def find_overdue(
     if payments is not None:
         on_step(f"reading {payments.name}")
         paid = loader.read_payments(payments, profiles.load(payments_profile or inputs.get("payments_profile", "generic")))
-    ahead = as_of + timedelta(days=-policy.notice_stages[0].days) if policy.notice_stages else as_of
+    until = as_of + timedelta(days=-policy.notice_stages[0].days) if policy.notice_stages else as_of
+    if db is None:
+        with store.engine.connect() as look:
+            return _judged(settings, store, look, export, paid, policy, filters, as_of, until, on_step, writing=False)
+    return _judged(settings, store, db, export, paid, policy, filters, as_of, until, on_step, writing=True)
+
+
+def record(found: Found, store: Store, db: sa.Connection | None = None) -> Recorded:
+    """Record what the run learnt (in the caller's transaction `db`, or in one of its own), a partition of orders at a
+    time: the export's orders and installments, the drops it shows, the file's payments, each matched to a movement.
+    A run found inside the write transaction recorded all that already: its figures are returned."""
+    if found.recorded is not None:
+        return found.recorded
+    if db is None:
+        with store.writing() as db:
+            return record(found, store, db)
+    counts: Counter = Counter()
+    for part in _partitions(found.export, _by_partition(found.export, found.observed), found.until, found.as_of, found.window):
+        counts.update(recording.write(store, part.arrival, db=db).counts)
+    return Recorded(_counted(counts))
+
+
+def _judged(settings: Settings, store: Store, db: sa.Connection, export: loader.OrderExport, paid: loader.PaymentExport | None,
+            policy: Policy, filters: Filters, as_of: date, until: date, on_step: Callable[[str], None], *, writing: bool) -> Found:
+    """Plan, judge and (when `writing`) record the run, a partition of orders at a time."""
     on_step("reading the ledger")
-    with store.engine.connect() as db:
-        arrival = arrival_of(db, export, paid, ahead, as_of, settings.match_window_days)
-        planned = recording.plan(db, arrival)
-        history = queue.history(db)
-        closed = decisions.closed(db)
-        claims = queue.claims(db) if settings.statute else None
-        shown = _shown_elsewhere(db, planned, paid)
-    on_step("finding what is overdue")
-    codes = pd.Series(np.arange(len(planned.book.orders)), index=planned.book.orders["order_id"].to_numpy())
-    export_codes = codes.reindex(export.orders["order_id"]).to_numpy(dtype="int64")
-    result = judge(export.orders, planned.settled(as_of), export_codes, as_of, policy, filters=filters, history=history, closed=closed,
-                   statute=settings.statute, claims=claims)
-    result.unmatched_payments = _unmatched(planned, paid)
-    only_ledger = _only_in_ledger(planned, shown, as_of)
-    for frame in (result.orders, result.excluded):
-        frame["ledger_paid"] = pd.array(only_ledger[codes.reindex(frame["order_id"]).to_numpy(dtype="int64")], dtype="Int64")
-    return Found(export, paid, result, arrival, planned, as_of, filters)
+    window = settings.match_window_days
+    observed = _observed(db, export, paid, as_of)
+    pieces = _by_partition(export, observed)
+    if writing:  # each partition's observations go once it is written: nothing else needs them
+        observed = recording.empty_observations()
+    history = queue.history(db)
+    closed = decisions.closed(db)
+    claims = queue.claims(db) if settings.statute else None
+    shown = _shown_before(db, paid)
+    results, counts = [], Counter()
+    total = len(export.orders)
+    for part in _partitions(export, pieces, until, as_of, window):
+        on_step(f"finding what is overdue: orders {part.first + 1:,} to {part.first + len(part.orders):,} of {total:,}"
+                if total > PARTITION_ORDERS else "finding what is overdue")
+        planned = recording.plan(db, part.arrival)
+        codes = pd.Series(np.arange(len(planned.book.orders)), index=planned.book.orders["order_id"].to_numpy())
+        export_codes = codes.reindex(part.orders["order_id"]).to_numpy(dtype="int64")
+        result = judge(part.orders, planned.settled(as_of), export_codes, as_of, policy, filters=filters, history=history,
+                       closed=closed, statute=settings.statute, claims=claims)
+        result.unmatched_payments = _unmatched(planned, paid)
+        only_ledger = _only_in_ledger(planned, np.union1d(shown, _shown_now(planned, paid)), as_of)
+        for frame in (result.orders, result.excluded):
+            frame["ledger_paid"] = pd.array(only_ledger[codes.reindex(frame["order_id"]).to_numpy(dtype="int64")], dtype="Int64")
+        if writing:
+            counts.update(recording.write(store, part.arrival, planned, db).counts)
+        results.append(result)
+        del planned
+    return Found(export, paid, _combined(results, as_of), as_of, filters, observed, until, window,
+                 Recorded(_counted(counts)) if writing else None)
 
 
-def record(found: Found, store: Store, db: sa.Connection | None = None) -> recording.Plan:
-    """Record what the run learnt (in the caller's transaction `db`, or in one of its own): the export's orders and
-    installments, the drops it shows, the file's payments, each matched to a movement."""
-    return recording.write(store, found.arrival, found.plan, db)
+@dataclass
+class _Part:
+    """A partition of a run: the export's orders in it (from position `first`) and what it brings the journal."""
+
+    first: int
+    orders: pd.DataFrame
+    arrival: recording.Arrival
+
+
+def _partitions(export: loader.OrderExport, pieces: list[pd.DataFrame | None], until: date, as_of: date,
+                window: int) -> Iterator[_Part]:
+    """The run a partition of `PARTITION_ORDERS` orders at a time, in the export's order, each with its piece of the
+    observations (`_by_partition`; a piece is let go of once its partition is yielded)."""
+    ids = export.orders["order_id"]
+    count = len(pieces)
+    origin = f"export:{export.path.name}"
+    for index in range(count):
+        first, last = index * PARTITION_ORDERS, min((index + 1) * PARTITION_ORDERS, len(ids))
+        orders = export.orders if count == 1 else export.orders.iloc[first:last].reset_index(drop=True)
+        observations, pieces[index] = pieces[index], None
+        yield _Part(first, orders, recording.Arrival(
+            as_of=as_of, origin=origin, details=orders[recording.DETAILS].reset_index(drop=True), open_only=export.open_only,
+            views=recording.views_from(export.receivables_until(until, of=orders["order_id"] if count > 1 else None)),
+            observations=observations, window=window))
+
+
+def _by_partition(export: loader.OrderExport, observed: pd.DataFrame) -> list[pd.DataFrame | None]:
+    """The observations of each partition of the export's orders; those of an order the export does not hold go
+    with the last. (An observation the journal keeps waiting for an order is planned with the partition that brings
+    that order: the journal holds none waiting for an order it holds.)"""
+    ids = export.orders["order_id"]
+    count = max(1, -(-len(ids) // PARTITION_ORDERS))
+    if count == 1:
+        return [observed]
+    at = codes_for(observed["order_id"], ids)
+    part_of = np.where(at < 0, count - 1, at // PARTITION_ORDERS)
+    return [observed.iloc[np.flatnonzero(part_of == index)].reset_index(drop=True) for index in range(count)]
+
+
+def _combined(results: list[OverdueResult], as_of: date) -> OverdueResult:
+    """The partitions' results as one, ordered as one judgement orders them."""
+    if len(results) == 1:
+        return results[0]
+
+    def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+
+    orders = joined([r.orders for r in results]).sort_values(["days_overdue", "order_id"], ascending=[False, True], kind="stable")
+    notices = joined([r.notices for r in results]).sort_values(["oldest_due_date", "order_id"], kind="stable")
+    return OverdueResult(orders=orders.reset_index(drop=True), excluded=joined([r.excluded for r in results]),
+                         unmatched_payments=joined([r.unmatched_payments for r in results]), as_of=as_of,
+                         installments=joined([r.installments for r in results]), notices=notices.reset_index(drop=True))
+
+
+def _counted(counts: Counter) -> dict[str, int]:
+    return {key: int(counts.get(key, 0)) for key in ("payments", "drops", "review", "unmatched", "new_orders")}
+
+
+def _observed(db: sa.Connection, export: loader.OrderExport, paid: loader.PaymentExport | None, as_of: date) -> pd.DataFrame:
+    """The payments file's rows through the payment rules (rows they refuse join the file's rejects)."""
+    if paid is None:
+        return recording.empty_observations()
+    currency = _currencies(db, export, paid.payments["order_id"])
+    observed, refused = rules.observed(paid.payments, currency, as_of, source="file", origin=f"file:{paid.path.name}",
+                                       file=str(paid.path))
+    paid.rejects = pd.concat([f for f in (paid.rejects, refused) if not f.empty] or [paid.rejects], ignore_index=True)
+    return observed
 
 
 def arrival_of(db: sa.Connection, export: loader.OrderExport, paid: loader.PaymentExport | None, until: date, as_of: date,
                window: int = matcher.WINDOW_DAYS) -> recording.Arrival:
-    """What an export (and a payments file) bring: its orders, its installments up to `until`, the file's payments
-    through the payment rules (rows they refuse join the file's rejects)."""
-    observed = recording.empty_observations()
-    if paid is not None:
-        currency = _currencies(db, export, paid.payments["order_id"])
-        observed, refused = rules.observed(paid.payments, currency, as_of, source="file", origin=f"file:{paid.path.name}",
-                                           file=str(paid.path))
-        paid.rejects = pd.concat([f for f in (paid.rejects, refused) if not f.empty] or [paid.rejects], ignore_index=True)
+    """What an export (and a payments file) bring, as one arrival: its orders, its installments up to `until`, the
+    file's payments through the payment rules (rows they refuse join the file's rejects)."""
+    observed = _observed(db, export, paid, as_of)
     details = export.orders[recording.DETAILS].reset_index(drop=True)
     return recording.Arrival(as_of=as_of, origin=f"export:{export.path.name}", details=details,
                              views=recording.views_from(export.receivables_until(until)), open_only=export.open_only,
@@ -133,15 +245,20 @@ def _currencies(db: sa.Connection, export: loader.OrderExport, order_ids: pd.Ser
     return pd.concat([mine, pd.Series(dict(rows), dtype=object)])
 
 
-def _shown_elsewhere(db: sa.Connection, planned: recording.Plan, paid: loader.PaymentExport | None) -> np.ndarray:
-    """Movements a shop's export has shown, or this run's payments file holds (stored ids; new ones are negative)."""
-    shown = [np.fromiter((r[0] for r in fetch(db, sa.select(coverage.c.movement_id))), dtype="int64"),
-             np.fromiter((m for ms in planned.exported.covers.values() for m in ms), dtype="int64")]
+def _shown_before(db: sa.Connection, paid: loader.PaymentExport | None) -> np.ndarray:
+    """Movements a shop's export has shown, or a file of this run's name holds, as the journal held them before the run."""
+    shown = [np.fromiter((r[0] for r in fetch(db, sa.select(coverage.c.movement_id))), dtype="int64")]
     if paid is not None:
-        origin = f"file:{paid.path.name}"
         shown.append(np.fromiter((r[0] for r in fetch(db, sa.select(observations.c.movement_id).where(
-            observations.c.origin == origin, observations.c.movement_id.is_not(None)))), dtype="int64"))
-        mine = (planned.incoming["origin"] == origin).to_numpy(dtype=bool)
+            observations.c.origin == f"file:{paid.path.name}", observations.c.movement_id.is_not(None)))), dtype="int64"))
+    return np.unique(np.concatenate(shown))
+
+
+def _shown_now(planned: recording.Plan, paid: loader.PaymentExport | None) -> np.ndarray:
+    """Movements this partition's export snapshots cover, or this run's payments file matched (new ones negative)."""
+    shown = [np.fromiter((m for ms in planned.exported.covers.values() for m in ms), dtype="int64")]
+    if paid is not None:
+        mine = (planned.incoming["origin"] == f"file:{paid.path.name}").to_numpy(dtype=bool)
         shown.append(planned.matched.movement.to_numpy(dtype="int64")[mine])
     return np.unique(np.concatenate(shown))
 

@@ -1,6 +1,7 @@
 """`dunning overdue` and `dunning export`: who owes what, and the hand-over to a newsletter tool."""
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -22,15 +23,15 @@ from dunning.overdue import OverdueResult
 
 
 def _find(settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method, product, currency,
-          stage, min_days, min_amount, sheet) -> pipeline.Found:
-    """`pipeline.find_overdue` with the options as given, showing progress on a terminal."""
+          stage, min_days, min_amount, sheet, db=None) -> pipeline.Found:
+    """`pipeline.find_overdue` with the options as given (recording in `db` when given), showing progress on a terminal."""
     with progress() as bar:
         step = bar.add_task("reading", total=None)
         return pipeline.find_overdue(
             settings, store, file, as_of=as_of_date(as_of), payments=payments, profile=profile,
             payments_profile=payments_profile, grace=grace,
             filters=filters(kind, method, product, currency, stage, min_days, min_amount),
-            on_step=lambda text: bar.update(step, description=text), sheet=sheet,
+            on_step=lambda text: bar.update(step, description=text), sheet=sheet, db=db,
         )
 
 
@@ -55,22 +56,24 @@ def overdue(
     Library twin: dunning.find_overdue, then dunning.add_links and dunning.record."""
     settings = load_settings(config_path)
     store = settings.store()
-    found = _find(settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method, product,
-                  currency, stage, min_days, min_amount, sheet)
+    find = functools.partial(_find, settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method,
+                             product, currency, stage, min_days, min_amount, sheet)
+    if dry_run:
+        found = find()
+        report_rejects(found.export, found.payments, rejects_out, csv_out, settings, found.as_of)
+        err.print("dry run: nothing was recorded in the ledger")
+    else:
+        with store.writing() as db:  # what the run learns is written as it is judged, a partition of orders at a time
+            found = find(db=db)
+            report_rejects(found.export, found.payments, rejects_out, csv_out, settings, found.as_of)
+            booking.rematch(store, db, found.as_of, settings.match_window_days)
+        say_recorded(found.recorded)
     keys = tokens.keys_from_env()
     if keys:
         frame = tokens.add_links(found.result.orders, settings.signer(keys), settings.link_template)
     else:
         err.print(f"note: {tokens.KEYS_VARIABLE} is not set, so token and manage_url are left empty")
         frame = found.result.orders
-    report_rejects(found.export, found.payments, rejects_out, csv_out, settings, found.as_of)
-    if dry_run:
-        err.print("dry run: nothing was recorded in the ledger")
-    else:
-        with store.writing() as db:
-            recorded = pipeline.record(found, store, db)
-            booking.rematch(store, db, found.as_of, settings.match_window_days)
-        say_recorded(recorded)
     excluded = found.result.excluded
     if csv_out is not None:
         excel_language = settings.fallback_language if excel else None
@@ -115,15 +118,23 @@ def export_command(
     settings = load_settings(config_path)
     tokens.require_keys(tokens.keys_from_env())
     store = settings.store()
-    found = _find(settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method, product,
-                  currency, stage, min_days, min_amount, sheet)
-    report_rejects(found.export, found.payments, rejects_out, output, settings, found.as_of)
+    find = functools.partial(_find, settings, store, file, payments, profile, payments_profile, as_of, grace, kind, method,
+                             product, currency, stage, min_days, min_amount, sheet)
     if dry_run:
+        found = find()
+        report_rejects(found.export, found.payments, rejects_out, output, settings, found.as_of)
         due = found.result.orders[found.result.orders["stage"] != ""]
         out.print(f"dry run: {len(due)} orders would be handed to {dialect.title}; nothing was written or recorded")
         return
-    done = handover.export(settings, store, found, dialect.name, output, encoding=encoding, overwrite=force,
+
+    def found_in(db):
+        found = find(db=db)
+        report_rejects(found.export, found.payments, rejects_out, output, settings, found.as_of)
+        return found
+
+    done = handover.export(settings, store, found_in, dialect.name, output, encoding=encoding, overwrite=force,
                            record=not no_record, excel=excel)
+    found = done.found
     say_recorded(done.recorded)
     if no_record:
         err.print("not recorded: the ledger does not know of these reminders; send them only from a file written without --no-record")

@@ -31,7 +31,7 @@ DETAILS = ["order_id", "email", "first_name", "last_name", "language", "product_
 VIEW_COLUMNS = ["order_id", "seq", "due_date", "amount_due", "amount_open"]
 OBSERVED_COLUMNS = ["source", "source_key", "origin", "order_id", "kind", "amount", "currency", "occurred_on", "reference", "note",
                     "review"]
-WHOLE_TABLE = 20_000  # more orders than this: read the whole table once instead of asking by key
+WHOLE_TABLE = 20_000  # more rows asked than this, and half the table or more: read it whole instead of by key
 
 
 @dataclass
@@ -114,7 +114,7 @@ def plan(db: sa.Connection, arrival: Arrival) -> Plan:
     views = arrival.views if arrival.views is not None else pd.DataFrame(columns=VIEW_COLUMNS)
     charged, charge_rows, aggregates, digests = _charges(db, arrival, book_orders, held, views, code_of)
     new_orders, updates = _order_rows(book_orders, held, new_orders, details_changed, digests, arrival)
-    stored_moves = _movements(db, keys[keys > 0], len(held) > WHOLE_TABLE)
+    stored_moves = _movements(db, keys[keys > 0], _most_of(db, orders.c.order_key, len(held)))
     stored_moves.insert(0, "code", code_of_key.reindex(stored_moves.pop("order_key")).to_numpy())
     incoming = _incoming(db, arrival, aggregates, waiting, code_of)
     matched = matcher.match(incoming, _known(db, stored_moves, incoming, code_of_key), arrival.window)
@@ -136,7 +136,8 @@ def _exports(db: sa.Connection, incoming: pd.DataFrame, matched: matcher.Matched
     """The shop's snapshots of every order that learnt something in this run and has any, replayed (`matcher.exports`)."""
     fresh = incoming[incoming["kind"].isin(matcher.AGGREGATE) & (incoming["code"] >= 0) & (incoming["id"] < 0)]
     touched = set(fresh["code"]) | set(incoming.loc[(matched.status == matcher.COUNTED).to_numpy() & incoming["kind"].isin(matcher.DIRECT).to_numpy(), "code"])
-    stored_events = _stored_events(db, [int(keys[c]) for c in sorted(touched) if keys[c] > 0], len(touched) > WHOLE_TABLE)
+    stored_events = _stored_events(db, [int(keys[c]) for c in sorted(touched) if keys[c] > 0],
+                                   _most_of(db, orders.c.order_key, len(touched)))
     code_of_key = pd.Series(np.arange(len(keys)), index=keys)
     stored_events["code"] = code_of_key.reindex(stored_events["order_key"]).to_numpy()
     events = pd.concat([stored_events.rename(columns={"id": "key"}).drop(columns="order_key"),
@@ -185,12 +186,13 @@ def _held(db: sa.Connection, order_ids: list) -> pd.DataFrame:
     columns = [*ORDER_COLUMNS, "open_only", "details_digest", "view_digest"]
     selected = [sa.cast(orders.c[c], sa.String) if c == "seen_on" else orders.c[c] for c in columns]
     query = sa.select(*selected)
-    if len(order_ids) > WHOLE_TABLE:
+    whole = _most_of(db, orders.c.order_key, len(order_ids))
+    if whole:
         frame = read_typed(db, query, orders, columns)
     else:
         frame = typed([r for start in range(0, len(order_ids), BATCH)
                        for r in fetch(db, query.where(orders.c.order_id.in_(order_ids[start:start + BATCH])))], orders, columns)
-    if len(order_ids) > WHOLE_TABLE:
+    if whole:
         frame = frame[frame["order_id"].isin(order_ids)]
     return frame.reset_index(drop=True)
 
@@ -252,7 +254,8 @@ def _charges(db: sa.Connection, arrival: Arrival, book_orders: pd.DataFrame, hel
                                        | in_view.isin(open_only_held) | (arrival.open_only != _flag(held, in_view)))
     reread = set(in_view[changed_view]) | set(in_view[is_held & later]) | (set(held["order_id"]) - set(in_view))
     stored = _stored_charges(db, held[held["order_id"].isin(reread)]["order_key"].tolist())
-    fees = _stored_charges(db, held["order_key"].tolist(), kinds=KINDS[1:], whole=len(held) > WHOLE_TABLE)  # fees, interest, costs
+    fees = _stored_charges(db, held["order_key"].tolist(), kinds=KINDS[1:],  # fees, interest, costs
+                           whole=_most_of(db, orders.c.order_key, len(held)))
     key_of = pd.Series(book_orders["order_key"].to_numpy(), index=book_orders["order_id"].to_numpy())
     stored["order_id"] = pd.Series(key_of.index, index=key_of.to_numpy()).reindex(stored["order_key"]).to_numpy()
 
@@ -351,7 +354,7 @@ def _seen(db: sa.Connection, rows: pd.DataFrame) -> np.ndarray:
     for source, group in rows.groupby("source"):
         keys = group["source_key"].astype(str)
         query = sa.select(observations.c.source_key).where(observations.c.source == source)
-        if len(group) > WHOLE_TABLE:
+        if _most_of(db, observations.c.id, len(group)):
             held = read_typed(db, query, observations, ["source_key"])["source_key"]
         else:
             listed = keys.tolist()
@@ -409,7 +412,7 @@ def _known(db: sa.Connection, moved: pd.DataFrame, incoming: pd.DataFrame, code_
     named = [r for r in pd.unique(incoming["reference"]) if r]
     query = (sa.select(observations.c.reference, movements.c.id, movements.c.order_key, movements.c.amount)
              .join(movements, movements.c.id == observations.c.movement_id).where(observations.c.reference != ""))
-    if len(named) > WHOLE_TABLE:  # one pass over the references the journal holds
+    if _most_of(db, observations.c.id, len(named)):  # one pass over the references the journal holds
         wanted = set(named)
         found = [r for r in fetch(db, query) if r[0] in wanted]
     else:
@@ -533,6 +536,12 @@ def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
         joined = pd.concat(full or frames[:1], ignore_index=True)
     missing = {c: pd.Series(None, index=joined.index, dtype=object) for c in columns if c not in joined.columns}
     return joined.assign(**missing)[columns] if missing else joined
+
+
+def _most_of(db: sa.Connection, key: sa.Column, asked: int) -> bool:
+    """Whether `asked` rows are read sooner as the whole table than asked for by key: more than WHOLE_TABLE, and a
+    half or more of the rows the table holds (its highest key tells, through its index)."""
+    return asked > WHOLE_TABLE and asked * 2 >= (db.execute(sa.select(sa.func.max(key))).scalar() or 0)
 
 
 def _plain_value(value):

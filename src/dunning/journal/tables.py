@@ -101,7 +101,7 @@ observations = sa.Table(
     sa.Column("amount", sa.BigInteger, nullable=False),  # signed: money in is positive
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("occurred_on", sa.Date, nullable=False),
-    sa.Column("reference", sa.String(300), nullable=False, server_default=""),  # provider id, end-to-end id
+    sa.Column("reference", sa.String(300), nullable=False, server_default="", index=True),  # provider id, end-to-end id
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("movement_id", sa.Integer, index=True),
     sa.Column("note", sa.Text, nullable=False, server_default=""),

@@ -8,11 +8,13 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from dunning import languages, postal
+from dunning.arrowtext import arrow_strings
 from dunning.schedule import expand, last_due
 from dunning.sources import parsing
-from dunning.sources.mapped import Counted, Mapped, bounded, normalise_words, raw_table
+from dunning.sources.mapped import Counted, Mapped, bounded, kept, normalise_words, raw_table
 from dunning.sources.payments import PaymentExport, read_payments
 from dunning.sources.profiles import STATUSES, Profile
 
@@ -43,11 +45,13 @@ class OrderExport(Counted):
     notes: list[str] = field(default_factory=list)
     open_only: bool = False  # the export states what is open and not what was paid: a fall in it is a payment
 
-    def receivables_until(self, until: date) -> pd.DataFrame:
-        """Receivables: as exported, or the plans expanded up to `until` (open-ended plans stop there)."""
-        if self.receivables is not None:
-            return self.receivables
-        return expand(self.plans, until)
+    def receivables_until(self, until: date, of: pd.Series | None = None) -> pd.DataFrame:
+        """Receivables: as exported, or the plans expanded up to `until` (open-ended plans stop there); only those
+        of the orders `of` names, when given."""
+        frame = self.receivables if self.receivables is not None else self.plans
+        if of is not None:
+            frame = frame[pc.is_in(arrow_strings(frame["order_id"]), value_set=arrow_strings(of)).to_numpy(zero_copy_only=False)]
+        return frame if self.receivables is not None else expand(frame, until)
 
 
 def read_orders(source: str | Path | pd.DataFrame, profile: Profile, name: str = "orders") -> OrderExport:
@@ -113,11 +117,10 @@ def read_orders(source: str | Path | pd.DataFrame, profile: Profile, name: str =
         kept_ids = frame.loc[keep, "order_id"]
         keep &= ~frame.index.isin(kept_ids[kept_ids.duplicated()].index)
     _reject_line_items_of_rejected(m, keep)
-    orders = frame[keep][ORDER_FIELDS].reset_index(drop=True)
+    orders = kept(frame[ORDER_FIELDS], keep)
     if is_plan:
-        plan_rows = plans[keep].reset_index(drop=True)
-        return OrderExport(path, profile, orders, None, plan_rows, m.log.frame(), rows_in, notes)
-    rec = receivables[keep].reset_index(drop=True)
+        return OrderExport(path, profile, orders, None, kept(plans, keep), m.log.frame(), rows_in, notes)
+    rec = kept(receivables, keep)
     open_only = "paid_amount" not in m.present and "total_amount" not in m.present
     return OrderExport(path, profile, orders, rec, None, m.log.frame(), rows_in, notes, open_only)
 

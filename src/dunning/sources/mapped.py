@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -62,9 +63,9 @@ class Mapped:
             if not found:
                 continue
             self.present.add(canonical)
-            column = raw[found[0]].str.strip()
+            column = _stripped(raw[found[0]])
             for header in found[1:]:
-                column = column.where(column != "", raw[header].str.strip())
+                column = column.where(column != "", _stripped(raw[header]))
             if empties:
                 column = column.where(~column.isin(empties), "")
             self.data[canonical] = column
@@ -153,6 +154,13 @@ class Mapped:
         self.log.add(empty, name, reason)
 
 
+def _stripped(column: pd.Series) -> pd.Series:
+    """The column without spaces around its values: the column itself when none has any (then it is not kept twice)."""
+    stripped = column.str.strip()
+    same = np.array_equal(stripped.str.len().to_numpy(dtype="int64", na_value=-1), column.str.len().to_numpy(dtype="int64", na_value=-1))
+    return column if same else stripped
+
+
 def normalise_words(values: pd.Series) -> pd.Series:
     """'Bank Transfer' -> 'bank_transfer'."""
     return per_value(values, lambda v: v.str.strip().str.lower().str.replace(r"[\s-]+", "_", regex=True))
@@ -177,7 +185,13 @@ def bounded(m: Mapped, frame: pd.DataFrame, limits: dict[str, int]) -> None:
         if column not in frame:
             continue
         text = frame[column].astype("string").fillna("")
-        m.log.add((text.str.len() > limit).fillna(False).astype(bool), column, f"longer than {limit} characters",
-                  text.str.slice(0, 40) + "...")
+        long = (text.str.len() > limit).fillna(False).astype(bool)  # the values shown are made for the rows rejected only
+        m.log.add(long, column, f"longer than {limit} characters", text[long].str.slice(0, 40) + "...")
         control = text.str.contains(_CONTROL, regex=True).fillna(False).astype(bool)
-        m.log.add(control, column, "holds a control character (such as a NUL byte)", text.str.replace(_CONTROL, "?", regex=True))
+        m.log.add(control, column, "holds a control character (such as a NUL byte)",
+                  text[control].str.replace(_CONTROL, "?", regex=True))
+
+
+def kept(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """The rows `keep` marks, numbered from 0 (not copied when every row is kept: the common case)."""
+    return (frame if bool(keep.all()) else frame[keep]).reset_index(drop=True)

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from dunning.arrowtext import arrow_strings
 from dunning.money import MAX_EXPONENT, exponents, known_currencies
-from dunning.sources.mapped import Counted, Mapped, bounded, normalise_words, raw_table
+from dunning.sources.mapped import Counted, Mapped, bounded, kept, normalise_words, raw_table
 from dunning.sources.profiles import Profile
 
 
@@ -67,9 +68,8 @@ def read_payments(source: str | Path | pd.DataFrame, profile: Profile, name: str
         "currency": currency, "payment_id": m.text("payment_id"), "kind": kind.where(kind != "", "payment"), "row": m.rows,
     })
     keep = pd.Series(~payments.index.isin(m.log.rejected_index()), index=payments.index)
-    has_id = keep & (payments["payment_id"] != "")
-    ids = arrow_strings(payments.loc[has_id, "payment_id"])
-    if pc.count_distinct(ids).as_py() < len(ids):
+    if _an_id_repeats(payments["payment_id"], keep):
+        has_id = keep & (payments["payment_id"] != "")
         repeated = has_id & payments["payment_id"].where(has_id).duplicated(keep=False)
         same_id = payments[repeated]
         variants = same_id.drop_duplicates(subset=["payment_id", "order_id", "paid_at", "amount", "currency"])
@@ -79,5 +79,14 @@ def read_payments(source: str | Path | pd.DataFrame, profile: Profile, name: str
         keep &= ~(repeated & ~conflicting & payments["payment_id"].where(repeated & ~conflicting).duplicated())
     bounded(m, payments, {"order_id": 200, "payment_id": 250})
     keep &= ~payments.index.isin(m.log.rejected_index())
-    result = payments[keep].reset_index(drop=True)
+    result = kept(payments, keep)
     return PaymentExport(path, result, m.log.frame(), m.rows_in, m.notes())
+
+
+def _an_id_repeats(ids: pd.Series, keep: pd.Series) -> bool:
+    """Whether a payment id appears more than once among the rows kept. A file whose every row has an id of its own
+    (the usual case) is told by counting the ids as they are, without a copy of them."""
+    if pc.count_distinct(pa.array(ids.array)).as_py() == len(ids):
+        return False
+    named = arrow_strings(ids[keep & (ids != "")])
+    return pc.count_distinct(named).as_py() < len(named)

@@ -4,6 +4,7 @@ Every line of a file is a row read, rejected, or (blank) skipped and counted: a 
 named, never a silent swallow of the rows after it. What cannot be read at all is one sentence."""
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -62,16 +63,17 @@ def _read_csv(path: Path, *, delimiter: str, encoding: str) -> pd.DataFrame:
                          f"(at most {MAX_COLUMNS}): is this the right file?")
     names = next(csv.reader([header_line.rstrip("\r")], delimiter=sep), [])
     _unique_headers(path, [h.strip() for h in names])
-    text, trailing = _without_trailing_blanks(text, sep)
-    quoted_lines = "\n\"" in text or '"\n' in text or ("\n" in text and text.count('"') % 2 == 1)
-    blank_lines = re.search(rf"\n[ \t\r{re.escape(sep)}]*\n", text) is not None  # they would shift the row numbers
+    end, trailing = _content_end(text, sep)  # the blank lines a spreadsheet leaves at the end are left out
+    quoted_lines = (text.find("\n\"", 0, end) >= 0 or text.find('"\n', 0, end) >= 0
+                    or (text.find("\n", 0, end) >= 0 and text.count('"', 0, end) % 2 == 1))
+    blank_lines = re.compile(rf"\n[ \t\r{re.escape(sep)}]*\n").search(text, 0, end) is not None  # they would shift the row numbers
     if not quoted_lines and not blank_lines and len(sep) == 1:
         try:
-            frame = _read_csv_as_text(text, sep, names)
+            frame = _read_csv_as_text(_utf8(data, text, end, encoding), sep, names)
         except (pd.errors.ParserError, ValueError):
-            frame = _read_csv_line_by_line(path, text, sep)
+            frame = _read_csv_line_by_line(path, text[:end], sep)
     else:
-        frame = _read_csv_line_by_line(path, text, sep)
+        frame = _read_csv_line_by_line(path, text[:end], sep)
     if frame.shape[1] == 1:
         other = _sniff_delimiter(header_line)
         hint = f"; the header looks {other!r}-separated" if other != sep else ""
@@ -80,12 +82,26 @@ def _read_csv(path: Path, *, delimiter: str, encoding: str) -> pd.DataFrame:
     return frame.fillna("")
 
 
-def _without_trailing_blanks(text: str, sep: str) -> tuple[str, int]:
-    """The text without the blank (or delimiter-only) lines a spreadsheet leaves at its end, and how many there were."""
-    cut = text.find("\n", len(text.rstrip(" \t\r\n" + sep)))  # the line break that ends the last line with content
+def _content_end(text: str, sep: str) -> tuple[int, int]:
+    """Where the text ends without the blank (or delimiter-only) lines a spreadsheet leaves at its end (just after the
+    line break that ends the last line with content), and how many such lines there were."""
+    blank = set(" \t\r\n" + sep)
+    last = len(text)
+    while last and text[last - 1] in blank:
+        last -= 1
+    cut = text.find("\n", last)
     if cut < 0:
-        return text, 0
-    return text[:cut] + "\n", max(text.count("\n", cut) - 1, 0)
+        return len(text), 0
+    return cut + 1, max(text.count("\n", cut) - 1, 0)
+
+
+def _utf8(data: bytes, text: str, end: int, encoding: str) -> pa.Buffer | bytes:
+    """The text's first `end` characters as UTF-8: the file's own bytes, not copied, when the text is ASCII read from
+    them one byte per character (as UTF-8, with or without a byte-order mark, or Windows-1252); else encoded."""
+    start = len(data) - len(text)
+    if encoding == "auto" and text.isascii() and (start == 0 or (start == 3 and data.startswith(codecs.BOM_UTF8))):
+        return pa.py_buffer(data).slice(start, end)
+    return text[:end].encode("utf-8")
 
 
 def _decoded(data: bytes, path: Path, encoding: str) -> str:
@@ -116,10 +132,10 @@ def _decoded(data: bytes, path: Path, encoding: str) -> str:
         raise InputError(f"{path}: unknown encoding (neither UTF-8, UTF-16 nor Windows-1252); save it as UTF-8") from None
 
 
-def _read_csv_as_text(text: str, sep: str, names: list[str]) -> pd.DataFrame:
+def _read_csv_as_text(utf8: pa.Buffer | bytes, sep: str, names: list[str]) -> pd.DataFrame:
     """Every cell as the text it is (Arrow's reader told that every column is text: "12000" stays "12000" beside
     empty cells, "" and "NA" stay text)."""
-    table = pa_csv.read_csv(io.BytesIO(text.encode("utf-8")), parse_options=pa_csv.ParseOptions(delimiter=sep),
+    table = pa_csv.read_csv(pa.BufferReader(utf8), parse_options=pa_csv.ParseOptions(delimiter=sep),
                             convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
                                                                   strings_can_be_null=False, null_values=[]))
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
