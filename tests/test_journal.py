@@ -266,11 +266,11 @@ def _run_in_parts(folder, database_url, monkeypatch, size, whole_table=20_000):
             [(1, "0.00", "2026-10-01"), (2, "20.00", "2026-10-10"), (3, "0.00", "2026-10-20"), (4, "120.00", "2026-10-01"),
              (5, "0.00", "2026-10-05"), (6, "0.00", "2026-10-10"), (7, "60.00", "2026-10-01")]]
     export = orders_file(folder / "orders.csv", *rows)
-    (folder / "pay.csv").write_text("payment_id,order_id,paid_at,amount,currency\npi_1,P-1,2026-10-20,30.00,EUR\n"
-                                    "pi_3,P-3,2026-10-25,120.00,EUR\npi_6,P-6,2026-10-26,50.00,EUR\npi_9,Z-9,2026-10-26,10.00,EUR\n",
-                                    "utf-8")
+    (folder / "pay.csv").write_text("payment_id,order_id,paid_at,amount,currency\npi_7,P-7,2026-12-01,5.00,EUR\n"  # future
+                                    "pi_1,P-1,2026-10-20,30.00,EUR\npi_3,P-3,2026-10-25,120.00,EUR\npi_6,P-6,2026-10-26,50.00,EUR\n"
+                                    "pi_9,Z-9,2026-10-26,10.00,EUR\npi_2,P-2,2026-10-26,10.00,CHF\n", "utf-8")  # another currency
     first = cli("overdue", orders_file(folder / "first.csv", *rows, row("P-8", "120.00", paid="120.00", status="paid")),
-                "--payments", "pay.csv", "--as-of", "2026-11-01")
+                "--payments", "pay.csv", "--as-of", "2026-11-01", "--rejects", "refused.csv")
     rows[1] = row("P-2", "120.00", paid="70.00", last="Name2", due="2026-10-10")  # the shop saw 50.00 more
     export = orders_file(folder / "orders.csv", *rows)  # P-8 is no longer in it, yet a payment for it comes
     (folder / "pay2.csv").write_text((folder / "pay.csv").read_text("utf-8") + "pi_8,P-8,2026-11-02,5.00,EUR\n", "utf-8")
@@ -280,7 +280,8 @@ def _run_in_parts(folder, database_url, monkeypatch, size, whole_table=20_000):
             for r in json.loads(cli("overdue", export, "--as-of", "2026-11-04", "--json", "--dry-run").stdout)]
     aside = json.loads(cli("overdue", export, "--as-of", "2026-11-04", "--json", "--dry-run", "--not-dunned").stdout)
     return {
-        "said": first.stderr.split("ledger:")[1].splitlines()[0], "overdue": seen, "not_dunned": aside,
+        "said": first.stderr.splitlines(), "refused": (folder / "refused.csv").read_text("utf-8"), "overdue": seen,
+        "not_dunned": aside,
         "handed": [{k: v for k, v in r.items() if k not in ("token", "manage_url")}  # signed at another second
                    for r in csv.DictReader(io.StringIO((folder / "handed.csv").read_text("utf-8")))],
         "balances": {f"P-{n}": owes(f"P-{n}", "2026-11-04") for n in range(1, 9)},
@@ -294,7 +295,10 @@ def test_a_run_in_partitions_of_orders_records_and_judges_what_one_run_does(tmp_
     by_key = _run_in_parts(tmp_path / "by_key", f"sqlite:///{tmp_path / 'by_key.sqlite3'}", monkeypatch, 2)
     parts = _run_in_parts(tmp_path / "parts", database_url, monkeypatch, 2, whole_table=1)  # the early ones read tables whole
     assert by_key == parts == whole  # eight orders, then seven: four partitions each
-    assert parts["said"] == " 3 new payments, 4 changes in what the export says is paid, 8 new orders, 1 payments for orders not known yet (kept)"
+    assert parts["said"][0] == "first.csv: 8 rows, 8 accepted, 0 rejected; pay.csv: 6 rows, 4 accepted, 2 rejected"
+    assert parts["said"][-1] == ("ledger: 3 new payments, 4 changes in what the export says is paid, 8 new orders, "
+                                 "1 payments for orders not known yet (kept)")
+    assert [line.split(",")[1:3] for line in parts["refused"].splitlines()[1:]] == [["2", "paid_at"], ["7", "currency"]]
     assert [r["order_id"] for r in parts["handed"]] == ["P-1", "P-7", "P-2", "P-6"]  # by days overdue, then id, across partitions
     assert [r["open_amount"] for r in parts["handed"]] == ["90.00", "60.00", "50.00", "70.00"]
     assert parts["overdue"] == [] and [r["order_id"] for r in parts["not_dunned"]] == ["P-1", "P-2", "P-6", "P-7"]  # the cooldown

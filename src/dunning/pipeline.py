@@ -31,6 +31,7 @@ from dunning.journal.tables import coverage, observations, orders as order_table
 from dunning.overdue import OverdueResult, codes_for, judge
 from dunning.policy import Policy
 from dunning.sources import loader, profiles
+from dunning.sources.rejects import REJECT_COLUMNS
 
 PARTITION_ORDERS = 100_000  # orders planned, judged and written at a time
 
@@ -52,7 +53,6 @@ class Found:
     result: OverdueResult
     as_of: date
     filters: Filters  # as applied: every value canonical
-    observed: pd.DataFrame  # the payments file's rows as the journal observes them, kept to `record` a look's run
     until: date  # installments up to this date (the notice stages look ahead)
     window: int
     recorded: Recorded | None = None
@@ -115,27 +115,24 @@ def record(found: Found, store: Store, db: sa.Connection | None = None) -> Recor
         with store.writing() as db:
             return record(found, store, db)
     counts: Counter = Counter()
-    for part in _partitions(found.export, _by_partition(found.export, found.observed), found.until, found.as_of, found.window):
+    for part in _partitions(db, found.export, found.payments, found.until, found.as_of, found.window):
         counts.update(recording.write(store, part.arrival, db=db).counts)
     return Recorded(_counted(counts))
 
 
 def _judged(settings: Settings, store: Store, db: sa.Connection, export: loader.OrderExport, paid: loader.PaymentExport | None,
             policy: Policy, filters: Filters, as_of: date, until: date, on_step: Callable[[str], None], *, writing: bool) -> Found:
-    """Plan, judge and (when `writing`) record the run, a partition of orders at a time."""
+    """Plan, judge and (when `writing`) record the run, a partition of orders at a time; the payments the payment rules
+    refuse join the file's rejects."""
     on_step("reading the ledger")
     window = settings.match_window_days
-    observed = _observed(db, export, paid, as_of)
-    pieces = _by_partition(export, observed)
-    if writing:  # each partition's observations go once it is written: nothing else needs them
-        observed = recording.empty_observations()
     history = queue.history(db)
     closed = decisions.closed(db)
     claims = queue.claims(db) if settings.statute else None
     shown = _shown_before(db, paid)
-    results, counts = [], Counter()
+    results, refused, counts = [], [], Counter()
     total = len(export.orders)
-    for part in _partitions(export, pieces, until, as_of, window):
+    for part in _partitions(db, export, paid, until, as_of, window):
         on_step(f"finding what is overdue: orders {part.first + 1:,} to {part.first + len(part.orders):,} of {total:,}"
                 if total > PARTITION_ORDERS else "finding what is overdue")
         planned = recording.plan(db, part.arrival)
@@ -150,48 +147,55 @@ def _judged(settings: Settings, store: Store, db: sa.Connection, export: loader.
         if writing:
             counts.update(recording.write(store, part.arrival, planned, db).counts)
         results.append(result)
+        refused.append(part.refused)
         del planned
-    return Found(export, paid, _combined(results, as_of), as_of, filters, observed, until, window,
-                 Recorded(_counted(counts)) if writing else None)
+    if paid is not None:  # the rows the rules refuse, in the file's order, after those its reading rejected
+        refused = [f for f in refused if not f.empty]
+        if len(refused) > 1:
+            refused = [pd.concat(refused, ignore_index=True).sort_values("row", kind="stable")]
+        paid.rejects = pd.concat([f for f in (paid.rejects, *refused) if not f.empty] or [paid.rejects], ignore_index=True)
+    return Found(export, paid, _combined(results, as_of), as_of, filters, until, window, Recorded(_counted(counts)) if writing else None)
 
 
 @dataclass
 class _Part:
-    """A partition of a run: the export's orders in it (from position `first`) and what it brings the journal."""
+    """A partition of a run: the export's orders in it (from position `first`), what it brings the journal, and the
+    file's payments of it the payment rules refuse."""
 
     first: int
     orders: pd.DataFrame
     arrival: recording.Arrival
+    refused: pd.DataFrame
 
 
-def _partitions(export: loader.OrderExport, pieces: list[pd.DataFrame | None], until: date, as_of: date,
+def _partitions(db: sa.Connection, export: loader.OrderExport, paid: loader.PaymentExport | None, until: date, as_of: date,
                 window: int) -> Iterator[_Part]:
-    """The run a partition of `PARTITION_ORDERS` orders at a time, in the export's order, each with its piece of the
-    observations (`_by_partition`; a piece is let go of once its partition is yielded)."""
+    """The run a partition of `PARTITION_ORDERS` orders at a time, in the export's order, each with the file's payments
+    of its orders through the payment rules (those of an order the export does not hold go with the last). An
+    observation the journal keeps waiting for an order is planned with the partition that brings that order (the
+    journal holds none waiting for an order it holds)."""
     ids = export.orders["order_id"]
-    count = len(pieces)
+    count = max(1, -(-len(ids) // PARTITION_ORDERS))
+    rows = _payment_rows(export, paid, count)
     origin = f"export:{export.path.name}"
     for index in range(count):
         first, last = index * PARTITION_ORDERS, min((index + 1) * PARTITION_ORDERS, len(ids))
         orders = export.orders if count == 1 else export.orders.iloc[first:last].reset_index(drop=True)
-        observations, pieces[index] = pieces[index], None
+        observed, refused = _observed(db, orders, paid, rows[index], as_of)
         yield _Part(first, orders, recording.Arrival(
             as_of=as_of, origin=origin, details=orders[recording.DETAILS].reset_index(drop=True), open_only=export.open_only,
             views=recording.views_from(export.receivables_until(until, of=orders["order_id"] if count > 1 else None)),
-            observations=observations, window=window))
+            observations=observed, window=window), refused)
 
 
-def _by_partition(export: loader.OrderExport, observed: pd.DataFrame) -> list[pd.DataFrame | None]:
-    """The observations of each partition of the export's orders; those of an order the export does not hold go
-    with the last. (An observation the journal keeps waiting for an order is planned with the partition that brings
-    that order: the journal holds none waiting for an order it holds.)"""
-    ids = export.orders["order_id"]
-    count = max(1, -(-len(ids) // PARTITION_ORDERS))
-    if count == 1:
-        return [observed]
-    at = codes_for(observed["order_id"], ids)
+def _payment_rows(export: loader.OrderExport, paid: loader.PaymentExport | None, count: int) -> list[np.ndarray | None]:
+    """Positions of the file's payments of each partition (None: all of them); a payment of an order the export does
+    not hold goes with the last."""
+    if paid is None or count == 1:
+        return [None] * count
+    at = codes_for(paid.payments["order_id"], export.orders["order_id"])
     part_of = np.where(at < 0, count - 1, at // PARTITION_ORDERS)
-    return [observed.iloc[np.flatnonzero(part_of == index)].reset_index(drop=True) for index in range(count)]
+    return [np.flatnonzero(part_of == index) for index in range(count)]
 
 
 def _combined(results: list[OverdueResult], as_of: date) -> OverdueResult:
@@ -213,33 +217,31 @@ def _counted(counts: Counter) -> dict[str, int]:
     return {key: int(counts.get(key, 0)) for key in ("payments", "drops", "review", "unmatched", "new_orders")}
 
 
-def _observed(db: sa.Connection, export: loader.OrderExport, paid: loader.PaymentExport | None, as_of: date) -> pd.DataFrame:
-    """The payments file's rows through the payment rules (rows they refuse join the file's rejects)."""
+def _observed(db: sa.Connection, orders: pd.DataFrame, paid: loader.PaymentExport | None, rows: np.ndarray | None,
+              as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The file's payments at `rows` (None: all) through the payment rules, for a partition's `orders`: the
+    observations, and the rows they refuse."""
     if paid is None:
-        return recording.empty_observations()
-    currency = _currencies(db, export, paid.payments["order_id"])
-    observed, refused = rules.observed(paid.payments, currency, as_of, source="file", origin=f"file:{paid.path.name}",
-                                       file=str(paid.path))
-    paid.rejects = pd.concat([f for f in (paid.rejects, refused) if not f.empty] or [paid.rejects], ignore_index=True)
-    return observed
+        return recording.empty_observations(), pd.DataFrame(columns=REJECT_COLUMNS)
+    payments = paid.payments if rows is None else paid.payments.iloc[rows]
+    return rules.observed(payments, _currencies(db, orders, payments["order_id"]), as_of, source="file",
+                          origin=f"file:{paid.path.name}", file=str(paid.path))
 
 
-def arrival_of(db: sa.Connection, export: loader.OrderExport, paid: loader.PaymentExport | None, until: date, as_of: date,
+def arrival_of(db: sa.Connection, export: loader.OrderExport, until: date, as_of: date,
                window: int = matcher.WINDOW_DAYS) -> recording.Arrival:
-    """What an export (and a payments file) bring, as one arrival: its orders, its installments up to `until`, the
-    file's payments through the payment rules (rows they refuse join the file's rejects)."""
-    observed = _observed(db, export, paid, as_of)
+    """What an export brings, as one arrival: its orders and its installments up to `until`."""
     details = export.orders[recording.DETAILS].reset_index(drop=True)
     return recording.Arrival(as_of=as_of, origin=f"export:{export.path.name}", details=details,
                              views=recording.views_from(export.receivables_until(until)), open_only=export.open_only,
-                             observations=observed, window=window)
+                             window=window)
 
 
-def _currencies(db: sa.Connection, export: loader.OrderExport, order_ids: pd.Series) -> pd.Series:
-    """Each order's currency: the export's, else the journal's."""
-    mine = pd.Series(export.orders["currency"].to_numpy(), index=export.orders["order_id"].to_numpy())
+def _currencies(db: sa.Connection, orders: pd.DataFrame, order_ids: pd.Series) -> pd.Series:
+    """Each order's currency: the export's (of its `orders`), else the journal's."""
+    mine = pd.Series(orders["currency"].to_numpy(), index=orders["order_id"].to_numpy())
     wanted = pd.Series(pd.unique(order_ids))
-    others = wanted[codes_for(wanted, export.orders["order_id"]) < 0].tolist()
+    others = wanted[codes_for(wanted, orders["order_id"]) < 0].tolist()
     rows = [r for start in range(0, len(others), BATCH) for r in fetch(db, sa.select(order_table.c.order_id, order_table.c.currency)
                                                                         .where(order_table.c.order_id.in_(others[start:start + BATCH])))]
     return pd.concat([mine, pd.Series(dict(rows), dtype=object)])

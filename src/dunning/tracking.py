@@ -69,7 +69,7 @@ def import_export(store: Store, export: OrderExport, as_of: date, sources: list[
         sources = sorted(set(sent.loc[sent["order_id"].isin(export.orders["order_id"]), "source"]))
     missing = sorted(set(sent.loc[sent["source"].isin(sources), "order_id"]) - set(export.orders["order_id"]))
     with store.writing() as db:
-        arrival = arrival_of(db, export, None, as_of, as_of, window)
+        arrival = arrival_of(db, export, as_of, as_of, window)
         owed = balance.of_orders(db, as_of, missing)
         still = owed[owed["owed_now"] > 0]
         arrival.observations = pd.DataFrame({
