@@ -116,7 +116,7 @@ def test_a_postgresql_store_without_its_driver_names_the_extra(monkeypatch):
 def test_a_table_read_a_slice_at_a_time_is_the_table_read_at_once(database_url):
     """Large reads go a slice of rows at a time (the driver's tuples stay few): the frame is the same as one read's,
     empty dates, missing numbers and repeated text included."""
-    from dunning.journal.sql import fetch, insert_new, read_typed, typed
+    from dunning.journal.sql import fetch, insert_new, read_keyed, read_typed, typed
     from dunning.journal.tables import movements, orders
 
     store = Store(database_url)
@@ -137,5 +137,12 @@ def test_a_table_read_a_slice_at_a_time_is_the_table_read_at_once(database_url):
     with store.engine.connect() as db:
         whole = typed(fetch(db, query), movements, columns)
         sliced = read_typed(db, query, movements, columns, slice_rows=2)
+        keyed = [read_keyed(db, query, movements, columns, movements.c.order_key, [1, 3], w, slice_rows=2) for w in (True, False)]
+        none = read_keyed(db, query, movements, columns, movements.c.order_key, [9], False)
     pd.testing.assert_frame_equal(sliced, whole)
+    wanted = whole[whole["order_key"].isin([1, 3])].reset_index(drop=True)
+    for frame in keyed:  # the whole table filtered, or asked by key: the same rows (a date column empty in them all: any unit)
+        ns = {"covers_from": "datetime64[ns]"}
+        pd.testing.assert_frame_equal(frame.astype(ns), wanted.astype(ns))
+    assert none.empty and list(none.columns) == columns
     assert sliced["covers_from"].isna().sum() == 6 and sliced["reverses"].tolist()[-1] == 6 and sliced["note"].tolist() == [""] * 7

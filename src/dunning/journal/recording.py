@@ -23,7 +23,7 @@ from pandas.util import hash_pandas_object
 from dunning.arrowtext import arrow_strings
 from dunning.journal import matcher
 from dunning.journal.balance import INSTALLMENT, KINDS, ORDER_COLUMNS, Book, Settled, settle
-from dunning.journal.sql import BATCH, fetch, insert_new, next_id, now, read_typed, typed
+from dunning.journal.sql import BATCH, fetch, insert_new, next_id, now, read_keyed, read_typed
 from dunning.journal.store import Store
 from dunning.journal.tables import charges, coverage, ledger_version, movements, observations, orders
 
@@ -158,14 +158,7 @@ def _stored_events(db: sa.Connection, keys: list[int], whole: bool) -> pd.DataFr
     columns = ["id", "order_key", "kind", "amount", "occurred_on", "currency", "origin"]
     query = sa.select(*(sa.cast(observations.c[c], sa.String) if c == "occurred_on" else observations.c[c] for c in columns)).where(
         observations.c.source == matcher.EXPORT, observations.c.kind.in_(matcher.AGGREGATE))
-    if whole:
-        frame = read_typed(db, query, observations, columns)
-    else:
-        frame = typed([r for start in range(0, len(keys), BATCH)
-                       for r in fetch(db, query.where(observations.c.order_key.in_(keys[start:start + BATCH])))], observations, columns)
-    if whole:
-        frame = frame[frame["order_key"].isin(keys)]
-    return frame.assign(covers_from=pd.NaT).reset_index(drop=True)
+    return read_keyed(db, query, observations, columns, observations.c.order_key, keys, whole).assign(covers_from=pd.NaT)
 
 
 def write(store: Store, arrival: Arrival, planned: Plan | None = None, db: sa.Connection | None = None) -> Plan:
@@ -186,15 +179,7 @@ def _held(db: sa.Connection, order_ids: list) -> pd.DataFrame:
     columns = [*ORDER_COLUMNS, "open_only", "details_digest", "view_digest"]
     selected = [sa.cast(orders.c[c], sa.String) if c == "seen_on" else orders.c[c] for c in columns]
     query = sa.select(*selected)
-    whole = _most_of(db, orders.c.order_key, len(order_ids))
-    if whole:
-        frame = read_typed(db, query, orders, columns)
-    else:
-        frame = typed([r for start in range(0, len(order_ids), BATCH)
-                       for r in fetch(db, query.where(orders.c.order_id.in_(order_ids[start:start + BATCH])))], orders, columns)
-    if whole:
-        frame = frame[frame["order_id"].isin(order_ids)]
-    return frame.reset_index(drop=True)
+    return read_keyed(db, query, orders, columns, orders.c.order_id, order_ids, _most_of(db, orders.c.order_key, len(order_ids)))
 
 
 def _orders(held: pd.DataFrame, details: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
@@ -385,17 +370,10 @@ def _movements(db: sa.Connection, keys: np.ndarray, whole: bool) -> pd.DataFrame
                "made_by", "note", "recorded_at"]
     query = sa.select(*(sa.cast(movements.c[c], sa.String) if c in ("occurred_on", "covers_from") else movements.c[c]
                         for c in columns))
-    if whole:
-        frame = read_typed(db, query, movements, columns)
-    else:
-        frame = typed([r for start in range(0, len(keys), BATCH)
-                       for r in fetch(db, query.where(movements.c.order_key.in_([int(k) for k in keys[start:start + BATCH]])))],
-                      movements, columns)
-    if whole:
-        frame = frame[frame["order_key"].isin(keys)]
+    frame = read_keyed(db, query, movements, columns, movements.c.order_key, [int(k) for k in keys], whole)
     frame["reverses"] = frame["reverses"].astype("Int64")
     frame["made_by"] = frame["made_by"].astype("Int64")
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def _known(db: sa.Connection, moved: pd.DataFrame, incoming: pd.DataFrame, code_of_key: pd.Series) -> matcher.Known:
@@ -559,14 +537,7 @@ def _stored_charges(db: sa.Connection, keys: list[int], kinds: tuple[str, ...] =
     columns = ["order_key", "kind", "seq", "due_on", "amount", "shop_open"]
     query = sa.select(charges.c.order_key, charges.c.kind, charges.c.seq, sa.cast(charges.c.due_on, sa.String), charges.c.amount,
                       charges.c.shop_open).where(charges.c.kind.in_(kinds))
-    if whole:
-        frame = read_typed(db, query, charges, columns)
-    else:
-        keys = [int(k) for k in keys]
-        frame = typed([r for start in range(0, len(keys), BATCH)
-                       for r in fetch(db, query.where(charges.c.order_key.in_(keys[start:start + BATCH])))], charges, columns)
-    if whole:
-        frame = frame[frame["order_key"].isin(keys)].reset_index(drop=True)
+    frame = read_keyed(db, query, charges, columns, charges.c.order_key, [int(k) for k in keys], whole)
     frame["shop_open"] = frame["shop_open"].astype("Int64")
     frame["due_on"] = pd.to_datetime(frame["due_on"])
     return frame

@@ -94,6 +94,24 @@ def read_typed(db: sa.Connection, query: sa.Select, table: sa.Table, columns: li
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] if frames else typed([], table, columns)
 
 
+def read_keyed(db: sa.Connection, query: sa.Select, table: sa.Table, columns: list[str], key: sa.Column, keys: list,
+               whole: bool, slice_rows: int = 100_000) -> pd.DataFrame:
+    """The rows of `query` whose `key` is one of `keys`, typed as `typed` types them: the whole table read and then
+    filtered (`whole`), or asked for BATCH keys at a time; either way a slice of rows is typed at a time."""
+    if whole:
+        frame = read_typed(db, query, table, columns, slice_rows)
+        return frame[frame[key.name].isin(keys)].reset_index(drop=True)
+    frames, rows = [], []
+    for start in range(0, len(keys), BATCH):
+        rows += fetch(db, query.where(key.in_(keys[start:start + BATCH])))
+        if len(rows) >= slice_rows:
+            frames.append(typed(rows, table, columns))
+            rows = []
+    if rows or not frames:
+        frames.append(typed(rows, table, columns))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
 @contextmanager
 def _executed(db: sa.Connection, query: sa.Select) -> Iterator:
     """The driver's cursor with the query executed, its values bound."""
