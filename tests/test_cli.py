@@ -1,8 +1,13 @@
 """The command line through typer's runner: outputs, files, exit codes."""
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
 
+import pyarrow as pa
+import pytest
 from typer.testing import CliRunner
 
 from dunning.cli import app
@@ -264,3 +269,16 @@ def test_a_customers_whole_account_across_orders_and_currencies(tmp_path, signin
     assert table.exit_code == 0 and "owes now: 150.00 EUR; 60.00 GBP" in table.stdout
     unknown = run("customer", "nobody@example.com")
     assert unknown.exit_code == 2 and "the ledger holds no order of 'nobody@example.com'" in unknown.stderr
+
+
+@pytest.mark.parametrize("chosen", [None, "system"])
+def test_a_command_takes_arrows_memory_from_jemalloc_unless_the_user_chose_a_pool(tmp_path, chosen):
+    if "jemalloc" not in pa.supported_memory_backends():
+        pytest.skip("this pyarrow was built without jemalloc: the command keeps Arrow's default pool")
+    script = ("import pyarrow as pa; from dunning.cli import app; app(['profiles'], standalone_mode=False); "
+              "print(pa.default_memory_pool().backend_name)")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == (chosen or "jemalloc")

@@ -45,7 +45,6 @@ class OverdueResult:
     excluded: pd.DataFrame
     unmatched_payments: pd.DataFrame = field(default_factory=pd.DataFrame)
     as_of: date | None = None
-    installments: pd.DataFrame = field(default_factory=pd.DataFrame)
     notices: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NOTICE_COLUMNS))
 
     def totals(self) -> pd.DataFrame:
@@ -129,18 +128,11 @@ def judge(orders: pd.DataFrame, settled: Settled, codes: np.ndarray, as_of: date
     excluded = frame[why != ""].assign(why=why[why != ""])
     chosen = exclusions.filtered(frame[why == ""], filters)
     chosen = chosen.sort_values(["days_overdue", "order_id"], ascending=[False, True], kind="stable")
-    picked = rec[np.isin(row_codes, chosen.index.to_numpy())]
-    installments = pd.DataFrame({
-        "order_id": orders["order_id"].to_numpy()[picked["code"].to_numpy()], "seq": picked["seq"].to_numpy(),
-        "due_date": picked["due_date"].to_numpy(), "amount_due": picked["amount_due"].to_numpy(),
-        "amount_paid": picked["amount_paid"].to_numpy(), "amount_open": picked["amount_open"].to_numpy(),
-    })
     notices = upcoming(orders, rec, late_open, paid, as_of, policy, history, filters, closed)
     return OverdueResult(
         orders=chosen[OVERDUE_COLUMNS].reset_index(drop=True),
         excluded=excluded[OVERDUE_COLUMNS + ["why"]].reset_index(drop=True),
         as_of=as_of,
-        installments=installments,
         notices=notices,
     )
 

@@ -33,7 +33,7 @@ from dunning.policy import Policy
 from dunning.sources import loader, profiles
 from dunning.sources.rejects import REJECT_COLUMNS
 
-PARTITION_ORDERS = 100_000  # orders planned, judged and written at a time
+PARTITION_ORDERS = 50_000  # orders planned, judged and written at a time
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def _judged(settings: Settings, store: Store, db: sa.Connection, export: loader.
         result = judge(part.orders, planned.settled(as_of), export_codes, as_of, policy, filters=filters, history=history,
                        closed=closed, statute=settings.statute, claims=claims)
         result.unmatched_payments = _unmatched(planned, paid)
-        only_ledger = _only_in_ledger(planned, np.union1d(shown, _shown_now(planned, paid)), as_of)
+        only_ledger = _only_in_ledger(planned, shown, _shown_now(planned, paid), as_of)
         for frame in (result.orders, result.excluded):
             frame["ledger_paid"] = pd.array(only_ledger[codes.reindex(frame["order_id"]).to_numpy(dtype="int64")], dtype="Int64")
         if writing:
@@ -210,7 +210,7 @@ def _combined(results: list[OverdueResult], as_of: date) -> OverdueResult:
     notices = joined([r.notices for r in results]).sort_values(["oldest_due_date", "order_id"], kind="stable")
     return OverdueResult(orders=orders.reset_index(drop=True), excluded=joined([r.excluded for r in results]),
                          unmatched_payments=joined([r.unmatched_payments for r in results]), as_of=as_of,
-                         installments=joined([r.installments for r in results]), notices=notices.reset_index(drop=True))
+                         notices=notices.reset_index(drop=True))
 
 
 def _counted(counts: Counter) -> dict[str, int]:
@@ -248,7 +248,8 @@ def _currencies(db: sa.Connection, orders: pd.DataFrame, order_ids: pd.Series) -
 
 
 def _shown_before(db: sa.Connection, paid: loader.PaymentExport | None) -> np.ndarray:
-    """Movements a shop's export has shown, or a file of this run's name holds, as the journal held them before the run."""
+    """Movements a shop's export has shown, or a file of this run's name holds, as the journal held them before the run
+    (sorted)."""
     shown = [np.fromiter((r[0] for r in fetch(db, sa.select(coverage.c.movement_id))), dtype="int64")]
     if paid is not None:
         shown.append(np.fromiter((r[0] for r in fetch(db, sa.select(observations.c.movement_id).where(
@@ -265,15 +266,23 @@ def _shown_now(planned: recording.Plan, paid: loader.PaymentExport | None) -> np
     return np.unique(np.concatenate(shown))
 
 
-def _only_in_ledger(planned: recording.Plan, shown: np.ndarray, as_of: date) -> np.ndarray:
+def _only_in_ledger(planned: recording.Plan, shown_before: np.ndarray, shown_now: np.ndarray, as_of: date) -> np.ndarray:
     """Per order code: money in that neither the export nor this run's payments file shows (the webhook, an earlier
-    file, a bank statement)."""
+    file, a bank statement). `shown_before` (sorted, of the whole ledger) is searched, not merged, per partition."""
     moved = planned.book.movements
-    pick = ((moved["source"] != matcher.EXPORT).to_numpy(dtype=bool) & ~np.isin(moved["id"].to_numpy(dtype="int64"), shown)
+    ids = moved["id"].to_numpy(dtype="int64")
+    pick = ((moved["source"] != matcher.EXPORT).to_numpy(dtype=bool) & ~(_among(ids, shown_before) | np.isin(ids, shown_now))
             & (moved["occurred_on"] <= pd.Timestamp(as_of)).to_numpy(dtype=bool))
     out = np.zeros(len(planned.book.orders), dtype="int64")
     np.add.at(out, moved["code"].to_numpy(dtype="int64")[pick], moved["amount"].to_numpy(dtype="int64")[pick])
     return np.maximum(out, 0)
+
+
+def _among(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Which `values` are in `sorted_keys` (sorted and unique): a binary search each, the keys not sorted again."""
+    if not len(sorted_keys):
+        return np.zeros(len(values), dtype=bool)
+    return sorted_keys[np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)] == values
 
 
 def _unmatched(planned: recording.Plan, paid: loader.PaymentExport | None) -> pd.DataFrame:

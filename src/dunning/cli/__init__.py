@@ -9,6 +9,7 @@ import typer
 
 from dunning import __version__
 from dunning.cli import actions, campaign, journal, orders, rates, setup, statement, track
+from dunning.cli.memory import return_freed_memory_at_once
 from dunning.cli.common import Command, Group
 
 # The database library's own logging (a connection that failed to reset as the store went away) stays out of the
@@ -33,6 +34,7 @@ def _version(shown: bool) -> None:
 def main(version: Annotated[bool, typer.Option("--version", metavar=" ", callback=_version, is_eager=True,
                                                 help="Print the version and exit.")] = False) -> None:
     """Find overdue subscription and installment payments and remind the customers."""
+    return_freed_memory_at_once()
 
 
 app.command("init", cls=Command)(setup.init)
