@@ -99,7 +99,8 @@ def hand_over(db: sa.Connection, linked: pd.DataFrame, written: exports.ExportRe
     for start in range(0, len(rows), HAND_OVER_SLICE):  # a slice at a time: a reminder's dicts are many times its row
         part = slice(start, start + HAND_OVER_SLICE)
         records = [reminders.row(o, v) | {"subject": "", "body_text": "", "body_html": "", "message_id": path.name}
-                   for o, v in zip(rows.iloc[part].to_dict("records"), carried.iloc[part].to_dict("records"))]
+                   for o, v in zip(reminders.records(rows.iloc[part], reminders.ORDER_COLUMNS),
+                                   reminders.records(carried.iloc[part], reminders.VALUE_COLUMNS))]
         added += queue.insert_reminders(db, campaign_id, records, handed_over_on=as_of)
     if added:
         queue.charge_campaign(db, campaign_id)

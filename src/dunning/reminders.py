@@ -10,6 +10,18 @@ from dunning.exports.fields import FIELD_KEYS
 from dunning.policy import CANCELLATION
 
 
+ORDER_COLUMNS = ("order_id", "stage", "about", "currency", "open_amount", "fee", "fees_open", "interest", "costs", "interest_open",
+                 "costs_open", "reason", "payment_method", "days_overdue", "token", "postal_address", "reminders_sent")
+VALUE_COLUMNS = ("email", "first_name", "last_name", "language", *FIELD_KEYS, "due_date", "order_date")
+
+
+def records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict]:
+    """`frame`'s rows as dicts of those `columns` it has (`ORDER_COLUMNS` or `VALUE_COLUMNS`: what `row` reads), read
+    a column at a time rather than a cell at a time."""
+    names = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    return [dict(zip(names, values)) for values in zip(*(frame[c].tolist() for c in names))]
+
+
 def row(order: dict, value: dict) -> dict:
     """One reminder for the store: the order's figures at the time, and the merge fields it carried
     (`value` is the order's row of `exports.fields.values`). Campaigns add the rendered message."""
