@@ -37,6 +37,19 @@ def remind(store, frame, name, on):
                         handed_over_on=on)
 
 
+
+def test_a_reminder_read_a_column_at_a_time_is_the_one_read_row_by_row():
+    frame = overdue_rows(dict(order_id="A", open_amount=10000, postal_address="Weg 1"),
+                         dict(order_id="B", open_amount=5000, first_name=None, fees_open=pd.NA, about="upcoming"))
+    frame = frame.astype({"open_amount": "Int64", "fees_open": "Int64", "first_name": "string", "about": "string"})
+    frame["created_at"] = pd.to_datetime(["2026-08-01", None])
+    fields = values(frame, "en")
+    by_row = [reminders.row(o, v) for o, v in zip(frame.to_dict("records"), fields.to_dict("records"))]
+    by_column = [reminders.row(o, v) for o, v in zip(reminders.records(frame, reminders.ORDER_COLUMNS),
+                                                      reminders.records(fields, reminders.VALUE_COLUMNS))]
+    assert by_column == by_row
+    assert by_column[1]["about"] == "upcoming" and by_column[0]["postal_address"] == "Weg 1" and by_column[1]["fees_open"] == 0
+
 def history(store, write_csv):
     remind(store, overdue_rows(
         dict(order_id="A", open_amount=10000), dict(order_id="B", open_amount=5000, stage="second", reason="no_response"),

@@ -16,10 +16,16 @@ VALUE_COLUMNS = ("email", "first_name", "last_name", "language", *FIELD_KEYS, "d
 
 
 def records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict]:
-    """`frame`'s rows as dicts of those `columns` it has (`ORDER_COLUMNS` or `VALUE_COLUMNS`: what `row` reads), read
-    a column at a time rather than a cell at a time."""
+    """`frame`'s rows as dicts of those `columns` it has (`ORDER_COLUMNS` or `VALUE_COLUMNS`: what `row` reads), as
+    `DataFrame.to_dict("records")` gives them (a missing value of a nullable column is None), read a column at a time
+    rather than a cell at a time."""
     names = [c for c in dict.fromkeys(columns) if c in frame.columns]
-    return [dict(zip(names, values)) for values in zip(*(frame[c].tolist() for c in names))]
+    return [dict(zip(names, values)) for values in zip(*(_cells(frame[c]) for c in names))]
+
+
+def _cells(column: pd.Series) -> list:
+    cells = column.tolist()
+    return [None if cell is pd.NA else cell for cell in cells] if column.hasnans else cells
 
 
 def row(order: dict, value: dict) -> dict:

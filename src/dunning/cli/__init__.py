@@ -9,8 +9,8 @@ import typer
 
 from dunning import __version__
 from dunning.cli import actions, campaign, journal, orders, rates, setup, statement, track
-from dunning.cli.memory import return_freed_memory_at_once
 from dunning.cli.common import Command, Group
+from dunning.cli.memory import return_freed_memory_at_once
 
 # The database library's own logging (a connection that failed to reset as the store went away) stays out of the
 # terminal: the command says what happened in one sentence.
