@@ -339,12 +339,8 @@ def _seen(db: sa.Connection, rows: pd.DataFrame) -> np.ndarray:
     for source, group in rows.groupby("source"):
         keys = group["source_key"].astype(str)
         query = sa.select(observations.c.source_key).where(observations.c.source == source)
-        if _most_of(db, observations.c.id, len(group)):
-            held = read_typed(db, query, observations, ["source_key"])["source_key"]
-        else:
-            listed = keys.tolist()
-            held = pd.Series([r[0] for start in range(0, len(listed), BATCH)
-                              for r in fetch(db, query.where(observations.c.source_key.in_(listed[start:start + BATCH])))], dtype=object)
+        held = read_keyed(db, query, observations, ["source_key"], observations.c.source_key, keys.tolist(),
+                          _most_of(db, observations.c.id, len(group)))["source_key"]
         if len(held):
             where = rows.index.get_indexer(group.index)
             seen[where] = pc.is_in(arrow_strings(keys), value_set=arrow_strings(held)).to_numpy(zero_copy_only=False)
