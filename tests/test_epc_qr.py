@@ -2,6 +2,7 @@
 import random
 from decimal import Decimal
 
+import numpy as np
 from segno import consts, encoder, helpers
 
 from dunning import epc_qr
@@ -52,3 +53,19 @@ def test_the_error_correction_is_segnos_division():
             unit = [0] * (8 * data)
             unit[bit] = 1
             assert rows[bit].tobytes() == bytes(encoder.make_blocks(one, encoder.Buffer(unit))[1][0]), (data, correction, bit)
+
+
+def test_the_penalties_are_segnos_score_for_any_matrix():
+    """Random matrices, and ones full of finder-like patterns overlapping 4 and 6 modules on, score as segno scores
+    them (ISO/IEC 18004 7.8.3.1)."""
+    rng = np.random.default_rng(11)
+    pattern = np.array([1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 1], dtype=np.uint8)
+    for size in (25, 41, 57):
+        stack = rng.integers(0, 2, (8, size, size), dtype=np.uint8)
+        stack[1] = np.where(rng.random((size, size)) < 0.2, 1, 0)  # mostly light: long runs and many blocks
+        for row in range(0, size, 3):
+            at = rng.integers(0, size - len(pattern) + 1)
+            stack[2, row, at:at + len(pattern)] = pattern
+            stack[3, at:at + len(pattern), row] = pattern
+        expected = [encoder.evaluate_mask(tuple(bytearray(r.tobytes()) for r in m), size, size) for m in stack]
+        assert epc_qr.penalties(stack).tolist() == expected, size
