@@ -93,44 +93,45 @@ def settle_arrays(code: np.ndarray, kind: np.ndarray, seq: np.ndarray, due: np.n
                   move_amount: np.ndarray, move_on: np.ndarray, n_orders: int, as_of: date) -> Settled:
     """`settle` on plain arrays (the customer's page settles one order with it, without building frames)."""
     today = np.datetime64(as_of, "D")
-    keep = (code >= 0) & (code < n_orders)
-    keep &= kind >= 0  # a kind the balance does not know is no charge
-    code, kind, seq, due, amount = code[keep], kind[keep], seq[keep], due[keep], amount[keep]
+    keep = (code >= 0) & (code < n_orders) & (kind >= 0)  # a kind the balance does not know is no charge
+    if not keep.all():
+        code, kind, seq, due, amount = code[keep], kind[keep], seq[keep], due[keep], amount[keep]
     fee = kind != 0
-    rank = np.where(due <= today, np.where(fee, 1, 0), np.where(fee, 3, 2))
+    rank = fee + 2 * (due > today)  # 0 installments due, 1 fees due, 2 installments later, 3 fees later
     order = np.lexsort((seq, kind, due, rank, code))
-    code, kind, seq, due, amount, rank = code[order], kind[order], seq[order], due[order], amount[order], rank[order]
-    fee = kind != 0
-    paid = np.zeros(n_orders, dtype="int64")
+    code, kind, seq, due, amount, rank, fee = code[order], kind[order], seq[order], due[order], amount[order], rank[order], fee[order]
     counted = (move_code >= 0) & (move_code < n_orders) & (move_on <= today)
+    paid = np.zeros(n_orders, dtype="int64")
     np.add.at(paid, move_code[counted], move_amount[counted])
     pool = np.maximum(paid, 0)
-    before = _running(amount, code) - amount
-    applied = np.clip(pool[code] - before, 0, amount)
+    applied = np.minimum(np.maximum(pool[code] - (running_total(amount, code) - amount), 0), amount)
     still = amount - applied
-    total = np.bincount(code, weights=amount, minlength=n_orders).astype("int64") if len(code) else np.zeros(n_orders, dtype="int64")
-
-    def summed(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
-        out = np.zeros(n_orders, dtype="int64")
-        np.add.at(out, code[mask], values[mask])
-        return out
-
-    extra = rank == 1
+    total = np.zeros(n_orders, dtype="int64")
+    np.add.at(total, code, amount)
+    principal_paid = np.zeros(n_orders, dtype="int64")
+    np.add.at(principal_paid, code[~fee], applied[~fee])
+    open_by = np.zeros((n_orders, len(_OPEN)), dtype="int64")  # what is still open, per order and _OPEN
+    np.add.at(open_by.ravel(), code * len(_OPEN) + _OPEN_PLACE[rank, kind], still)
     return Settled(code=code, kind=kind, seq=seq, due=due, amount=amount, applied=applied, paid=paid,
-                   due_open=summed(rank == 0, still), fees_open=summed(extra & (kind == 1), still),
-                   interest_open=summed(extra & (kind == 2), still), costs_open=summed(extra & (kind == 3), still),
-                   later_open=summed(rank == 2, still), principal_paid=summed(~fee, applied), credit=np.maximum(pool - total, 0),
+                   due_open=open_by[:, 0], fees_open=open_by[:, 1], interest_open=open_by[:, 2], costs_open=open_by[:, 3],
+                   later_open=open_by[:, 4], principal_paid=principal_paid, credit=np.maximum(pool - total, 0),
                    moves=(move_code[counted], move_amount[counted], move_on[counted]))
 
 
-def _running(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Running total within each group of equal codes (rows of a group are contiguous)."""
+_OPEN = ("due_open", "fees_open", "interest_open", "costs_open", "later_open", "fees_later")
+_OPEN_PLACE = np.array([[0, 0, 0, 0], [1, 1, 2, 3], [4, 4, 4, 4], [5, 5, 5, 5]])  # by rank, then kind: the sum a charge's open part adds to
+
+
+def running_total(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Running total within each run of equal codes (rows of a group are contiguous)."""
     if len(values) == 0:
         return values
-    total = np.cumsum(values)
-    starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
-    offsets = np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, len(values)]))
-    return total - offsets
+    total = np.add.accumulate(values)
+    first = np.empty(len(codes), dtype=bool)
+    first[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=first[1:])
+    start = np.maximum.accumulate(np.where(first, np.arange(len(codes)), 0))  # where each row's run begins
+    return total - (total - values)[start]
 
 
 @dataclass

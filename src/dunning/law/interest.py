@@ -12,6 +12,8 @@ from datetime import date
 
 import numpy as np
 
+from dunning.journal.balance import running_total
+
 YEAR_DAYS = 365
 _SCALE = YEAR_DAYS * 100 * 100  # rates are in hundredths of a percent
 
@@ -41,8 +43,8 @@ def accrued(n_orders: int, code: np.ndarray, start: np.ndarray, amount: np.ndarr
                                 np.zeros(len(in_default) * len(changes), dtype="int64")])
     order = np.lexsort((days, codes))
     days, codes, due_step, paid_step = days[order], codes[order], due_step[order], paid_step[order]
-    owed = _running(due_step, codes)
-    paid = _running(paid_step, codes)
+    owed = running_total(due_step, codes)
+    paid = running_total(paid_step, codes)
     last = np.r_[codes[1:] != codes[:-1], True]
     until = np.where(last, today + 1, np.r_[days[1:], today + 1])
     length = np.maximum((until - np.maximum(days, first[codes])).astype("int64"), 0)
@@ -53,10 +55,3 @@ def accrued(n_orders: int, code: np.ndarray, start: np.ndarray, amount: np.ndarr
     totals = np.zeros(n_orders, dtype=object)
     np.add.at(totals, codes, earned)
     return np.array([(t + _SCALE // 2) // _SCALE for t in totals], dtype="int64")
-
-
-def _running(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Running total within each run of equal codes."""
-    total = np.cumsum(values)
-    starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
-    return total - np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, len(values)]))
