@@ -146,3 +146,25 @@ def test_a_table_read_a_slice_at_a_time_is_the_table_read_at_once(database_url):
         pd.testing.assert_frame_equal(frame.astype(ns), wanted.astype(ns))
     assert none.empty and list(none.columns) == columns
     assert sliced["covers_from"].isna().sum() == 6 and sliced["reverses"].tolist()[-1] == 6 and sliced["note"].tolist() == [""] * 7
+
+
+def test_a_page_view_finds_the_orders_last_reminder_by_index(database_url):
+    """The manage page asks, at every view, for the order's last reminder sent: the database finds it by an index on
+    the order, never by going through every reminder sent (SQLite chose the status index before there was one)."""
+    from dunning.journal.sql import _compiled
+    from dunning.manage import _ORDER
+
+    store = Store(database_url)
+    with store.engine.connect() as db:
+        compiled = _compiled(_ORDER, db.dialect)
+        params = compiled.construct_params({"order_id": "A-1"})
+        args = tuple(params[name] for name in compiled.positiontup) if compiled.positiontup else params
+        cursor = db.connection.dbapi_connection.cursor()
+        if db.dialect.name == "sqlite":
+            plan = " ".join(str(row) for row in cursor.execute("EXPLAIN QUERY PLAN " + compiled.string, args))
+            assert plan.count("ix_reminders_order_reminded_on") == 2 and "ix_reminders_status" not in plan, plan
+        else:  # PostgreSQL plans by its statistics: on empty tables, a scan is cheapest unless it is ruled out
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + compiled.string, args)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            assert "ix_reminders_status" not in plan and "reminders_order" in plan, plan

@@ -27,7 +27,7 @@ from dunning.journal.tables import orders
 URL_VARIABLE = "DUNNING_DATABASE_URL"
 MIGRATION_LOCK = 7_341_905_100  # a PostgreSQL advisory lock id: one process migrates at a time
 LEDGER_LOCK = 7_341_905_101  # a PostgreSQL advisory lock id: one process writes money at a time
-HEAD_REVISION = "0015"  # the newest migration (dunning/migrations/versions): a store at it needs none
+HEAD_REVISION = "0016"  # the newest migration (dunning/migrations/versions): a store at it needs none
 
 
 def url_for(workspace: Path, configured: str | None = None) -> str:

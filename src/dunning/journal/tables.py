@@ -62,6 +62,7 @@ reminders = sa.Table(
     sa.Column("postal_address", sa.Text, nullable=False, server_default=""),  # JSON (dunning.postal), "" for none
     sa.UniqueConstraint("order_id", "stage", "about", name="uq_reminders_order_stage_about"),
 )
+sa.Index("ix_reminders_order_reminded_on", reminders.c.order_id, reminders.c.reminded_on)  # an order's last reminder
 orders = sa.Table(
     "orders", metadata,
     sa.Column("order_key", sa.Integer, primary_key=True, autoincrement=False),
