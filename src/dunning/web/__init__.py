@@ -11,30 +11,28 @@ import json
 import os
 from collections.abc import Callable
 from datetime import date
-from functools import lru_cache
 from types import SimpleNamespace
-from urllib.parse import quote
 
-from babel.dates import format_date
 import pandas as pd
 import sqlalchemy as sa
 from flask import Flask, abort, jsonify, make_response, redirect, render_template, request
 
 from dunning import bank, config, manage, tokens
 from dunning.errors import InputError
-from dunning.mailmerge import pay_by_text
-from dunning.money import format_amount, to_decimal, to_major_string
 from dunning.journal import matcher, recording, rules
 from dunning.journal.pages import first_sighting
 from dunning.journal.store import Store
 from dunning.journal.tables import orders
 from dunning.web import merchant, webhook
+from dunning.web.order_page import shown_page
 from dunning.web.security import Limiter, TrustedProxies, mask_tokens_in, secure_headers
 from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
 from dunning.web.visits import VisitLog
 
 
-WORDS = {lang: SimpleNamespace(**texts) for lang, texts in TEXTS.items()}  # templates read t.key as a plain attribute
+WORDS = {lang: SimpleNamespace(**texts, title_before=texts["title"].split("{order}")[0], title_after=texts["title"].split("{order}")[1])
+         for lang, texts in TEXTS.items()}  # templates read t.key as a plain attribute
+METHOD_CHOICES = {lang: [(method, METHOD_NAMES[lang][method]) for method in METHODS] for lang in LANGUAGES}
 
 
 def create_app(settings: config.Settings | None = None, *, store: Store | None = None, environ: dict | None = None,
@@ -49,6 +47,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     payment = settings.section("payment")
     accounts = bank.accounts(payment, default_beneficiary=str(shop.get("name", "")))
     fallback = settings.fallback_language if settings.fallback_language in LANGUAGES else "en"
+    change_form = bool(payment.get("change_method_requests", True))
     limiter = limiter or Limiter(store)
     form_limit = Limiter(store, limit=5, window=3600)
     mask_tokens_in("werkzeug", "gunicorn.access", "gunicorn.error")
@@ -70,7 +69,7 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     app.register_blueprint(merchant.blueprint(settings, store, env, today))
 
     def language(preferred: str = "") -> str:
-        asked = request.args.get("lang") or request.form.get("lang") or ""
+        asked = request.args.get("lang") or (request.form.get("lang") if request.method == "POST" else "") or ""
         if asked in LANGUAGES:
             return asked
         if preferred in LANGUAGES:
@@ -111,30 +110,11 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     def order_page(token: str):
         order = opened(token)
         lang = language(order.language)
-        amount = order.to_pay
-        pay = payment.get("link", "")
-        pay_link = pay.format(amount=quote(to_major_string(amount, order.currency)), currency=quote(order.currency),
-                              reference=quote(bank.creditor_reference(order.order_id, order.order_key))) if pay and amount else ""
-        transfer = None
-        account = accounts.get(order.currency)  # a transfer only into an account in the order's currency
-        if account and amount:
-            reference, major = account.reference(order.order_id, order.order_key), to_decimal(amount, order.currency)
-            qr = bank.epc_qr_svg(account.beneficiary, account.iban, major, reference, account.bic) \
-                if order.currency == "EUR" and not account.swiss else ""
-            qr_bill = bank.swiss_qr_bill_svg(account, major, order.currency, order.order_id, order.order_key, lang) if account.swiss else ""
-            transfer = {"beneficiary": account.beneficiary, "iban": account.iban, "bic": account.bic,
-                        "iban_grouped": " ".join(account.iban[i:i + 4] for i in range(0, len(account.iban), 4)),
-                        "reference": bank.readable_reference(reference), "qr": qr, "qr_bill": qr_bill}
-        stage = next((s for s in settings.policy.stages if s.name == order.last_stage), None)
-        deadline = "" if order.settled or order.last_reminded_on is None else pay_by_text(stage, order.last_reminded_on, lang)
+        shown = shown_page(order, lang, link=payment.get("link", ""), accounts=accounts, stages=settings.policy.stages)
         response = make_response(page(
-            "order.html", 200, lang, order=order, token=token, switch=True, pay_link=pay_link, bank=transfer, deadline=deadline,
-            change_form=bool(payment.get("change_method_requests", True)) and not order.settled,
-            methods=METHODS, method_names=METHOD_NAMES[lang],
-            requested=request.args.get("requested") == "1",
-            money=lambda minor: format_amount(minor, order.currency, lang),
-            date=lambda day: _date_text(day, lang),
-        ))
+            "order.html", 200, lang, page=shown, token=token, switch=True,
+            change_form=change_form and not order.settled, methods=METHOD_CHOICES[lang],
+            requested=request.args.get("requested") == "1"))
         response.call_on_close(lambda: visits.add(order.order_id))  # once the page is sent, not before
         return response
 
@@ -194,10 +174,6 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
 
     return app
 
-
-@lru_cache(maxsize=8192)
-def _date_text(day: date, lang: str) -> str:
-    return format_date(day, format="medium", locale=lang)
 
 
 def _record(db, store: Store, paid: webhook.Reported, today: date, window: int) -> str | None:
