@@ -2,7 +2,8 @@
 as `dunning serve` serves it (gunicorn, 2 workers unless `--workers` says otherwise, access log written), next to
 a bare Flask endpoint added to the same app on the same server (the ceiling).
 
-The workspace has a bank account (IBAN) configured, so each order's first visit draws its EPC QR code, and the
+The workspace has a bank account (IBAN) configured, so each order's first visit draws its EPC QR code; the overdue
+orders were handed over to a newsletter tool (an export), so their pages show the reminder's deadline; and the
 load rotates over every order the ledger holds: thousands of generated orders (`--orders`, default 3,500), as the
 visits after a campaign spread over its customers. The load generator is `wrk` (Debian's package), pinned to
 another core than the server (`taskset`), talking only to 127.0.0.1; without wrk the benchmark says so and stops.
@@ -26,7 +27,7 @@ from loopback import free_port, wait_for  # noqa: E402
 
 from generate import generate  # noqa: E402
 
-from dunning import config, pipeline  # noqa: E402
+from dunning import config, handover, pipeline, tokens  # noqa: E402
 from dunning.journal.tables import orders as order_table  # noqa: E402
 from dunning.journal.store import Store  # noqa: E402
 from dunning.tokens import TokenSigner  # noqa: E402
@@ -105,7 +106,9 @@ def main() -> None:
         plans, payments = generate(args.orders, 6, as_of, workspace / "data")
         settings = config.load(cwd=workspace)
         store = Store(f"sqlite:///{workspace / 'dunning.sqlite3'}")
-        pipeline.record(pipeline.find_overdue(settings, store, plans, as_of=as_of, payments=payments), store)
+        os.environ[tokens.KEYS_VARIABLE] = KEY  # the export signs its links with the key the server is given
+        handover.export(settings, store, pipeline.find_overdue(settings, store, plans, as_of=as_of, payments=payments),
+                        "generic", workspace / "campaign.csv")  # after a campaign: the overdue orders were reminded
         signer = TokenSigner([KEY])
         pages = [f"/m/{signer.sign(order)}" for order in store.frame(order_table, ["order_id"])["order_id"]]
         port = free_port()
