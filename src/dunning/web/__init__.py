@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pandas as pd
 import sqlalchemy as sa
 from flask import Flask, abort, jsonify, make_response, redirect, render_template, request
+from markupsafe import escape
 
 from dunning import bank, config, manage, tokens
 from dunning.errors import InputError
@@ -30,8 +31,9 @@ from dunning.web.texts import LANGUAGES, METHOD_NAMES, METHODS, TEXTS
 from dunning.web.visits import VisitLog
 
 
-WORDS = {lang: SimpleNamespace(**texts, title_before=texts["title"].split("{order}")[0], title_after=texts["title"].split("{order}")[1])
-         for lang, texts in TEXTS.items()}  # templates read t.key as a plain attribute
+# templates read t.key as a plain attribute, escaped once here (Markup's format escapes what it fills in)
+WORDS = {lang: SimpleNamespace(**{key: escape(text) for key, text in texts.items()}, title_before=escape(texts["title"].split("{order}")[0]),
+                               title_after=escape(texts["title"].split("{order}")[1])) for lang, texts in TEXTS.items()}
 METHOD_CHOICES = {lang: [(method, METHOD_NAMES[lang][method]) for method in METHODS] for lang in LANGUAGES}
 
 
