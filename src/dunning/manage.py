@@ -79,7 +79,7 @@ def view(store: Store, order_id: str, today: date) -> OrderView | None:
         found = fetch_bound(db, _ORDER, order_id=order_id)
         if not found:
             return None
-        key, order_id, first_name, last_name, email, language, product_name, currency, seen_on, last_stage, last_reminded_on = found[0]
+        key, _, first_name, last_name, email, language, product_name, currency, seen_on, last_stage, last_reminded_on = found[0]
         lines = fetch_bound(db, _LINES, key=key)
     part, kind, seq, day, amount, source = (np.array(column) for column in zip(*lines)) if lines else (np.array([]),) * 6
     charge, moved = part == _CHARGE, part == _MOVEMENT

@@ -177,7 +177,6 @@ def create_app(settings: config.Settings | None = None, *, store: Store | None =
     return app
 
 
-
 def _record(db, store: Store, paid: webhook.Reported, today: date, window: int) -> str | None:
     """A webhook's payment through the same rules and matcher as a payments file, in the caller's transaction; what
     became of it: "" counted, "overpayment", "unmatched", "review", or None when this payment id was recorded before.
