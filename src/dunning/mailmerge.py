@@ -6,6 +6,7 @@ import traceback
 from datetime import date, timedelta
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from babel.dates import format_date
@@ -34,7 +35,13 @@ def pay_by_text(stage: Stage | None, reminded_on: date, language: str) -> str:
     """The stage's payment deadline after a reminder of `reminded_on`, in words of the language ("" where none)."""
     if stage is None or not stage.pay_within_days:
         return ""
-    return format_date(reminded_on + timedelta(days=stage.pay_within_days), format="long", locale=language or "en")
+    return _long_date(reminded_on + timedelta(days=stage.pay_within_days), language or "en")
+
+
+@lru_cache(maxsize=4096)
+def _long_date(day: date, language: str) -> str:
+    """A date in words ("20. November 2026"): a manage page at a stage with a deadline writes one at every view."""
+    return format_date(day, format="long", locale=language)
 
 
 def asks(fields: Mapping[str, object]) -> frozenset[str]:
