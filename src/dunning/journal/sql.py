@@ -90,14 +90,8 @@ def fetch_bound(db: sa.Connection, query: sa.Select, **values) -> list[tuple]:
     compiling, or SQLAlchemy's result rows, would cost more than the query. Cast dates to text in the query: the
     drivers differ in what they give back."""
     compiled = _compiled(query, db.dialect)
-    params = compiled.construct_params(values)
-    args = tuple(params[name] for name in compiled.positiontup) if compiled.positiontup else params
-    cursor = db.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(compiled.string, args)
+    with _run(db, compiled, compiled.construct_params(values)) as cursor:
         return cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 @lru_cache(maxsize=64)
@@ -133,15 +127,19 @@ def read_keyed(db: sa.Connection, query: sa.Select, table: sa.Table, columns: li
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-@contextmanager
-def _executed(db: sa.Connection, query: sa.Select) -> Iterator:
+def _executed(db: sa.Connection, query: sa.Select):
     """The driver's cursor with the query executed, its values bound."""
     compiled = query.compile(dialect=db.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
+    return _run(db, compiled, compiled.params)
+
+
+@contextmanager
+def _run(db: sa.Connection, compiled: sa.Compiled, params: dict) -> Iterator:
+    """The driver's cursor with a compiled statement executed on the connection, `params` bound in its order."""
     args = tuple(params[name] for name in compiled.positiontup) if compiled.positiontup else params
     cursor = db.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(str(compiled), args)
+        cursor.execute(compiled.string, args)
         yield cursor
     finally:
         cursor.close()
