@@ -9,7 +9,7 @@ visits after a campaign spread over its customers. The load generator is `wrk` (
 another core than the server (`taskset`), talking only to 127.0.0.1; without wrk the benchmark says so and stops.
 
 Beside the rates it reports where the CPU goes: the server's CPU time per request (gunicorn's master and workers,
-from /proc) for the page and for the bare endpoint, and of a page's, the CPU its own three steps take in the worker
+from /proc) for the page and for the bare endpoint, and of a page, the CPU its own three steps take in the worker
 (reading and settling the order, its figures as text, the template), timed where the page calls them.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ from dunning import config, manage
 from dunning.web import create_app
 from dunning.web.server import serve
 
-spent = {"pid": 0, "pages": 0, "read_and_settle": 0.0, "figures": 0.0, "template": 0.0}
+spent = {"pages": 0, "read_and_settle": 0.0, "figures": 0.0, "template": 0.0}
 
 def timed(part, function):
     def measured(*args, **kwargs):
